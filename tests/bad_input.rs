@@ -1,0 +1,187 @@
+//! Bad stack.toml files get every problem at once, each located as `stack.toml:LINE:COL: key:`
+//! with what was expected and a hint. Each case edits `tests/bad/base.toml` in one spot; the
+//! exact report is a snapshot, so its wording is reviewed too.
+
+mod common;
+
+use xtask::stack;
+
+fn base() -> String {
+    std::fs::read_to_string(common::repo_root().join("tests/bad/base.toml")).unwrap()
+}
+
+/// Applies `(from, to)` replacements to the base, each of which must match.
+fn edit(edits: &[(&str, &str)]) -> String {
+    let mut src = base();
+    for (from, to) in edits {
+        assert!(src.contains(from), "case edit `{from}` does not match the base");
+        src = src.replacen(from, to, 1);
+    }
+    src
+}
+
+fn report(src: &str) -> String {
+    match stack::from_str("stack.toml", src) {
+        Ok(_) => panic!("the stack was accepted"),
+        Err(report) => report.to_string(),
+    }
+}
+
+/// One case: a name, the edits, and a snapshot of the report.
+fn check(name: &str, edits: &[(&str, &str)]) {
+    let out = report(&edit(edits));
+    insta::assert_snapshot!(name, out);
+}
+
+#[test]
+fn the_base_is_valid() {
+    stack::from_str("stack.toml", &base()).unwrap();
+}
+
+#[test]
+fn syntax_error() {
+    check("syntax_error", &[("cores = 4", "cores = = 4")]);
+}
+
+#[test]
+fn truncated_file() {
+    let src = base();
+    let cut = &src[..src.find("[vms.prod-alloc-ia]").unwrap() + 10];
+    insta::assert_snapshot!("truncated_file", report(cut));
+}
+
+#[test]
+fn unknown_key_with_did_you_mean() {
+    check("unknown_key", &[("disk_gb = 40", "disk_gbb = 40")]);
+}
+
+#[test]
+fn unknown_section() {
+    check("unknown_section", &[("[alerting]\n", "[alertting]\n")]);
+}
+
+#[test]
+fn unknown_service() {
+    check("unknown_service", &[("[services.alertmanager]", "[services.alertmanger]")]);
+}
+
+#[test]
+fn key_the_service_does_not_take() {
+    check("service_key", &[("admin_user = \"admin\"", "admin_user = \"admin\"\nretention_days = 3")]);
+}
+
+#[test]
+fn wrong_types() {
+    check("wrong_types", &[("cores = 4", "cores = \"four\""), ("enabled = true", "enabled = \"yes\"")]);
+}
+
+#[test]
+fn missing_key() {
+    check("missing_key", &[("vm_id = 103\n", "")]);
+}
+
+#[test]
+fn invalid_ip_and_cidr() {
+    check("invalid_ip_cidr", &[("ip = \"192.168.1.102\"", "ip = \"192.168.1.300\""), ("cidr = \"192.168.1.0/24\"", "cidr = \"192.168.1.0/33\"")]);
+}
+
+#[test]
+fn ip_outside_network_and_gateway() {
+    check("ip_outside", &[("ip = \"192.168.1.102\"", "ip = \"192.168.2.102\""), ("ip = \"192.168.1.103\"", "ip = \"192.168.1.1\"")]);
+}
+
+#[test]
+fn duplicate_vm_ids_and_ips() {
+    check("duplicates", &[("vm_id = 102", "vm_id = 101"), ("ip = \"192.168.1.103\"", "ip = \"192.168.1.51\"")]);
+}
+
+#[test]
+fn duplicate_vm_name_is_a_toml_error() {
+    check("duplicate_name", &[("[vms.prod-blog-the]", "[vms.prod-alloc-ia]")]);
+}
+
+#[test]
+fn monitoring_name_reused_by_a_vm() {
+    check("name_reused", &[("[vms.prod-blog-the]", "[vms.pve-mon]")]);
+}
+
+#[test]
+fn names_that_are_not_dns_labels() {
+    check("bad_names", &[("[vms.prod-blog-the]", "[vms.\"../../etc\"]"), ("[vms.prod-alloc-ia]", "[vms.Prod_IA]")]);
+}
+
+#[test]
+fn duplicate_host_ports() {
+    check("host_ports", &[("host_port = 3100", "host_port = 443")]);
+}
+
+#[test]
+fn image_without_tag_or_latest() {
+    check("images", &[("\"grafana/grafana:13.3.0\"", "\"grafana/grafana\""), ("\"prom/alertmanager:v0.34.0\"", "\"prom/alertmanager:latest\"")]);
+}
+
+#[test]
+fn secret_given_as_a_literal() {
+    check("literal_secret", &[("bot_token = { env = \"TELEGRAM_BOT_TOKEN\" }", "bot_token = \"123456:ABC-DEF\"")]);
+}
+
+#[test]
+fn secret_reference_with_a_bad_name() {
+    check("bad_secret_ref", &[("{ env = \"GRAFANA_ADMIN_PASSWORD\" }", "{ env = \"grafana password\" }")]);
+}
+
+#[test]
+fn retention_shorter_than_the_target() {
+    check("retention", &[("retention_days = 7\nhost_port", "retention_days = 3\nhost_port")]);
+}
+
+#[test]
+fn memory_limits_exceed_the_vm() {
+    check("memory", &[("memory_mb = 4096", "memory_mb = 2048")]);
+}
+
+#[test]
+fn additions_exceed_the_memory_target() {
+    check("memory_target", &[("memory_reservation_mb = 160", "memory_reservation_mb = 400")]);
+}
+
+#[test]
+fn detection_above_the_target() {
+    check("detection", &[("retries = 2", "retries = 5")]);
+}
+
+#[test]
+fn prometheus_detection_above_the_target() {
+    check("prometheus_detection", &[("instance_down_for_seconds = 60", "instance_down_for_seconds = 300")]);
+}
+
+#[test]
+fn schema_version_and_domain() {
+    check("schema_domain", &[("schema_version = 1", "schema_version = 2"), ("domain = \"home.lan\"", "domain = \"Home LAN\"")]);
+}
+
+#[test]
+fn unknown_log_agent() {
+    check("log_agent", &[("default_agent = \"promtail\"", "default_agent = \"fluentd\"")]);
+}
+
+#[test]
+fn state_and_keys_inside_generated() {
+    check("paths_in_generated", &[("state_dir = \".state\"", "state_dir = \"generated/state\""), ("ca_key = \".secrets/ca.key\"", "ca_key = \"generated/tls/ca.key\"")]);
+}
+
+#[test]
+fn tls_settings() {
+    check("tls", &[("leaf_validity_days = 397", "leaf_validity_days = 825"), ("min_version = \"1.2\"", "min_version = \"1.0\"")]);
+}
+
+#[test]
+fn endpoint_and_environment() {
+    check("endpoint_env", &[("endpoint = \"https://192.168.1.10:8006/\"", "endpoint = \"http://pve:8006/api2/json\""), ("environment = \"prod\"\ncores = 1", "environment = \"monitoring\"\ncores = 1")]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let out = report(&edit(&[("cores = 4", "cores = \"four\""), ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""), ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port")]));
+    assert!(out.ends_with("3 problems in stack.toml"), "{out}");
+}

@@ -1,0 +1,121 @@
+//! Helpers shared by the integration tests: the repository, fixture stacks, temporary copies
+//! and the real validators.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use xtask::stack::{self, Stack};
+use xtask::tree::Tree;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Every stack the tests render: the example, then each `tests/stacks/*/stack.toml`.
+pub fn fixture_stacks() -> Vec<(String, PathBuf)> {
+    let root = repo_root();
+    let mut out = vec![("example".to_string(), root.join("stack.toml"))];
+    let mut dirs: Vec<_> = std::fs::read_dir(root.join("tests/stacks")).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        out.push((dir.file_name().unwrap().to_string_lossy().into_owned(), dir.join("stack.toml")));
+    }
+    out
+}
+
+pub fn load(path: &Path) -> Stack {
+    let src = std::fs::read_to_string(path).unwrap();
+    stack::from_str("stack.toml", &src).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn render(stack: &Stack) -> Tree {
+    xtask::targets::generate(stack, &repo_root().join("infrastructure/templates")).unwrap()
+}
+
+pub fn render_path(path: &Path) -> Tree {
+    render(&load(path))
+}
+
+/// The tree as `=== path ===` blocks, for snapshots.
+pub fn flatten(tree: &Tree) -> String {
+    let mut out = String::new();
+    for (path, bytes) in tree.files() {
+        out.push_str(&format!("=== {path} ===\n{}\n", String::from_utf8_lossy(bytes)));
+    }
+    out
+}
+
+/// A fresh, empty temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("xtask-test-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// A copy of the parts of the repository that gen reads and writes.
+pub fn repo_copy(name: &str) -> PathBuf {
+    let root = repo_root();
+    let dir = temp_dir(name);
+    std::fs::copy(root.join("stack.toml"), dir.join("stack.toml")).unwrap();
+    copy_dir(&root.join("infrastructure"), &dir.join("infrastructure"));
+    copy_dir(&root.join("generated"), &dir.join("generated"));
+    dir
+}
+
+/// The xtask binary, run on `root`.
+pub fn xtask(root: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).arg("--root").arg(root).output().unwrap()
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A real validator by name, from PATH or /opt/validators/bin. When it is missing the test says
+/// so and skips, unless REQUIRE_VALIDATORS=1, where a missing tool fails the test.
+pub fn validator(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    dirs.push(PathBuf::from("/opt/validators/bin"));
+    if let Some(found) = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+        return Some(found);
+    }
+    if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") {
+        panic!("{name} is required (REQUIRE_VALIDATORS=1) but not installed: run ../shared/tools/install-validators.sh");
+    }
+    eprintln!("SKIPPED: {name} is not installed; this check did not run (set REQUIRE_VALIDATORS=1 to make it fail)");
+    None
+}
+
+/// Writes a rendered tree into a fresh directory, for validators that read files.
+pub fn materialize(tree: &Tree, name: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    for (path, bytes) in tree.files() {
+        let dest = dir.join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+    dir
+}
+
+/// Runs a validator; panics with its output when it fails.
+pub fn run_ok(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(out.status.success(), "{what} failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
+}

@@ -1,0 +1,62 @@
+//! Command-line flags, parsed by hand: a handful of commands does not justify clap's build time.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [--root DIR] [--stack FILE]
+
+commands:
+  gen      render generated/ from stack.toml, writing only what changed
+  check    render in memory and compare with generated/; never writes, exit 1 on any drift
+  help     this text
+
+flags:
+  --root DIR     the repository to work on (default: this repository)
+  --stack FILE   the stack file, relative to the root (default: stack.toml)";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Gen,
+    Check,
+    Help,
+}
+
+#[derive(Debug, Clone)]
+pub struct Flags {
+    pub command: Command,
+    pub root: PathBuf,
+    pub stack: PathBuf,
+    /// Positional arguments after the command (e.g. the environment of `plan`).
+    pub args: Vec<String>,
+}
+
+impl Flags {
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Flags> {
+        let mut args = args.into_iter();
+        let command = match args.next().as_deref() {
+            None | Some("help" | "--help" | "-h") => Command::Help,
+            Some("gen") => Command::Gen,
+            Some("check") => Command::Check,
+            Some(other) => bail!("unknown command `{other}`"),
+        };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
+                "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
+                s if s.starts_with("--") => bail!("unknown flag `{s}`"),
+                _ => flags.args.push(arg),
+            }
+        }
+        Ok(flags)
+    }
+}
+
+fn value(flag: &str, v: Option<String>) -> Result<String> {
+    match v {
+        Some(v) if !v.starts_with("--") => Ok(v),
+        _ => bail!("`{flag}` needs a value"),
+    }
+}

@@ -1,0 +1,31 @@
+//! `cargo xtask`: parses flags and dispatches to one module per task. Nothing else lives here.
+
+use std::process::ExitCode;
+
+use xtask::cli::{self, Command, Flags};
+use xtask::{check, gen_cmd};
+
+fn main() -> ExitCode {
+    let flags = match Flags::from_args(std::env::args().skip(1)) {
+        Ok(flags) => flags,
+        Err(err) => {
+            eprintln!("error: {err:#}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &flags.command {
+        Command::Help => {
+            println!("{}", cli::USAGE);
+            Ok(())
+        }
+        Command::Gen => gen_cmd::run(&flags),
+        Command::Check => check::run(&flags),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

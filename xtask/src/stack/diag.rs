@@ -1,0 +1,146 @@
+//! Problems found in stack.toml, and how they are shown: `stack.toml:LINE:COL: key: message`.
+//!
+//! Parsing and validation never stop at the first problem: they push every `Problem` into a
+//! `Problems` list, and the caller turns a non-empty list into one error that shows them all.
+
+use std::fmt;
+use std::ops::Range;
+
+/// One thing wrong with the input, located by its dotted key (and, when known, a byte span).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `vms.prod-alloc-ia.ip`; empty for a problem of the whole file.
+    pub key: String,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Byte span in the source, when the parser knows it better than the key does.
+    pub span: Option<Range<usize>>,
+}
+
+impl Problem {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem { key: key.into(), message: message.into(), hint: None, span: None }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Problem {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn at(mut self, span: Range<usize>) -> Problem {
+        self.span = Some(span);
+        self
+    }
+}
+
+/// Every problem of one run, in the order found; sorted by position when shown.
+#[derive(Debug, Default)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub fn push(&mut self, problem: Problem) {
+        self.0.push(problem);
+    }
+
+    /// Shorthand for the common case of a key and a message with a hint.
+    pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>, hint: &str) {
+        let problem = Problem::new(key, message);
+        self.push(if hint.is_empty() { problem } else { problem.hint(hint) });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = src.get(..offset).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
+/// All problems of a file, located and sorted, ready to print.
+#[derive(Debug)]
+pub struct Report {
+    pub file: String,
+    pub lines: Vec<(usize, usize, Problem)>,
+}
+
+impl Report {
+    pub fn new(file: &str, src: &str, problems: Vec<Problem>, locate: impl Fn(&str) -> Option<Range<usize>>) -> Report {
+        let mut lines: Vec<(usize, usize, Problem)> = problems
+            .into_iter()
+            .map(|p| {
+                let span = p.span.clone().or_else(|| locate(&p.key));
+                let (line, col) = span.map_or((1, 1), |s| line_col(src, s.start));
+                (line, col, p)
+            })
+            .collect();
+        lines.sort_by(|a, b| (a.0, a.1, &a.2.key, &a.2.message).cmp(&(b.0, b.1, &b.2.key, &b.2.message)));
+        lines.dedup_by(|a, b| a.2 == b.2);
+        Report { file: file.to_string(), lines }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (line, col, p) in &self.lines {
+            let key = if p.key.is_empty() { String::new() } else { format!("{}: ", p.key) };
+            writeln!(f, "{}:{line}:{col}: {key}{}", self.file, p.message)?;
+            if let Some(hint) = &p.hint {
+                writeln!(f, "  hint: {hint}")?;
+            }
+        }
+        let n = self.lines.len();
+        write!(f, "{n} problem{} in {}", if n == 1 { "" } else { "s" }, self.file)
+    }
+}
+
+impl std::error::Error for Report {}
+
+/// The closest candidate to `word` by edit distance, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= c.len().max(word.len()) / 3 + 1)
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters_from_one() {
+        let src = "a = 1\nbé = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, src.find("= 2").unwrap()), (2, 4));
+    }
+
+    #[test]
+    fn did_you_mean_finds_typos_only() {
+        assert_eq!(did_you_mean("naem", ["name", "ip", "vm_id"]), Some("name"));
+        assert_eq!(did_you_mean("colour", ["memory_mb", "cores"]), None);
+        assert_eq!(did_you_mean("memroy_mb", ["memory_mb", "cores"]), Some("memory_mb"));
+    }
+}

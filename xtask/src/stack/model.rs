@@ -1,0 +1,350 @@
+//! The validated lab: rich types with every default applied and every derived fact computed
+//! (hostnames, routes, memory budget, detection times). Templates only lay these values out.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+/// An IPv4 network in CIDR form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (addr, prefix) = s.split_once('/')?;
+        let addr: Ipv4Addr = addr.parse().ok()?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 2 {
+            return None;
+        }
+        let prefix: u8 = prefix.parse().ok()?;
+        (prefix <= 32).then_some(Cidr { addr, prefix })
+    }
+
+    fn mask(&self) -> u32 {
+        if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix) }
+    }
+
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+    }
+
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !self.mask())
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        u32::from(ip) & self.mask() == u32::from(self.network())
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Where a secret's value comes from at apply time. Only the reference is ever written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    /// Environment variable read by whoever runs Terraform (or the xtask that wraps it).
+    pub env: String,
+    /// The Terraform variable that carries it, derived from `env` (`TF_VAR_<tf_var>`).
+    pub tf_var: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stack {
+    pub domain: String,
+    pub targets: Targets,
+    pub proxmox: Proxmox,
+    pub network: Network,
+    pub terraform: TerraformSettings,
+    pub monitoring: MonitoringVm,
+    /// Every VM that is not the monitoring VM, sorted by name.
+    pub vms: Vec<Vm>,
+    /// Distinct environments of `vms`, sorted; each gets its own Terraform root.
+    pub environments: Vec<String>,
+    pub logging: Logging,
+    pub alerting: Alerting,
+    pub tls: Tls,
+    pub services: Services,
+    /// Every Traefik route: the services that have one, the dashboard, and `[routes]`; by host.
+    pub routes: Vec<Route>,
+    pub memory: MemoryBudget,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Targets {
+    pub proxy_overhead_ms: u32,
+    pub log_search_window_minutes: u32,
+    pub log_search_seconds: u32,
+    pub failure_detection_seconds: u32,
+    pub log_retention_days: u32,
+    pub added_memory_mb: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxmox {
+    pub endpoint: String,
+    pub insecure: bool,
+    pub node: String,
+    pub ssh_user: String,
+    pub api_token: SecretRef,
+    pub vm_datastore: String,
+    pub snippets_datastore: String,
+    pub image_datastore: String,
+    pub cloud_image: CloudImage,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CloudImage {
+    pub url: String,
+    pub file_name: String,
+    pub checksum: Option<String>,
+    pub checksum_algorithm: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub cidr: Cidr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    pub dns: Vec<Ipv4Addr>,
+    pub bridge: String,
+    pub vlan_id: Option<u16>,
+    pub admin_cidr: Cidr,
+    pub search_domain: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TerraformSettings {
+    /// `local`, `s3` or `pg`.
+    pub backend: String,
+    /// Local state directory, relative to the repository root and outside generated/.
+    pub state_dir: String,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub pg_conn_str: Option<SecretRef>,
+}
+
+/// Log shipping agent on a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    Promtail,
+    Alloy,
+    None,
+}
+
+impl Agent {
+    pub fn parse(s: &str) -> Option<Agent> {
+        match s {
+            "promtail" => Some(Agent::Promtail),
+            "alloy" => Some(Agent::Alloy),
+            "none" => Some(Agent::None),
+            _ => None,
+        }
+    }
+
+    /// The port the agent serves its own metrics on (scraped by Prometheus).
+    pub fn metrics_port(self) -> Option<u16> {
+        match self {
+            Agent::Promtail => Some(9080),
+            Agent::Alloy => Some(12345),
+            Agent::None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Vm {
+    pub name: String,
+    pub vm_id: u32,
+    pub ip: Ipv4Addr,
+    pub environment: String,
+    pub cores: u32,
+    pub memory_mb: u32,
+    pub disk_gb: u32,
+    pub node: String,
+    pub agent: Agent,
+    pub agent_metrics_port: Option<u16>,
+    /// Sorted, as Proxmox sorts them.
+    pub tags: Vec<String>,
+    pub ssh_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MonitoringVm {
+    #[serde(flatten)]
+    pub vm: Vm,
+    pub os_reserve_mb: u32,
+    pub stack_dir: String,
+    pub secrets_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Logging {
+    pub default_agent: Agent,
+    pub promtail_version: String,
+    pub alloy_version: String,
+    /// True when at least one VM runs Promtail (end of life: gen warns).
+    pub uses_promtail: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alerting {
+    pub telegram_chat_id: i64,
+    pub telegram_bot_token: SecretRef,
+    pub group_wait_seconds: u32,
+    pub repeat_interval_hours: u32,
+    pub instance_down_for_seconds: u32,
+    /// Worst case from a host going down to the Telegram message (scrape + for + group wait).
+    pub worst_case_detection_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tls {
+    pub enabled: bool,
+    /// Paths outside the repository's tracked files (default `.secrets/`), relative to its root.
+    pub ca_key: String,
+    pub leaf_key: String,
+    pub leaf_validity_days: u32,
+    pub renew_before_days: u32,
+    /// `VersionTLS12` or `VersionTLS13`, as Traefik spells it.
+    pub min_version: String,
+}
+
+/// One container of the monitoring stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    /// Port the container listens on, inside the compose network.
+    pub port: u16,
+    /// Subdomain routed through Traefik, if any.
+    pub route: Option<String>,
+    /// `route.domain`, if routed.
+    pub host: Option<String>,
+    /// Port published on the VM, for what other machines reach directly.
+    pub host_port: Option<u16>,
+    pub memory_limit_mb: u32,
+    pub memory_reservation_mb: u32,
+    /// One of the original plan's additions, counted against `targets.added_memory_mb`.
+    pub plan_addition: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Services {
+    pub prometheus: Prometheus,
+    pub grafana: Grafana,
+    pub alertmanager: Container,
+    pub node_exporter: Container,
+    pub traefik: Traefik,
+    pub loki: Loki,
+    pub promtail: Container,
+    pub uptime_kuma: UptimeKuma,
+    pub autokuma: AutoKuma,
+}
+
+impl Services {
+    /// Every container, in a fixed order.
+    pub fn containers(&self) -> [&Container; 9] {
+        [
+            &self.prometheus.container,
+            &self.grafana.container,
+            &self.alertmanager,
+            &self.node_exporter,
+            &self.traefik.container,
+            &self.loki.container,
+            &self.promtail,
+            &self.uptime_kuma.container,
+            &self.autokuma.container,
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prometheus {
+    #[serde(flatten)]
+    pub container: Container,
+    pub retention_days: u32,
+    pub scrape_interval_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Grafana {
+    #[serde(flatten)]
+    pub container: Container,
+    pub admin_user: String,
+    pub admin_password: SecretRef,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Traefik {
+    #[serde(flatten)]
+    pub container: Container,
+    pub dashboard: bool,
+    pub dashboard_users: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Loki {
+    #[serde(flatten)]
+    pub container: Container,
+    pub retention_days: u32,
+    pub retention_hours: u32,
+    /// Query split interval chosen for the log-search target.
+    pub split_queries_minutes: u32,
+    pub max_query_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UptimeKuma {
+    #[serde(flatten)]
+    pub container: Container,
+    pub interval_seconds: u32,
+    pub retries: u32,
+    pub retry_interval_seconds: u32,
+    /// interval + retries × retry interval.
+    pub worst_case_detection_seconds: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoKuma {
+    #[serde(flatten)]
+    pub container: Container,
+    pub username: String,
+    pub password: SecretRef,
+}
+
+/// A Traefik router and its service.
+#[derive(Debug, Clone, Serialize)]
+pub struct Route {
+    /// Router and service name in Traefik (a DNS label).
+    pub name: String,
+    pub host: String,
+    /// Backend URL, e.g. `http://grafana:3000`; empty for the dashboard (`api@internal`).
+    pub url: String,
+    /// The compose service it targets, if it is one.
+    pub service: Option<String>,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryBudget {
+    pub vm_mb: u32,
+    pub os_reserve_mb: u32,
+    pub limits_mb: u32,
+    pub additions_reserved_mb: u32,
+    pub additions_target_mb: u32,
+}

@@ -1,0 +1,240 @@
+//! Text to `RawStack`: TOML syntax, then each section (and each VM, service, route) deserialized
+//! on its own, so that every problem is found in one run and located by line and column.
+//!
+//! It also builds the `SpanIndex` (dotted key to byte span) that validation uses to locate
+//! problems it finds later by key alone.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::diag::{Problem, Problems, did_you_mean};
+use super::raw::{RawStack, SECTIONS};
+
+/// Where each dotted key of the file is: the span of its key and of its value.
+#[derive(Debug, Default)]
+pub struct SpanIndex {
+    entries: BTreeMap<String, (Range<usize>, Range<usize>)>,
+}
+
+impl SpanIndex {
+    /// The span to point at for a problem of `key`: its value, else the nearest parent's key.
+    pub fn locate(&self, key: &str) -> Option<Range<usize>> {
+        if let Some((_, value)) = self.entries.get(key) {
+            return Some(value.clone());
+        }
+        let mut parent = key;
+        while let Some(i) = parent.rfind(['.', '[']) {
+            parent = &parent[..i];
+            if let Some((key_span, _)) = self.entries.get(parent) {
+                return Some(key_span.clone());
+            }
+        }
+        None
+    }
+
+    /// The deepest key whose key or value span contains `span`: names a serde error's location.
+    fn key_at(&self, span: &Range<usize>) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|(_, (k, v))| contains(k, span) || contains(v, span))
+            .max_by_key(|(path, _)| path.len())
+            .map(|(path, _)| path.as_str())
+    }
+
+    fn index(&mut self, prefix: &str, table: &DeTable<'_>) {
+        for (key, value) in table.iter() {
+            let path = join(prefix, key.get_ref());
+            self.entries.insert(path.clone(), (key.span(), value.span()));
+            self.index_value(&path, value);
+        }
+    }
+
+    fn index_value(&mut self, path: &str, value: &Spanned<DeValue<'_>>) {
+        match value.get_ref() {
+            DeValue::Table(t) => self.index(path, t),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = format!("{path}[{i}]");
+                    self.entries.insert(item_path.clone(), (item.span(), item.span()));
+                    self.index_value(&item_path, item);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
+    outer.start <= inner.start && inner.end <= outer.end
+}
+
+/// Joins a dotted key; a segment that is not a bare TOML key is quoted.
+pub fn join(prefix: &str, segment: &str) -> String {
+    let bare = !segment.is_empty() && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let segment = if bare { segment.to_string() } else { format!("{segment:?}") };
+    if prefix.is_empty() { segment } else { format!("{prefix}.{segment}") }
+}
+
+/// Parses stack.toml text. Returns what could be read, where everything is, and every problem.
+pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
+    let mut problems = Problems::default();
+    let mut index = SpanIndex::default();
+    let mut raw = RawStack::default();
+    let (doc, syntax_errors) = DeTable::parse_recoverable(src);
+    if !syntax_errors.is_empty() {
+        for err in syntax_errors {
+            let mut message = first_line(err.message()).to_string();
+            if let Some(text) = err.span().and_then(|s| src.get(s)).filter(|t| message == "duplicate key" && !t.is_empty()) {
+                message = format!("duplicate key `{text}`");
+            }
+            let mut p = Problem::new("", format!("invalid TOML: {message}"))
+                .hint("fix the syntax first; the other checks run once the file parses");
+            if let Some(span) = err.span() {
+                p = p.at(span);
+            }
+            problems.push(p);
+        }
+        return (raw, index, problems);
+    }
+    let doc = doc.into_inner();
+    index.index("", &doc);
+
+    for (key, value) in doc.iter() {
+        let name = key.get_ref().as_ref();
+        let mut section = Section { index: &index, problems: &mut problems };
+        match name {
+            "schema_version" => raw.schema_version = section.read(name, value),
+            "domain" => raw.domain = section.read(name, value),
+            "targets" => raw.targets = section.read(name, value),
+            "proxmox" => raw.proxmox = section.read(name, value),
+            "network" => raw.network = section.read(name, value),
+            "terraform" => raw.terraform = section.read(name, value),
+            "monitoring" => raw.monitoring = section.read(name, value),
+            "vms" => raw.vms = section.read_map(name, value),
+            "logging" => raw.logging = section.read(name, value),
+            "alerting" => raw.alerting = section.read(name, value),
+            "tls" => raw.tls = section.read(name, value),
+            "services" => raw.services = section.read_map(name, value),
+            "routes" => raw.routes = section.read_map(name, value),
+            other => {
+                let mut p = Problem::new(join("", other), format!("unknown section `{other}`")).at(key.span());
+                p = match did_you_mean(other, SECTIONS.iter().copied()) {
+                    Some(near) => p.hint(format!("did you mean `{near}`?")),
+                    None => p.hint(format!("the sections are: {}", SECTIONS.join(", "))),
+                };
+                problems.push(p);
+            }
+        }
+    }
+    (raw, index, problems)
+}
+
+struct Section<'a> {
+    index: &'a SpanIndex,
+    problems: &'a mut Problems,
+}
+
+impl Section<'_> {
+    fn read<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> Option<T> {
+        let span = value.span();
+        match T::deserialize(ValueDeserializer::from(value.clone())) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                let at = err.span().unwrap_or(span);
+                let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
+                self.problems.push(humanize(&key, err.message()).at(at));
+                None
+            }
+        }
+    }
+
+    /// A table of named entries (`[vms.NAME]`): each entry is read on its own.
+    fn read_map<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> BTreeMap<String, T> {
+        let mut out = BTreeMap::new();
+        let DeValue::Table(table) = value.get_ref() else {
+            self.problems.push(
+                Problem::new(path, "expected a table of named entries")
+                    .hint(format!("write one `[{path}.NAME]` table per entry"))
+                    .at(value.span()),
+            );
+            return out;
+        };
+        for (name, entry) in table.iter() {
+            let entry_path = join(path, name.get_ref());
+            if let Some(v) = self.read(&entry_path, entry) {
+                out.insert(name.get_ref().to_string(), v);
+            }
+        }
+        out
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
+}
+
+/// Turns serde's wording into ours: what was expected, and a hint where one helps.
+fn humanize(key: &str, message: &str) -> Problem {
+    let message = first_line(message);
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let choices: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let key = key.rsplit_once('.').map_or(String::new(), |(parent, _)| parent.to_string());
+        let key = join(&key, field);
+        let hint = match did_you_mean(field, choices.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None if choices.is_empty() => "remove it".to_string(),
+            None => format!("the keys here are: {}", choices.join(", ")),
+        };
+        return Problem::new(key, format!("unknown key `{field}`")).hint(hint);
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return Problem::new(key, format!("missing key `{field}`")).hint(format!("add `{field} = ...` to this table"));
+    }
+    if message.contains("untagged enum RawSecret") {
+        return Problem::new(key, "expected a secret reference")
+            .hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        if let Some((found, expected)) = rest.split_once(", expected ") {
+            return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
+        }
+    }
+    Problem::new(key, message.to_string())
+}
+
+fn plain_type(serde_type: &str) -> String {
+    match serde_type {
+        "i64" | "u16" | "u32" | "u64" | "i32" => "an integer".to_string(),
+        "a boolean" | "a string" => serde_type.to_string(),
+        "a sequence" => "an array".to_string(),
+        s if s.starts_with("struct ") || s == "a map" => "a table".to_string(),
+        s => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_locates_nested_keys_and_falls_back_to_parents() {
+        let src = "[vms.web]\nip = \"10.0.0.5\"\n";
+        let (_, index, _) = parse(src);
+        assert_eq!(index.locate("vms.web.ip").map(|s| &src[s]), Some("\"10.0.0.5\""));
+        assert_eq!(index.locate("vms.web.cores").map(|s| &src[s]), Some("web"));
+    }
+
+    #[test]
+    fn every_broken_section_is_reported() {
+        let src = "domain = 3\n[targets]\nlog_retention_dayz = 7\n[tls]\nenabled = \"yes\"\n";
+        let (_, _, problems) = parse(src);
+        let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["domain", "targets.log_retention_dayz", "tls.enabled"]);
+    }
+}

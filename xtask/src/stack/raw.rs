@@ -1,0 +1,216 @@
+//! Raw input: stack.toml mirrored 1:1 with serde, as close to what the user typed as possible.
+//!
+//! Every struct denies unknown fields so that a typo is an error with a location, never a silently
+//! ignored key. Defaults and meaning live in `validate.rs`, not here: an absent key is `None`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The top-level sections of stack.toml, in the order the example file shows them.
+pub const SECTIONS: &[&str] = &[
+    "schema_version",
+    "domain",
+    "targets",
+    "proxmox",
+    "network",
+    "terraform",
+    "monitoring",
+    "vms",
+    "logging",
+    "alerting",
+    "tls",
+    "services",
+    "routes",
+];
+
+/// The whole file. Each section is filled by `parse.rs` on its own, so that one broken section
+/// does not hide the problems of the others.
+#[derive(Debug, Default)]
+pub struct RawStack {
+    pub schema_version: Option<i64>,
+    pub domain: Option<String>,
+    pub targets: Option<RawTargets>,
+    pub proxmox: Option<RawProxmox>,
+    pub network: Option<RawNetwork>,
+    pub terraform: Option<RawTerraform>,
+    pub monitoring: Option<RawMonitoringVm>,
+    pub vms: BTreeMap<String, RawVm>,
+    pub logging: Option<RawLogging>,
+    pub alerting: Option<RawAlerting>,
+    pub tls: Option<RawTls>,
+    pub services: BTreeMap<String, RawService>,
+    pub routes: BTreeMap<String, RawRoute>,
+}
+
+/// A secret is never a value in stack.toml: it names where the value lives.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum RawSecret {
+    /// `{ env = "NAME" }`: read from the environment of whoever runs Terraform.
+    Ref(RawSecretRef),
+    /// Anything else (a plain string) is refused by validation, with a hint.
+    Literal(String),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecretRef {
+    pub env: String,
+}
+
+/// The original plan's performance targets, as data that validation checks the stack against.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargets {
+    pub proxy_overhead_ms: Option<i64>,
+    pub log_search_window_minutes: Option<i64>,
+    pub log_search_seconds: Option<i64>,
+    pub failure_detection_seconds: Option<i64>,
+    pub log_retention_days: Option<i64>,
+    pub added_memory_mb: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxmox {
+    pub endpoint: String,
+    pub insecure: Option<bool>,
+    pub node: String,
+    pub ssh_user: Option<String>,
+    pub api_token: Option<RawSecret>,
+    pub vm_datastore: Option<String>,
+    pub snippets_datastore: Option<String>,
+    pub image_datastore: Option<String>,
+    pub cloud_image: RawCloudImage,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCloudImage {
+    pub url: String,
+    pub file_name: String,
+    pub checksum: Option<String>,
+    pub checksum_algorithm: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetwork {
+    pub cidr: String,
+    pub gateway: String,
+    pub dns: Vec<String>,
+    pub bridge: Option<String>,
+    pub vlan_id: Option<i64>,
+    pub admin_cidr: Option<String>,
+    pub search_domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerraform {
+    pub backend: Option<String>,
+    pub state_dir: Option<String>,
+    pub s3_bucket: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub pg_conn_str: Option<RawSecret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitoringVm {
+    pub name: String,
+    pub vm_id: i64,
+    pub ip: String,
+    pub cores: Option<i64>,
+    pub memory_mb: i64,
+    pub disk_gb: Option<i64>,
+    pub node: Option<String>,
+    pub os_reserve_mb: Option<i64>,
+    pub stack_dir: Option<String>,
+    pub secrets_dir: Option<String>,
+    pub ssh_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVm {
+    pub vm_id: i64,
+    pub ip: String,
+    pub environment: String,
+    pub cores: Option<i64>,
+    pub memory_mb: Option<i64>,
+    pub disk_gb: Option<i64>,
+    pub node: Option<String>,
+    pub log_agent: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub ssh_keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogging {
+    pub default_agent: Option<String>,
+    pub promtail_version: Option<String>,
+    pub alloy_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerting {
+    pub telegram: RawTelegram,
+    pub group_wait_seconds: Option<i64>,
+    pub repeat_interval_hours: Option<i64>,
+    pub instance_down_for_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelegram {
+    pub chat_id: i64,
+    pub bot_token: RawSecret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub enabled: Option<bool>,
+    pub ca_key: Option<String>,
+    pub leaf_key: Option<String>,
+    pub leaf_validity_days: Option<i64>,
+    pub renew_before_days: Option<i64>,
+    pub min_version: Option<String>,
+}
+
+/// One container of the monitoring stack. Which keys apply depends on the service; validation
+/// refuses a key that the named service does not take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawService {
+    pub image: Option<String>,
+    pub route: Option<String>,
+    pub host_port: Option<i64>,
+    pub memory_limit_mb: Option<i64>,
+    pub memory_reservation_mb: Option<i64>,
+    pub retention_days: Option<i64>,
+    pub scrape_interval_seconds: Option<i64>,
+    pub admin_user: Option<String>,
+    pub admin_password: Option<RawSecret>,
+    pub dashboard: Option<bool>,
+    pub dashboard_users: Option<RawSecret>,
+    pub interval_seconds: Option<i64>,
+    pub retries: Option<i64>,
+    pub retry_interval_seconds: Option<i64>,
+    pub username: Option<String>,
+    pub password: Option<RawSecret>,
+}
+
+/// An extra route through Traefik to a web app on one of the lab's VMs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub vm: String,
+    pub port: i64,
+    pub scheme: Option<String>,
+}

@@ -1,0 +1,55 @@
+//! Rendering: the validated `Stack` to the in-memory `Tree`, one module per output family.
+//!
+//! Every output goes through `Outputs::add`, which puts the do-not-edit header on it and parses
+//! it back, so a template bug is an error here and never a file on disk.
+
+pub mod compose;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use minijinja::Value;
+
+use crate::formats;
+use crate::render::Renderer;
+use crate::stack::Stack;
+use crate::tree::Tree;
+
+/// Collects the outputs of every family.
+pub struct Outputs<'a> {
+    renderer: &'a Renderer,
+    tree: Tree,
+}
+
+impl Outputs<'_> {
+    /// Renders the template whose path is `out` plus `.j2` into `out`.
+    pub fn render(&mut self, out: &str, ctx: Value) -> Result<()> {
+        self.render_from(&format!("{out}.j2"), out, ctx)
+    }
+
+    /// Renders `template` into `out` (for per-VM templates, whose path holds `{vm}`).
+    pub fn render_from(&mut self, template: &str, out: &str, ctx: Value) -> Result<()> {
+        let text = self.renderer.render(template, ctx)?;
+        self.add(out, &text)
+    }
+
+    /// Adds a file made in Rust (or rendered), with its header, after parsing it back.
+    pub fn add(&mut self, out: &str, text: &str) -> Result<()> {
+        let text = formats::with_header(out, text);
+        formats::parse_back(out, &text)?;
+        self.tree.insert(out, text)
+    }
+}
+
+/// Renders the whole tree for `stack` from the templates in `templates`.
+pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
+    let renderer = Renderer::new(templates);
+    let mut out = Outputs { renderer: &renderer, tree: Tree::default() };
+    compose::render(stack, &mut out).context("monitoring compose stack")?;
+    Ok(out.tree)
+}
+
+/// The context every template gets: the whole validated stack as `stack`.
+pub fn stack_ctx(stack: &Stack) -> Value {
+    minijinja::context! { stack => Value::from_serialize(stack) }
+}
