@@ -96,7 +96,11 @@ pub fn validator(name: &str) -> Option<PathBuf> {
     if let Some(found) = dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file()) {
         return Some(found);
     }
-    if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") {
+    // Terraform comes from no package registry reachable here: .ci/run sets REQUIRE_TERRAFORM=0
+    // (and says so) on a machine without it; the GitHub workflow always runs it.
+    let required = std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1")
+        && !(name == "terraform" && std::env::var("REQUIRE_TERRAFORM").as_deref() == Ok("0"));
+    if required {
         panic!("{name} is required (REQUIRE_VALIDATORS=1) but not installed: run ../shared/tools/install-validators.sh");
     }
     eprintln!("SKIPPED: {name} is not installed; this check did not run (set REQUIRE_VALIDATORS=1 to make it fail)");
