@@ -337,6 +337,8 @@ pub struct Route {
     pub url: String,
     /// The compose service it targets, if it is one.
     pub service: Option<String>,
+    /// The VM it targets, for a `[routes]` entry.
+    pub vm: Option<String>,
     pub internal: bool,
 }
 
