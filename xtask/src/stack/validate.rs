@@ -722,7 +722,7 @@ impl Validator<'_> {
         let mut hosts: BTreeMap<String, String> = BTreeMap::new();
         for (key, route) in &routes {
             if let Some(other) = hosts.insert(route.host.clone(), key.clone()) {
-                self.p.add(key, format!("host {} is already routed by {other}", route.host), "each route needs its own name");
+                self.p.add(key, format!("host {} is already routed by {other}", route.host), &format!("each host has one route: rename [{key}] or {other}"));
             }
             if route.host.len() > 253 {
                 self.p.add(key, format!("host `{}` is longer than the 253 characters of a domain name", route.host), "shorten the route name or the domain");
@@ -751,7 +751,9 @@ impl Validator<'_> {
                 continue;
             };
             let routable = c.name != "traefik" && c.name != "autokuma";
-            let hint = if routable {
+            let hint = if let (true, Some(host)) = (routable, &c.host) {
+                format!("{} is already routed as {host}: remove [{key}]", c.name)
+            } else if routable {
                 format!("route the service itself: set `route = \"{name}\"` in [services.{}] and remove [{key}]", c.name.replace('-', "_"))
             } else {
                 "pick a port that nothing of the monitoring stack uses".to_string()
