@@ -234,3 +234,9 @@ fn detection_exactly_at_the_target_is_accepted() {
     let stack = stack::from_str("stack.toml", &edit(&[("retries = 2", "retries = 3")])).unwrap();
     assert_eq!(stack.services.uptime_kuma.worst_case_detection_seconds, stack.targets.failure_detection_seconds);
 }
+
+#[test]
+fn route_health_path_that_is_not_a_path() {
+    let route = format!("{}health_path = \"healthz\"\n\n[logging]\n", with_route("wiki", "prod-blog-the", 8080).trim_end_matches("\n[logging]\n"));
+    check("route_health_path", &[("[logging]\n", &route)]);
+}

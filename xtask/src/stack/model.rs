@@ -339,6 +339,8 @@ pub struct Route {
     pub service: Option<String>,
     /// The VM it targets, for a `[routes]` entry.
     pub vm: Option<String>,
+    /// The `[routes]` entry's health path, when stack.toml gives one.
+    pub health_path: Option<String>,
     pub internal: bool,
 }
 

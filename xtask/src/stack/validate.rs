@@ -696,7 +696,7 @@ impl Validator<'_> {
             let (Some(route), Some(host)) = (&c.route, &c.host) else { continue };
             let internal = c.name == "traefik";
             let url = if internal { String::new() } else { format!("http://{}:{}", c.name, c.port) };
-            routes.push((join(&join("services", &c.name.replace('-', "_")), "route"), Route { name: route.clone(), host: host.clone(), url, service: (!internal).then(|| c.name.clone()), vm: None, internal }));
+            routes.push((join(&join("services", &c.name.replace('-', "_")), "route"), Route { name: route.clone(), host: host.clone(), url, service: (!internal).then(|| c.name.clone()), vm: None, health_path: None, internal }));
         }
         for (name, r) in raw {
             let key = join("routes", name);
@@ -716,7 +716,13 @@ impl Validator<'_> {
             if r.vm == monitoring.vm.name && port != 0 {
                 self.monitoring_port(&key, name, port as u16, services);
             }
-            let route = Route { name: name.clone(), host: format!("{name}.{domain}"), url: format!("{scheme}://{ip}:{port}"), service: None, vm: Some(r.vm.clone()), internal: false };
+            if let Some(path) = &r.health_path {
+                if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    self.p.add(join(&key, "health_path"), format!("`{path}` is not an absolute URL path"), "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in");
+                }
+            }
+            let health_path = r.health_path.clone();
+            let route = Route { name: name.clone(), host: format!("{name}.{domain}"), url: format!("{scheme}://{ip}:{port}"), service: None, vm: Some(r.vm.clone()), health_path, internal: false };
             routes.push((key, route));
         }
         let mut hosts: BTreeMap<String, String> = BTreeMap::new();

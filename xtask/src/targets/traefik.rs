@@ -21,8 +21,12 @@ pub const DASHBOARD_USERS_FILE: &str = "/run/secrets/traefik_dashboard_users";
 const BASE_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// The path that tells whether a route's backend is up: Traefik's health check polls it, and the
-/// Uptime Kuma monitor of the route requests it through the proxy.
-pub fn health_path(route: &Route) -> &'static str {
+/// Uptime Kuma monitor of the route requests it through the proxy. A `[routes]` entry gives its
+/// own (`health_path`) or gets `/`.
+pub fn health_path(route: &Route) -> &str {
+    if let Some(path) = &route.health_path {
+        return path;
+    }
     match route.service.as_deref() {
         Some("prometheus" | "alertmanager") => "/-/ready",
         Some("grafana") => "/api/health",
@@ -63,7 +67,7 @@ struct RouteView<'a> {
     name: &'a str,
     rule: String,
     url: &'a str,
-    health_path: &'static str,
+    health_path: &'a str,
     internal: bool,
 }
 
