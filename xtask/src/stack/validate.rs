@@ -716,10 +716,10 @@ impl Validator<'_> {
             if r.vm == monitoring.vm.name && port != 0 {
                 self.monitoring_port(&key, name, port as u16, services);
             }
-            if let Some(path) = &r.health_path {
-                if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    self.p.add(join(&key, "health_path"), format!("`{path}` is not an absolute URL path"), "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in");
-                }
+            if let Some(path) = &r.health_path
+                && (!path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()))
+            {
+                self.p.add(join(&key, "health_path"), format!("`{path}` is not an absolute URL path"), "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in");
             }
             let health_path = r.health_path.clone();
             let route = Route { name: name.clone(), host: format!("{name}.{domain}"), url: format!("{scheme}://{ip}:{port}"), service: None, vm: Some(r.vm.clone()), health_path, internal: false };
