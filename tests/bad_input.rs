@@ -185,3 +185,58 @@ fn every_problem_is_reported_at_once() {
     let out = report(&edit(&[("cores = 4", "cores = \"four\""), ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""), ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port")]));
     assert!(out.ends_with("3 problems in stack.toml"), "{out}");
 }
+
+/// A `[routes.NAME]` table added before `[logging]` of the base.
+fn with_route(name: &str, vm: &str, port: u16) -> String {
+    format!("[routes.{name}]\nvm = \"{vm}\"\nport = {port}\n\n[logging]\n")
+}
+
+#[test]
+fn route_to_a_vm_that_does_not_exist() {
+    check("route_unknown_vm", &[("[logging]\n", &with_route("wiki", "prod-blog-th", 8080))]);
+}
+
+#[test]
+fn route_whose_name_a_service_already_routes() {
+    check("route_name_clash", &[("[logging]\n", &with_route("grafana", "prod-blog-the", 8080))]);
+}
+
+#[test]
+fn route_to_traefik_itself_on_the_monitoring_vm() {
+    check("route_loop", &[("[logging]\n", &with_route("proxy", "pve-mon", 443))]);
+}
+
+#[test]
+fn route_to_a_published_port_of_the_monitoring_stack() {
+    check("route_published_port", &[("[logging]\n", &with_route("logs", "pve-mon", 3100))]);
+}
+
+#[test]
+fn route_to_a_compose_service_port_by_the_vm_address() {
+    check("route_internal_port", &[("[logging]\n", &with_route("dash", "pve-mon", 3000))]);
+}
+
+#[test]
+fn route_to_the_monitoring_vm_on_a_free_port_is_accepted() {
+    stack::from_str("stack.toml", &edit(&[("[logging]\n", &with_route("backup", "pve-mon", 8007))])).unwrap();
+}
+
+#[test]
+fn routed_host_longer_than_a_domain_name() {
+    let label = "a".repeat(60);
+    let domain = format!("domain = \"{label}.{label}.{label}.{label}\"");
+    check("route_host_too_long", &[("domain = \"home.lan\"", &domain)]);
+}
+
+#[test]
+fn detection_exactly_at_the_target_is_accepted() {
+    // 30 + 3 × 30 = 120 s, the target itself.
+    let stack = stack::from_str("stack.toml", &edit(&[("retries = 2", "retries = 3")])).unwrap();
+    assert_eq!(stack.services.uptime_kuma.worst_case_detection_seconds, stack.targets.failure_detection_seconds);
+}
+
+#[test]
+fn route_health_path_that_is_not_a_path() {
+    let route = format!("{}health_path = \"healthz\"\n\n[logging]\n", with_route("wiki", "prod-blog-the", 8080).trim_end_matches("\n[logging]\n"));
+    check("route_health_path", &[("[logging]\n", &route)]);
+}

@@ -10,6 +10,7 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
+  dns      print the hosts-file and dnsmasq lines that send every routed host to Traefik
   help     this text
 
 flags:
@@ -20,6 +21,7 @@ flags:
 pub enum Command {
     Gen,
     Check,
+    Dns,
     Help,
 }
 
@@ -39,6 +41,7 @@ impl Flags {
             None | Some("help" | "--help" | "-h") => Command::Help,
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
+            Some("dns") => Command::Dns,
             Some(other) => bail!("unknown command `{other}`"),
         };
         let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };

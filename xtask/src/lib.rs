@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod dns_cmd;
 pub mod formats;
 pub mod gen_cmd;
 pub mod project;

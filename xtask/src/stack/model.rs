@@ -337,6 +337,10 @@ pub struct Route {
     pub url: String,
     /// The compose service it targets, if it is one.
     pub service: Option<String>,
+    /// The VM it targets, for a `[routes]` entry.
+    pub vm: Option<String>,
+    /// The `[routes]` entry's health path, when stack.toml gives one.
+    pub health_path: Option<String>,
     pub internal: bool,
 }
 

@@ -213,4 +213,6 @@ pub struct RawRoute {
     pub vm: String,
     pub port: i64,
     pub scheme: Option<String>,
+    /// Path that answers 2xx/3xx while the app is up (Traefik health check, Uptime Kuma).
+    pub health_path: Option<String>,
 }

@@ -4,6 +4,8 @@
 //! it back, so a template bug is an error here and never a file on disk.
 
 pub mod compose;
+pub mod traefik;
+pub mod uptime_kuma;
 
 use std::path::Path;
 
@@ -46,6 +48,8 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default() };
     compose::render(stack, &mut out).context("monitoring compose stack")?;
+    traefik::render(stack, &mut out).context("traefik")?;
+    uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
     Ok(out.tree)
 }
 

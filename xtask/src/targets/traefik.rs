@@ -1,0 +1,126 @@
+//! Traefik v3 (`generated/compose/traefik/`): the static config, one dynamic file of routers and
+//! services, one of TLS settings, and the Prometheus rules that watch the proxy.
+//!
+//! Everything Traefik routes comes from the file provider: the docker provider is on (for labels
+//! users add themselves) but exposes nothing by default.
+
+use anyhow::Result;
+use minijinja::Value;
+use serde::Serialize;
+
+use super::Outputs;
+use crate::stack::Stack;
+use crate::stack::model::Route;
+
+/// Where the dashboard's htpasswd lines are inside the Traefik container: the compose secret
+/// made from `<secrets_dir>/traefik_dashboard_users`.
+pub const DASHBOARD_USERS_FILE: &str = "/run/secrets/traefik_dashboard_users";
+
+/// Request-duration buckets (seconds) around Traefik's defaults; the proxy-overhead target is
+/// added to them so the latency alert compares against a real bucket boundary.
+const BASE_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// The path that tells whether a route's backend is up: Traefik's health check polls it, and the
+/// Uptime Kuma monitor of the route requests it through the proxy. A `[routes]` entry gives its
+/// own (`health_path`) or gets `/`.
+pub fn health_path(route: &Route) -> &str {
+    if let Some(path) = &route.health_path {
+        return path;
+    }
+    match route.service.as_deref() {
+        Some("prometheus" | "alertmanager") => "/-/ready",
+        Some("grafana") => "/api/health",
+        Some("loki" | "promtail") => "/ready",
+        Some("uptime-kuma") => "/api/entry-page",
+        Some("node-exporter") => "/metrics",
+        _ if route.internal => "/dashboard/",
+        _ => "/",
+    }
+}
+
+/// The entry point routers listen on: `websecure` with TLS, else `web`.
+pub fn entry_point(stack: &Stack) -> &'static str {
+    if stack.tls.enabled { "websecure" } else { "web" }
+}
+
+/// The public URL of a routed host.
+pub fn public_url(stack: &Stack, route: &Route) -> String {
+    let scheme = if stack.tls.enabled { "https" } else { "http" };
+    format!("{scheme}://{}{}", route.host, health_path(route))
+}
+
+/// The proxy-overhead target in seconds, as Prometheus and Traefik's buckets spell durations.
+pub fn overhead_seconds(stack: &Stack) -> f64 {
+    f64::from(stack.targets.proxy_overhead_ms) / 1000.0
+}
+
+/// The default buckets plus the overhead target, sorted, without duplicates.
+pub fn buckets(stack: &Stack) -> Vec<f64> {
+    let mut b: Vec<f64> = BASE_BUCKETS.iter().copied().chain([overhead_seconds(stack)]).collect();
+    b.sort_by(f64::total_cmp);
+    b.dedup();
+    b
+}
+
+#[derive(Serialize)]
+struct RouteView<'a> {
+    name: &'a str,
+    rule: String,
+    url: &'a str,
+    health_path: &'a str,
+    internal: bool,
+}
+
+#[derive(Serialize)]
+struct View<'a> {
+    tls: bool,
+    dashboard: bool,
+    entry_point: &'static str,
+    metrics_port: u16,
+    buckets: Vec<f64>,
+    routes: Vec<RouteView<'a>>,
+    users_file: &'static str,
+    backend_down_expr: &'static str,
+    latency_expr: String,
+    latency_summary: String,
+}
+
+fn view(stack: &Stack) -> View<'_> {
+    let ep = entry_point(stack);
+    let target = overhead_seconds(stack);
+    let routes = stack
+        .routes
+        .iter()
+        .map(|r| RouteView { name: &r.name, rule: format!("Host(`{}`)", r.host), url: &r.url, health_path: health_path(r), internal: r.internal })
+        .collect();
+    View {
+        tls: stack.tls.enabled,
+        dashboard: stack.services.traefik.dashboard,
+        entry_point: ep,
+        metrics_port: stack.services.traefik.container.port,
+        buckets: buckets(stack),
+        routes,
+        users_file: DASHBOARD_USERS_FILE,
+        backend_down_expr: "traefik_service_server_up == 0",
+        latency_expr: format!(
+            "histogram_quantile(0.95, sum by (le, entrypoint) (rate(traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{ep}\"}}[5m]))) > {target}"
+        ),
+        latency_summary: format!(
+            "95th percentile request time on {ep} is {{{{ $value | humanizeDuration }}}}, above the {} ms proxy target",
+            stack.targets.proxy_overhead_ms
+        ),
+    }
+}
+
+pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
+    let ctx = minijinja::context! { stack => Value::from_serialize(stack), traefik => Value::from_serialize(view(stack)) };
+    out.render("compose/traefik/traefik.yml", ctx.clone())?;
+    if !stack.routes.is_empty() {
+        out.render("compose/traefik/dynamic/routes.yml", ctx.clone())?;
+    }
+    if stack.tls.enabled {
+        out.render("compose/traefik/dynamic/tls.yml", ctx.clone())?;
+    }
+    out.render("compose/prometheus/rules/traefik.yml", ctx)?;
+    Ok(())
+}
