@@ -10,6 +10,8 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
+  certs init [--force]
+           make the lab's name-constrained CA (key in tls.ca_key, certificate in tls.certs_dir)
   help     this text
 
 flags:
@@ -20,6 +22,7 @@ flags:
 pub enum Command {
     Gen,
     Check,
+    Certs,
     Help,
 }
 
@@ -30,6 +33,8 @@ pub struct Flags {
     pub stack: PathBuf,
     /// Positional arguments after the command (e.g. the environment of `plan`).
     pub args: Vec<String>,
+    /// `--force`: let `certs init` replace an existing CA.
+    pub force: bool,
 }
 
 impl Flags {
@@ -39,13 +44,15 @@ impl Flags {
             None | Some("help" | "--help" | "-h") => Command::Help,
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
+            Some("certs") => Command::Certs,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
+                "--force" => flags.force = true,
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }
