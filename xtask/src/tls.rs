@@ -229,8 +229,8 @@ pub fn audit(stack: &Stack, now: i64) -> Vec<String> {
     if let Ok(Err(e)) | Err(e) = leaf_ok {
         out.push(format!("{dir}/leaf.crt: {e:#}"));
     }
-    if out.iter().any(|p| p.contains("/leaf.crt:")) {
-        out.push(format!("hint: run `cargo xtask gen` where the CA key ({}) is, and commit {dir}/ and generated/", tls.ca_key));
+    if let Some(last) = out.last_mut().filter(|p| p.contains("/leaf.crt:")) {
+        last.push_str(&format!("\n  hint: run `cargo xtask gen` where the CA key ({}) is, and commit {dir}/ and generated/", tls.ca_key));
     }
     out
 }
