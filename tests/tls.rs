@@ -269,3 +269,18 @@ fn no_private_key_is_tracked() {
         assert!(!String::from_utf8_lossy(&bytes).contains(&needle), "{file} holds a private key");
     }
 }
+
+#[test]
+fn a_key_pasted_into_a_committed_certificate_never_reaches_generated() {
+    let root = repo_copy("tls-pasted");
+    let leaf = root.join("infrastructure/tls/leaf.crt");
+    let key = xtask::tls::new_ca("home.lan", now()).unwrap().key_pem;
+    let mut pem = fs::read_to_string(&leaf).unwrap();
+    pem.push_str(&key);
+    fs::write(&leaf, pem).unwrap();
+    let before = fs::read(root.join("generated/compose/tls/leaf.crt")).unwrap();
+    let out = xtask(&root, &["gen"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("infrastructure/tls/leaf.crt: holds a private key"), "{}", text(&out.stderr));
+    assert_eq!(fs::read(root.join("generated/compose/tls/leaf.crt")).unwrap(), before);
+}

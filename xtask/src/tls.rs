@@ -215,7 +215,7 @@ pub fn audit(stack: &Stack, now: i64) -> Vec<String> {
         out.push(format!("{dir}/ca.crt: missing; run `cargo xtask certs init`, then `cargo xtask gen`"));
         return out;
     };
-    let ca_ok = with_cert(ca_pem, |ca| audit_ca(ca, &stack.domain, now, dir, &mut out));
+    let ca_ok = with_cert(ca_pem, |ca| audit_ca(ca, &stack.domain, now, tls.renew_before_days, dir, &mut out));
     if let Err(e) = ca_ok {
         out.push(format!("{dir}/ca.crt: {e:#}"));
         return out;
@@ -235,7 +235,7 @@ pub fn audit(stack: &Stack, now: i64) -> Vec<String> {
     out
 }
 
-fn audit_ca(ca: &X509Certificate<'_>, domain: &str, now: i64, dir: &str, out: &mut Vec<String>) {
+fn audit_ca(ca: &X509Certificate<'_>, domain: &str, now: i64, renew_before_days: u32, dir: &str, out: &mut Vec<String>) {
     let at = format!("{dir}/ca.crt");
     match ca.basic_constraints() {
         Ok(Some(bc)) if bc.value.ca => {}
@@ -268,6 +268,8 @@ fn audit_ca(ca: &X509Certificate<'_>, domain: &str, now: i64, dir: &str, out: &m
     let not_after = ca.validity().not_after.timestamp();
     if not_after <= now {
         out.push(format!("{at}: expired on {}; make a new CA with `cargo xtask certs init --force`", date(not_after)));
+    } else if not_after - now <= i64::from(renew_before_days) * DAY {
+        out.push(format!("{at}: expires on {}, within tls.renew_before_days; make a new CA with `cargo xtask certs init --force` and import it everywhere", date(not_after)));
     }
 }
 
