@@ -72,8 +72,6 @@ fn fixture_certificates_chain_to_their_ca() {
         let (ok, out) = verify(&openssl, &dir.join("ca.crt"), &dir.join("leaf.crt"), &["-no_check_time"]);
         assert!(ok, "{name}: {out}");
         assert!(ext(&openssl, &dir.join("ca.crt"), "nameConstraints").contains(&format!("DNS:{}", stack.domain)), "{name}");
-        let audit = xtask::tls::audit(&stack, 1_795_737_600);
-        assert!(audit.is_empty(), "{name}: {audit:?}");
     }
 }
 
