@@ -171,6 +171,11 @@ fn state_and_keys_inside_generated() {
 }
 
 #[test]
+fn tls_certs_dir_under_generated() {
+    check("tls_certs_dir", &[("min_version = \"1.2\"", "min_version = \"1.2\"\ncerts_dir = \"generated/compose/tls\"")]);
+}
+
+#[test]
 fn tls_settings() {
     check("tls", &[("leaf_validity_days = 397", "leaf_validity_days = 825"), ("min_version = \"1.2\"", "min_version = \"1.0\"")]);
 }

@@ -27,7 +27,10 @@ pub fn fixture_stacks() -> Vec<(String, PathBuf)> {
 
 pub fn load(path: &Path) -> Stack {
     let src = std::fs::read_to_string(path).unwrap();
-    stack::from_str("stack.toml", &src).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let mut stack = stack::from_str("stack.toml", &src).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // The committed certificates are an input of rendering, as in `Project::load`.
+    xtask::project::load_certs(&mut stack, &repo_root()).unwrap();
+    stack
 }
 
 pub fn render(stack: &Stack) -> Tree {

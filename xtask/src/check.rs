@@ -12,7 +12,14 @@ pub fn run(flags: &Flags) -> Result<()> {
     let stack = project.load()?;
     let expected = project.render(&stack)?;
     let drift = tree::drift(&expected, &project.generated())?;
+    let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
+    for problem in &tls_problems {
+        println!("tls: {problem}");
+    }
     if drift.is_empty() {
+        if !tls_problems.is_empty() {
+            bail!("the TLS certificates need attention ({} problem(s) above)", tls_problems.len());
+        }
         println!("check: generated/ is up to date ({} files)", expected.len() + 1);
         return Ok(());
     }

@@ -11,6 +11,8 @@ commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
   dns      print the hosts-file and dnsmasq lines that send every routed host to Traefik
+  certs init [--force]
+           make the lab's name-constrained CA (key in tls.ca_key, certificate in tls.certs_dir)
   help     this text
 
 flags:
@@ -22,6 +24,7 @@ pub enum Command {
     Gen,
     Check,
     Dns,
+    Certs,
     Help,
 }
 
@@ -32,6 +35,8 @@ pub struct Flags {
     pub stack: PathBuf,
     /// Positional arguments after the command (e.g. the environment of `plan`).
     pub args: Vec<String>,
+    /// `--force`: let `certs init` replace an existing CA.
+    pub force: bool,
 }
 
 impl Flags {
@@ -42,13 +47,15 @@ impl Flags {
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
             Some("dns") => Command::Dns,
+            Some("certs") => Command::Certs,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
+                "--force" => flags.force = true,
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }

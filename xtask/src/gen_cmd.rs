@@ -8,7 +8,10 @@ use crate::tree;
 
 pub fn run(flags: &Flags) -> Result<()> {
     let project = Project::from_flags(flags);
-    let stack = project.load()?;
+    let mut stack = project.load()?;
+    for note in crate::certs_cmd::renew_leaf(&project.root, &mut stack, crate::certs_cmd::now())? {
+        println!("{note}");
+    }
     let expected = project.render(&stack)?;
     let summary = tree::write(&expected, &project.generated())?;
     for path in &summary.created {

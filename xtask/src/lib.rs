@@ -11,3 +11,5 @@ pub mod render;
 pub mod stack;
 pub mod targets;
 pub mod tree;
+pub mod tls;
+pub mod certs_cmd;

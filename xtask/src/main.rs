@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use xtask::cli::{self, Command, Flags};
-use xtask::{check, dns_cmd, gen_cmd};
+use xtask::{certs_cmd, check, dns_cmd, gen_cmd};
 
 fn main() -> ExitCode {
     let flags = match Flags::from_args(std::env::args().skip(1)) {
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Gen => gen_cmd::run(&flags),
         Command::Check => check::run(&flags),
         Command::Dns => dns_cmd::run(&flags),
+        Command::Certs => certs_cmd::run(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -38,11 +38,33 @@ impl Project {
         let path = self.root.join(&self.stack_file);
         let src = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let name = self.stack_file.to_string_lossy().replace('\\', "/");
-        stack::from_str(&name, &src).map_err(anyhow::Error::new)
+        let mut stack = stack::from_str(&name, &src).map_err(anyhow::Error::new)?;
+        load_certs(&mut stack, &self.root)?;
+        Ok(stack)
     }
 
     /// Renders everything in memory.
     pub fn render(&self, stack: &Stack) -> Result<Tree> {
         targets::generate(stack, &self.templates())
     }
+}
+
+/// Reads the committed certificates of `tls.certs_dir` into the stack (each absent when its file
+/// is), so rendering copies them into generated/ without touching the disk itself.
+pub fn load_certs(stack: &mut Stack, root: &Path) -> Result<()> {
+    if !stack.tls.enabled {
+        return Ok(());
+    }
+    let dir = root.join(&stack.tls.certs_dir);
+    let read = |name: &str| -> Result<Option<String>> {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+        }
+    };
+    stack.tls.certs.ca = read("ca.crt")?;
+    stack.tls.certs.leaf = read("leaf.crt")?;
+    Ok(())
 }

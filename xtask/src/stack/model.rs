@@ -218,10 +218,23 @@ pub struct Tls {
     /// Paths outside the repository's tracked files (default `.secrets/`), relative to its root.
     pub ca_key: String,
     pub leaf_key: String,
+    /// Committed certificates (`ca.crt`, `leaf.crt`), relative to the repository root: inputs
+    /// that `certs init` and gen's renewal step write and the tls family copies into generated/.
+    pub certs_dir: String,
+    /// What `certs_dir` holds, read by `project::load_certs` (empty until then).
+    #[serde(skip)]
+    pub certs: CommittedCerts,
     pub leaf_validity_days: u32,
     pub renew_before_days: u32,
     /// `VersionTLS12` or `VersionTLS13`, as Traefik spells it.
     pub min_version: String,
+}
+
+/// The committed certificates as PEM text, each absent when its file is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommittedCerts {
+    pub ca: Option<String>,
+    pub leaf: Option<String>,
 }
 
 /// One container of the monitoring stack.

@@ -178,6 +178,7 @@ pub struct RawTls {
     pub enabled: Option<bool>,
     pub ca_key: Option<String>,
     pub leaf_key: Option<String>,
+    pub certs_dir: Option<String>,
     pub leaf_validity_days: Option<i64>,
     pub renew_before_days: Option<i64>,
     pub min_version: Option<String>,

@@ -40,6 +40,19 @@ fn opt_range(p: &mut Problems, key: &str, value: Option<i64>, default: u32, min:
     value.map_or(Some(default), |v| in_range(p, key, v, min, max, unit)).unwrap_or(default)
 }
 
+/// `tls.certs_dir`: a plain relative folder of the repository, outside generated/ (gen copies the
+/// certificates from it into generated/, so it cannot be inside).
+fn certs_dir(p: &mut Problems, v: Option<String>) -> String {
+    let v = v.unwrap_or_else(|| "infrastructure/tls".to_string());
+    let n = v.trim_start_matches("./").trim_end_matches('/');
+    if crate::tree::check_relative(n).is_err() {
+        p.add("tls.certs_dir", format!("`{v}` is not a folder inside the repository"), "use a relative path without `..`, e.g. \"infrastructure/tls\"");
+    } else if n == "generated" || n.starts_with("generated/") {
+        p.add("tls.certs_dir", format!("`{v}` is under generated/"), "the committed certificates are inputs: keep them outside generated/, e.g. \"infrastructure/tls\"");
+    }
+    n.to_string()
+}
+
 /// A DNS label: what VM, environment, route and node names must be, so they are safe as hostnames,
 /// Terraform identifiers and path segments alike.
 pub fn is_dns_label(s: &str) -> bool {
@@ -368,7 +381,7 @@ impl Validator<'_> {
 
     fn tls(&mut self, raw: Option<&RawTls>) -> Tls {
         let p = &mut *self.p;
-        let t = raw.cloned().unwrap_or(RawTls { enabled: None, ca_key: None, leaf_key: None, leaf_validity_days: None, renew_before_days: None, min_version: None });
+        let t = raw.cloned().unwrap_or(RawTls { enabled: None, ca_key: None, leaf_key: None, certs_dir: None, leaf_validity_days: None, renew_before_days: None, min_version: None });
         let key_path = |p: &mut Problems, key: &str, v: Option<String>, default: &str| {
             let v = v.unwrap_or_else(|| default.to_string());
             let n = v.trim_start_matches("./");
@@ -394,6 +407,8 @@ impl Validator<'_> {
             enabled: t.enabled.unwrap_or(true),
             ca_key: key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key"),
             leaf_key: key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key"),
+            certs_dir: certs_dir(p, t.certs_dir),
+            certs: CommittedCerts::default(),
             leaf_validity_days: validity,
             renew_before_days: renew,
             min_version,

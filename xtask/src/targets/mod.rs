@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod traefik;
 pub mod uptime_kuma;
+pub mod tls;
 
 use std::path::Path;
 
@@ -50,6 +51,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     compose::render(stack, &mut out).context("monitoring compose stack")?;
     traefik::render(stack, &mut out).context("traefik")?;
     uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
+    tls::render(stack, &mut out).context("tls certificates")?;
     Ok(out.tree)
 }
 

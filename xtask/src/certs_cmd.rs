@@ -1,0 +1,154 @@
+//! `cargo xtask certs init` and gen's renewal step: the only code that reads the CA key and
+//! writes keys (mode 0600, outside generated/) and the committed certificates of `tls.certs_dir`.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::Flags;
+use crate::project::Project;
+use crate::stack::Stack;
+use crate::tls::{self, Decision, Reason};
+
+/// Now, in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+pub fn run(flags: &Flags) -> Result<()> {
+    match flags.args.first().map(String::as_str) {
+        Some("init") => init(flags),
+        Some(other) => bail!("unknown `certs` subcommand `{other}`\n  hint: `cargo xtask certs init [--force]`"),
+        None => bail!("`certs` needs a subcommand\n  hint: `cargo xtask certs init [--force]`"),
+    }
+}
+
+/// Makes the lab's CA: its key at `tls.ca_key` (0600), its certificate at `<certs_dir>/ca.crt`.
+fn init(flags: &Flags) -> Result<()> {
+    let project = Project::from_flags(flags);
+    let stack = project.load()?;
+    let t = &stack.tls;
+    if !t.enabled {
+        bail!("stack.toml: tls.enabled is false, so the lab has no CA to make\n  hint: set `[tls] enabled = true` first");
+    }
+    let key_path = project.root.join(&t.ca_key);
+    let cert_rel = format!("{}/ca.crt", t.certs_dir);
+    if !flags.force {
+        if key_path.exists() {
+            bail!("{}: a CA key already exists; refusing to replace it\n  hint: `cargo xtask certs init --force` makes a new CA, which every device must then import again", t.ca_key);
+        }
+        if t.certs.ca.is_some() {
+            bail!(
+                "{cert_rel}: the repository already has a CA, but its key is not at {}\n  hint: put that CA's key at {} and run `cargo xtask gen`; if the key is lost, `cargo xtask certs init --force` makes a new CA (import it again on every device)",
+                t.ca_key,
+                t.ca_key
+            );
+        }
+    }
+    let ca = tls::new_ca(&stack.domain, now())?;
+    write_private(&key_path, &ca.key_pem)?;
+    write_public(&project.root.join(&cert_rel), &ca.cert_pem)?;
+    println!("certs: made the CA `{}` (name-constrained to {}): key {} (mode 0600, never commit it), certificate {cert_rel}", tls::ca_common_name(&stack.domain), stack.domain, t.ca_key);
+    println!("certs: now run `cargo xtask gen` (it issues the leaf), commit {}/ and generated/, and import {cert_rel} on your devices (docs/tls.md)", t.certs_dir);
+    Ok(())
+}
+
+/// Gen's renewal step: issues a new leaf into `<certs_dir>/leaf.crt` (key at `tls.leaf_key`) when
+/// [`tls::decide`] says so, and updates `stack` with it; otherwise leaves every file alone.
+/// Returns what it did or noticed, one line each.
+pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String>> {
+    let t = &stack.tls;
+    if !t.enabled {
+        return Ok(Vec::new());
+    }
+    let dir = &t.certs_dir;
+    let Some(ca_pem) = t.certs.ca.clone() else {
+        bail!("{dir}/ca.crt: missing; TLS is on and needs the lab's CA\n  hint: run `cargo xtask certs init`, then `cargo xtask gen` again (or set `[tls] enabled = false`)");
+    };
+    let wanted = tls::wanted_names(stack);
+    let reason = match tls::decide(t.certs.leaf.as_deref(), &ca_pem, &wanted, now, t.renew_before_days) {
+        Decision::Keep => return Ok(leaf_key_notes(root, stack)),
+        Decision::Issue(reason) => reason,
+    };
+    let why = match &reason {
+        Reason::Missing => format!("{reason} (for {})", wanted.join(", ")),
+        _ => reason.to_string(),
+    };
+    let ca_key_path = root.join(&t.ca_key);
+    let ca_key = match fs::read_to_string(&ca_key_path) {
+        Ok(k) => k,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "{dir}/leaf.crt: a new leaf certificate is needed: {why}; issuing it needs the CA key, which is not at {}\n  hint: provide the CA key at {} (where `cargo xtask certs init` made it) and run `cargo xtask gen` again; if the key is lost, `cargo xtask certs init --force` makes a new CA (import it again on every device)",
+            t.ca_key,
+            t.ca_key
+        ),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read the CA key", t.ca_key)),
+    };
+    let issued = tls::issue_leaf(&ca_pem, &ca_key, &wanted, now, t.leaf_validity_days).with_context(|| format!("{dir}/leaf.crt: cannot issue"))?;
+    // The key first: a failure between the two writes leaves the old leaf, which the next run
+    // replaces again, never a leaf whose key is lost.
+    write_private(&root.join(&t.leaf_key), &issued.key_pem)?;
+    write_public(&root.join(dir).join("leaf.crt"), &issued.cert_pem)?;
+    let note = format!(
+        "tls: issued {dir}/leaf.crt for {} name(s), valid {} days ({why}); key in {} (mode 0600): commit {dir}/leaf.crt and deliver the key (Terraform reads it)",
+        wanted.len(),
+        t.leaf_validity_days,
+        t.leaf_key
+    );
+    stack.tls.certs.leaf = Some(issued.cert_pem);
+    Ok(vec![note])
+}
+
+/// Warnings about the local leaf key when the committed leaf is kept: absent, or not its key.
+fn leaf_key_notes(root: &Path, stack: &Stack) -> Vec<String> {
+    let t = &stack.tls;
+    let Some(leaf) = t.certs.leaf.as_deref() else { return Vec::new() };
+    let hint = format!("fetch the key that goes with it, or delete {}/leaf.crt and run `cargo xtask gen` where the CA key is to issue a new pair", t.certs_dir);
+    match fs::read_to_string(root.join(&t.leaf_key)) {
+        Err(_) => vec![format!("warning: {}: no leaf key here, so this machine cannot deliver it to Traefik; {hint}", t.leaf_key)],
+        Ok(key) if !tls::key_matches(leaf, &key) => vec![format!("warning: {}: not the key of {}/leaf.crt; {hint}", t.leaf_key, t.certs_dir)],
+        Ok(_) => Vec::new(),
+    }
+}
+
+/// Writes a private key: created with mode 0600 (never readable by others, not even for a
+/// moment), through a temporary file and a rename; its folder is created with mode 0700.
+pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    let dir = path.parent().context("a key path needs a folder")?;
+    if !dir.as_os_str().is_empty() && !dir.exists() {
+        let mut b = fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.xtask-tmp"));
+    let _ = fs::remove_file(&tmp);
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("{}: cannot write the key", path.display()));
+    }
+    Ok(())
+}
+
+/// Writes a certificate (public) through a temporary file and a rename.
+fn write_public(path: &Path, contents: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let tmp = path.with_extension("crt.xtask-tmp");
+    fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, path)).with_context(|| format!("{}: cannot write", path.display()))
+}
