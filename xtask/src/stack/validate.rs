@@ -140,6 +140,7 @@ impl Validator<'_> {
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
         let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox, &logging))?;
         let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
+        self.agents_reach_loki(&vms, &services);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
         let memory = self.memory(&services, &monitoring, &targets);
         let alerting = self.detection(alerting, &services, &targets);
@@ -550,6 +551,18 @@ impl Validator<'_> {
         };
         self.host_ports(&services);
         services
+    }
+
+    /// The VM agents push to Loki's published port: without one they have nowhere to send.
+    fn agents_reach_loki(&mut self, vms: &[Vm], services: &Services) {
+        let shipping: Vec<&str> = vms.iter().filter(|vm| vm.agent != Agent::None).map(|vm| vm.name.as_str()).collect();
+        if services.loki.container.host_port.is_none() && !shipping.is_empty() {
+            self.p.add(
+                "services.loki.host_port",
+                format!("Loki publishes no port, but the log agents of {} push to it", shipping.join(", ")),
+                "remove `host_port = 0`, or set `log_agent = \"none\"` on those VMs",
+            );
+        }
     }
 
     fn host_ports(&mut self, services: &Services) {

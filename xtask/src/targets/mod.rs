@@ -3,7 +3,10 @@
 //! Every output goes through `Outputs::add`, which puts the do-not-edit header on it and parses
 //! it back, so a template bug is an error here and never a file on disk.
 
+pub mod agents;
+pub mod cloud_init;
 pub mod compose;
+pub mod logs;
 
 use std::path::Path;
 
@@ -39,6 +42,11 @@ impl Outputs<'_> {
         formats::parse_back(out, &text)?;
         self.tree.insert(out, text)
     }
+
+    /// A file already added, as it will be written (for outputs that embed others).
+    pub fn get(&self, out: &str) -> Option<&str> {
+        self.tree.get(out).and_then(|bytes| std::str::from_utf8(bytes).ok())
+    }
 }
 
 /// Renders the whole tree for `stack` from the templates in `templates`.
@@ -46,6 +54,9 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default() };
     compose::render(stack, &mut out).context("monitoring compose stack")?;
+    logs::render(stack, &mut out).context("central logs")?;
+    agents::render(stack, &mut out).context("log agents")?;
+    cloud_init::render(stack, &mut out).context("cloud-init")?;
     Ok(out.tree)
 }
 
