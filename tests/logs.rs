@@ -97,11 +97,15 @@ fn the_promtail_container_pushes_to_loki_over_the_compose_network() {
 #[test]
 fn each_vm_with_an_agent_on_gets_exactly_its_agent_files() {
     let mut kinds = BTreeSet::new();
+    let mut docker = BTreeSet::new();
     for (name, stack, tree) in fixtures() {
         let agent_files: BTreeSet<&str> = tree.files().map(|(p, _)| p).filter(|p| p.starts_with("agents/")).collect();
         let mut expected = BTreeSet::new();
         for vm in &stack.vms {
             kinds.insert(format!("{:?}", vm.agent));
+            if vm.agent != Agent::None {
+                docker.insert(vm.docker);
+            }
             let dir = format!("agents/{}/", vm.name);
             let config = match vm.agent {
                 Agent::None => {
@@ -125,13 +129,17 @@ fn each_vm_with_an_agent_on_gets_exactly_its_agent_files() {
                 assert_eq!(p["server"]["http_listen_port"].as_u64(), Some(u64::from(port)), "{name}: {config}");
                 assert_eq!(str_at(&p, &["server", "http_listen_address"]), "0.0.0.0", "{name}: {config}");
                 assert_eq!(str_at(&p, &["positions", "filename"]), "/var/lib/promtail/positions.yaml");
+                let jobs: Vec<&str> = p["scrape_configs"].as_sequence().unwrap().iter().map(|j| str_at(j, &["job_name"])).collect();
+                let expected_jobs: &[&str] = if vm.docker { &["journal", "varlogs", "docker"] } else { &["journal", "varlogs"] };
+                assert_eq!(jobs, expected_jobs, "{name}: {config}: the docker job iff the VM runs Docker");
             } else {
                 assert!(body.contains(&format!("url = \"{url}\"")), "{name}: {config} does not push to {url}");
                 assert!(body.contains(&format!("host = \"{}\"", vm.name)), "{name}: {config} lacks host = {}", vm.name);
                 assert!(body.contains(&format!("env  = \"{}\"", vm.environment)), "{name}: {config} lacks env");
-                for component in ["loki.write", "loki.source.journal", "loki.source.file", "loki.source.docker"] {
+                for component in ["loki.write", "loki.source.journal", "loki.source.file"] {
                     assert!(body.contains(&format!("{component} \"")), "{name}: {config} lacks {component}");
                 }
+                assert_eq!(body.contains("loki.source.docker \""), vm.docker, "{name}: {config}: Docker logs iff the VM runs Docker");
                 let script = text(&tree, &format!("{dir}install-agent.sh"));
                 assert!(script.contains(&format!("--server.http.listen-addr=0.0.0.0:{port}")), "{name}: Alloy must listen on :{port}");
             }
@@ -140,6 +148,7 @@ fn each_vm_with_an_agent_on_gets_exactly_its_agent_files() {
         assert!(agent_files.iter().all(|p| !p.starts_with(&format!("agents/{}/", stack.monitoring.vm.name))), "{name}: the monitoring VM ships logs from its Promtail container");
     }
     assert_eq!(kinds, ["Alloy", "None", "Promtail"].map(String::from).into(), "the fixtures must cover every agent kind");
+    assert_eq!(docker, [false, true].into(), "the fixtures must cover agents with and without Docker");
 }
 
 #[test]

@@ -644,6 +644,7 @@ impl Validator<'_> {
             agent_metrics_port: logging.default_agent.metrics_port(),
             tags: vec!["monitoring".to_string(), "terraform".to_string()],
             ssh_keys: self.ssh_keys("monitoring.ssh_keys", m.ssh_keys.as_ref()),
+            docker: true,
         };
         Some(MonitoringVm { vm, os_reserve_mb, stack_dir, secrets_dir })
     }
@@ -698,6 +699,7 @@ impl Validator<'_> {
                 agent_metrics_port: agent.metrics_port(),
                 tags,
                 ssh_keys: self.ssh_keys(&join(&key, "ssh_keys"), r.ssh_keys.as_ref()),
+                docker: r.docker.unwrap_or(false),
             });
         }
         out
