@@ -273,3 +273,45 @@ fn collect_datasource_uids(v: &serde_json::Value, out: &mut BTreeSet<String>) {
         _ => {}
     }
 }
+
+/// `promtool test rules` on logs.yml: a silent agent alerts, one that sends does not; an agent
+/// that drops nothing does not alert.
+#[test]
+fn the_log_alerts_fire_for_a_silent_agent_only() {
+    let Some(promtool) = validator("promtool") else { return };
+    let (_, _, tree) = fixtures().remove(0);
+    let dir = materialize(&tree, "logs-promtool-test");
+    let rules = dir.join("compose/prometheus/rules/logs.yml");
+    let test = format!(
+        r#"rule_files: [{rules:?}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{{job="log-agents", instance="10.0.0.1:9080", host="a", env="prod", agent="promtail"}}'
+        values: '1x120'
+      - series: 'promtail_sent_entries_total{{job="log-agents", instance="10.0.0.1:9080", host="a", env="prod", agent="promtail", exported_host="loki:3100"}}'
+        values: '0+10x120'
+      - series: 'promtail_dropped_entries_total{{job="log-agents", instance="10.0.0.1:9080", host="a", env="prod", agent="promtail", reason="rate_limited"}}'
+        values: '3x120'
+      - series: 'up{{job="log-agents", instance="10.0.0.2:12345", host="b", env="prod", agent="alloy"}}'
+        values: '1x120'
+      - series: 'loki_write_sent_entries_total{{job="log-agents", instance="10.0.0.2:12345", host="b", env="prod", agent="alloy"}}'
+        values: '5x120'
+    alert_rule_test:
+      - eval_time: 100m
+        alertname: LogAgentNotSending
+        exp_alerts:
+          - exp_labels: {{severity: warning, job: log-agents, instance: "10.0.0.2:12345", host: b, env: prod, agent: alloy}}
+            exp_annotations:
+              summary: "b: the log agent has sent no log line to Loki for an hour"
+              description: "alloy on 10.0.0.2:12345 is up but sent no entries; check its journal and that Loki's port is reachable."
+      - eval_time: 100m
+        alertname: LogAgentDroppingLogs
+        exp_alerts: []
+"#
+    );
+    let path = dir.join("logs-test.yml");
+    std::fs::write(&path, test).unwrap();
+    run_ok(Command::new(&promtool).args(["test", "rules"]).arg(&path), "promtool test rules logs.yml");
+}
