@@ -46,10 +46,12 @@ if [ "$installed" != "$VERSION" ] && [ "${installed%%-*}" != "$VERSION" ]; then
   if [ -n "$candidate" ]; then
     apt-get install "${APT_OPTS[@]}" --allow-downgrades --allow-change-held-packages "$AGENT=$candidate"
   else
-    # Promtail is end of life: if the repository ever drops it, take the release's package.
+    # Not (or no longer) in the repository: take the release's own package.
     arch="$(dpkg --print-architecture)"
-    deb="/tmp/promtail_${VERSION}_${arch}.deb"
-    curl -fsSL "https://github.com/grafana/loki/releases/download/v${VERSION}/promtail_${VERSION}_${arch}.deb" -o "$deb"
+    url="https://github.com/grafana/loki/releases/download/v${VERSION}/promtail_${VERSION}_${arch}.deb"
+    deb="$(mktemp --suffix=.deb)"
+    curl -fsSL "$url" -o "$deb"
+    chmod 0644 "$deb"
     apt-get install "${APT_OPTS[@]}" --allow-downgrades --allow-change-held-packages "$deb"
     rm -f "$deb"
   fi
