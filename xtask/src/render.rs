@@ -100,6 +100,11 @@ mod tests {
     }
 
     #[test]
+    fn indent_lines_leaves_empty_lines_empty() {
+        assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
+    }
+
+    #[test]
     fn yaml_quotes_strings_that_would_change_meaning() {
         assert_eq!(yaml(&Value::from("yes")).unwrap(), r#""yes""#);
         assert_eq!(yaml(&Value::from(8)).unwrap(), "8");
