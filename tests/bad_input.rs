@@ -161,6 +161,11 @@ fn schema_version_and_domain() {
 }
 
 #[test]
+fn log_agents_without_a_loki_port() {
+    check("loki_port", &[("host_port = 3100", "host_port = 0")]);
+}
+
+#[test]
 fn unknown_log_agent() {
     check("log_agent", &[("default_agent = \"promtail\"", "default_agent = \"fluentd\"")]);
 }

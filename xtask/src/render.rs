@@ -81,10 +81,12 @@ fn hcl(value: &Value) -> Result<String, Error> {
     Ok(lit(&to_json(value)?))
 }
 
-/// Indents every line but the first by `width` spaces (for block scalars).
+/// Indents every line but the first by `width` spaces (for block scalars); empty lines stay
+/// empty, so no line ends in spaces.
 fn indent_lines(value: String, width: usize) -> String {
     let pad = " ".repeat(width);
-    value.lines().collect::<Vec<_>>().join(&format!("\n{pad}"))
+    let lines: Vec<String> = value.lines().enumerate().map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("{pad}{l}") }).collect();
+    lines.join("\n")
 }
 
 #[cfg(test)]
@@ -95,6 +97,11 @@ mod tests {
     fn hcl_escapes_template_sequences() {
         assert_eq!(hcl(&Value::from("a${b}%{c}")).unwrap(), r#""a$${b}%%{c}""#);
         assert_eq!(hcl(&Value::from(vec!["x", "y"])).unwrap(), r#"["x", "y"]"#);
+    }
+
+    #[test]
+    fn indent_lines_leaves_empty_lines_empty() {
+        assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
     }
 
     #[test]

@@ -181,6 +181,9 @@ pub struct Vm {
     /// Sorted, as Proxmox sorts them.
     pub tags: Vec<String>,
     pub ssh_keys: Vec<String>,
+    /// The VM runs Docker containers: its log agent also ships their logs (the monitoring VM
+    /// always does).
+    pub docker: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -146,6 +146,7 @@ pub struct RawVm {
     pub log_agent: Option<String>,
     pub tags: Option<Vec<String>>,
     pub ssh_keys: Option<Vec<String>>,
+    pub docker: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -153,6 +153,7 @@ impl Validator<'_> {
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
         let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox, &logging))?;
         let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
+        self.agents_reach_loki(&vms, &services);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
         let memory = self.memory(&services, &monitoring, &targets);
         let alerting = self.detection(alerting, &services, &targets);
@@ -567,6 +568,18 @@ impl Validator<'_> {
         services
     }
 
+    /// The VM agents push to Loki's published port: without one they have nowhere to send.
+    fn agents_reach_loki(&mut self, vms: &[Vm], services: &Services) {
+        let shipping: Vec<&str> = vms.iter().filter(|vm| vm.agent != Agent::None).map(|vm| vm.name.as_str()).collect();
+        if services.loki.container.host_port.is_none() && !shipping.is_empty() {
+            self.p.add(
+                "services.loki.host_port",
+                format!("Loki publishes no port, but the log agents of {} push to it", shipping.join(", ")),
+                "remove `host_port = 0`, or set `log_agent = \"none\"` on those VMs",
+            );
+        }
+    }
+
     fn host_ports(&mut self, services: &Services) {
         let mut used: BTreeMap<u16, String> = BTreeMap::from([(80, "traefik".to_string()), (443, "traefik".to_string())]);
         for c in services.containers() {
@@ -646,6 +659,7 @@ impl Validator<'_> {
             agent_metrics_port: logging.default_agent.metrics_port(),
             tags: vec!["monitoring".to_string(), "terraform".to_string()],
             ssh_keys: self.ssh_keys("monitoring.ssh_keys", m.ssh_keys.as_ref()),
+            docker: true,
         };
         Some(MonitoringVm { vm, os_reserve_mb, stack_dir, secrets_dir })
     }
@@ -700,6 +714,7 @@ impl Validator<'_> {
                 agent_metrics_port: agent.metrics_port(),
                 tags,
                 ssh_keys: self.ssh_keys(&join(&key, "ssh_keys"), r.ssh_keys.as_ref()),
+                docker: r.docker.unwrap_or(false),
             });
         }
         out

@@ -3,10 +3,13 @@
 //! Every output goes through `Outputs::add`, which puts the do-not-edit header on it and parses
 //! it back, so a template bug is an error here and never a file on disk.
 
+pub mod agents;
+pub mod cloud_init;
 pub mod compose;
 pub mod traefik;
 pub mod uptime_kuma;
 pub mod tls;
+pub mod logs;
 
 use std::path::Path;
 
@@ -42,6 +45,11 @@ impl Outputs<'_> {
         formats::parse_back(out, &text)?;
         self.tree.insert(out, text)
     }
+
+    /// A file already added, as it will be written (for outputs that embed others).
+    pub fn get(&self, out: &str) -> Option<&str> {
+        self.tree.get(out).and_then(|bytes| std::str::from_utf8(bytes).ok())
+    }
 }
 
 /// Renders the whole tree for `stack` from the templates in `templates`.
@@ -52,6 +60,9 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     traefik::render(stack, &mut out).context("traefik")?;
     uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
     tls::render(stack, &mut out).context("tls certificates")?;
+    logs::render(stack, &mut out).context("central logs")?;
+    agents::render(stack, &mut out).context("log agents")?;
+    cloud_init::render(stack, &mut out).context("cloud-init")?;
     Ok(out.tree)
 }
 
