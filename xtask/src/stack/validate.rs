@@ -278,6 +278,14 @@ impl Validator<'_> {
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");
         }
+        let default_user = img.default_user.clone().unwrap_or_else(|| "debian".to_string());
+        let user_ok = !default_user.is_empty()
+            && default_user.len() <= 32
+            && default_user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && default_user.as_bytes()[0].is_ascii_lowercase();
+        if !user_ok {
+            p.add("proxmox.cloud_image.default_user", format!("`{default_user}` is not a Linux user name"), "the image's default account, e.g. `debian` or `ubuntu`");
+        }
         let ssh_user = x.ssh_user.clone().unwrap_or_else(|| "root".to_string());
         Proxmox {
             endpoint: x.endpoint.clone(),
@@ -293,6 +301,7 @@ impl Validator<'_> {
                 file_name: img.file_name.clone(),
                 checksum: img.checksum.clone(),
                 checksum_algorithm: img.checksum_algorithm.clone(),
+                default_user,
             },
         }
     }

@@ -4,6 +4,7 @@
 //! it back, so a template bug is an error here and never a file on disk.
 
 pub mod compose;
+pub mod terraform;
 
 use std::path::Path;
 
@@ -46,6 +47,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default() };
     compose::render(stack, &mut out).context("monitoring compose stack")?;
+    terraform::render(stack, &mut out).context("terraform")?;
     Ok(out.tree)
 }
 
