@@ -10,16 +10,21 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
+  plan ENV   terraform init + plan in generated/terraform/environments/ENV (refused when stale)
+  apply ENV  terraform init + apply there; asks for approval unless --auto-approve
   help     this text
 
 flags:
   --root DIR     the repository to work on (default: this repository)
-  --stack FILE   the stack file, relative to the root (default: stack.toml)";
+  --stack FILE   the stack file, relative to the root (default: stack.toml)
+  --auto-approve apply without asking (apply only)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Gen,
     Check,
+    Plan,
+    Apply,
     Help,
 }
 
@@ -30,6 +35,8 @@ pub struct Flags {
     pub stack: PathBuf,
     /// Positional arguments after the command (e.g. the environment of `plan`).
     pub args: Vec<String>,
+    /// `apply --auto-approve`: pass `-auto-approve` to Terraform.
+    pub auto_approve: bool,
 }
 
 impl Flags {
@@ -39,13 +46,16 @@ impl Flags {
             None | Some("help" | "--help" | "-h") => Command::Help,
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
+            Some("plan") => Command::Plan,
+            Some("apply") => Command::Apply,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), auto_approve: false };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
+                "--auto-approve" if flags.command == Command::Apply => flags.auto_approve = true,
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }

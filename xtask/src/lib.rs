@@ -9,4 +9,5 @@ pub mod project;
 pub mod render;
 pub mod stack;
 pub mod targets;
+pub mod terraform_cmd;
 pub mod tree;
