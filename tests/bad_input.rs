@@ -185,3 +185,8 @@ fn every_problem_is_reported_at_once() {
     let out = report(&edit(&[("cores = 4", "cores = \"four\""), ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""), ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port")]));
     assert!(out.ends_with("3 problems in stack.toml"), "{out}");
 }
+
+#[test]
+fn bad_default_user() {
+    check("default_user", &[("file_name = \"debian-13-genericcloud-amd64.qcow2\"\n", "file_name = \"debian-13-genericcloud-amd64.qcow2\"\ndefault_user = \"Deb Ian\"\n")]);
+}

@@ -257,3 +257,11 @@ fn other_backends_render_their_own_block() {
     let pg = file(&render(&variants[1].1), "terraform/environments/monitoring/versions.tf");
     assert!(pg.contains(r#"backend "pg""#) && pg.contains(r#"schema_name = "terraform_monitoring""#), "{pg}");
 }
+
+#[test]
+fn a_secret_named_like_a_root_variable_is_an_error() {
+    let src = std::fs::read_to_string(common::repo_root().join("stack.toml")).unwrap().replace("{ env = \"TELEGRAM_BOT_TOKEN\" }", "{ env = \"LOKI_URL\" }");
+    let stack = xtask::stack::from_str("stack.toml", &src).unwrap();
+    let err = xtask::targets::generate(&stack, &common::repo_root().join("infrastructure/templates")).unwrap_err();
+    assert!(format!("{err:#}").contains("the secret from LOKI_URL would be the Terraform variable `loki_url`"), "{err:#}");
+}

@@ -23,6 +23,10 @@ const MODULE_FILES: &[&str] = &["main.tf", "variables.tf", "outputs.tf", "versio
 const MODULES: &[&str] = &["vm", "monitoring-stack"];
 const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
 
+/// Variables every root declares; a secret's `tf_var` may not take one of these names.
+const ROOT_VARIABLES: &[&str] =
+    &["vm_ssh_user", "vm_datastore_id", "snippets_datastore_id", "image_datastore_id", "loki_url", "cloud_image", "network", "stack_dir", "secrets_dir", "tls_leaf_key_file"];
+
 /// From a root (`generated/terraform/environments/<env>/`) up to generated/ and to the repository.
 const TO_GENERATED: &str = "../../..";
 const TO_REPO: &str = "../../../..";
@@ -55,10 +59,8 @@ pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
         ("grafana_admin_password", &s.grafana.admin_password),
         ("autokuma_password", &s.autokuma.password),
     ];
-    if s.traefik.dashboard {
-        if let Some(users) = &s.traefik.dashboard_users {
-            out.push(("traefik_dashboard_users", users));
-        }
+    if let (true, Some(users)) = (s.traefik.dashboard, &s.traefik.dashboard_users) {
+        out.push(("traefik_dashboard_users", users));
     }
     out
 }
@@ -71,7 +73,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         }
     }
     for env in environments(stack) {
-        let ctx = root_ctx(stack, &env);
+        let ctx = root_ctx(stack, &env)?;
         for file in ROOT_FILES {
             let template = format!("terraform/environments/{{env}}/{file}.j2");
             out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone())
@@ -119,7 +121,7 @@ struct ArgCtx {
     expr: String,
 }
 
-fn root_ctx(stack: &Stack, env: &str) -> Value {
+fn root_ctx(stack: &Stack, env: &str) -> Result<Value> {
     let vms = vms_of(stack, env);
     let width = vms.iter().map(|vm| vm.name.len()).max().unwrap_or(0);
     let vm_ctx: Vec<VmCtx> = vms
@@ -149,6 +151,9 @@ fn root_ctx(stack: &Stack, env: &str) -> Value {
     let mut secret_vars: Vec<(String, String)> = secrets.iter().map(|s| (s.var.clone(), s.env.clone())).collect();
     secret_vars.sort();
     secret_vars.dedup();
+    if let Some((var, env_name)) = secret_vars.iter().find(|(v, _)| ROOT_VARIABLES.contains(&v.as_str())) {
+        anyhow::bail!("the secret from {env_name} would be the Terraform variable `{var}`, which the root already declares\n  hint: give that secret another environment variable name");
+    }
     let mut secret_args: Vec<(&'static str, String)> = secrets.iter().map(|s| (s.role, format!("var.{}", s.var))).collect();
     let leaf = if stack.tls.enabled { "sensitive(file(\"${path.root}/${var.tls_leaf_key_file}\"))" } else { "null" };
     secret_args.push(("tls_leaf_key", leaf.to_string()));
@@ -156,7 +161,7 @@ fn root_ctx(stack: &Stack, env: &str) -> Value {
     let secret_args: Vec<ArgCtx> = secret_args.into_iter().map(|(name, expr)| ArgCtx { name, pad: " ".repeat(arg_width - name.len()), expr }).collect();
     let t = &stack.terraform;
     let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
-    minijinja::context! {
+    Ok(minijinja::context! {
         stack => Value::from_serialize(stack),
         env => env,
         monitoring => env == MONITORING,
@@ -174,5 +179,5 @@ fn root_ctx(stack: &Stack, env: &str) -> Value {
         secret_args => Value::from_serialize(&secret_args),
         dashboard => stack.services.traefik.dashboard && stack.services.traefik.dashboard_users.is_some(),
         leaf_key_file => leaf_key,
-    }
+    })
 }

@@ -58,10 +58,8 @@ pub fn vm_rules(stack: &Stack, vm: &Vm) -> Vec<Rule> {
         rules.push(accept("tcp", Some(port.to_string()), mon, format!("{agent} metrics scrape from the monitoring VM")));
     }
     for route in &stack.routes {
-        if let Some((ip, port)) = backend(&route.url) {
-            if ip == vm.ip {
-                rules.push(accept("tcp", Some(port.to_string()), mon, format!("route {} from Traefik on the monitoring VM", route.host)));
-            }
+        if let Some((_, port)) = backend(&route.url).filter(|(ip, _)| *ip == vm.ip) {
+            rules.push(accept("tcp", Some(port.to_string()), mon, format!("route {} from Traefik on the monitoring VM", route.host)));
         }
     }
     rules.push(accept("icmp", None, mon, "ping from Uptime Kuma on the monitoring VM".to_string()));
