@@ -265,3 +265,102 @@ fn a_secret_named_like_a_root_variable_is_an_error() {
     let err = xtask::targets::generate(&stack, &common::repo_root().join("infrastructure/templates")).unwrap_err();
     assert!(format!("{err:#}").contains("the secret from LOKI_URL would be the Terraform variable `loki_url`"), "{err:#}");
 }
+
+/// Drops every top-level block that starts with one of `heads` (up to its closing `}` line).
+fn drop_blocks(src: &str, heads: &[&str]) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in src.lines() {
+        if !skipping && heads.iter().any(|h| line.starts_with(h)) {
+            skipping = true;
+        }
+        if skipping {
+            if line == "}" || (line == "  }" && heads.iter().any(|h| h.starts_with("  "))) {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The generated Terraform with the bpg/proxmox provider taken out, so that real Terraform can
+/// evaluate everything else offline: variables and their validations, the for_each over secrets,
+/// the file hashes, preconditions and the module wiring. Each Proxmox resource is replaced by
+/// what the rest reads from it.
+fn without_provider(tf_dir: &Path) {
+    for entry in walkdir::WalkDir::new(tf_dir).into_iter().map(|e| e.unwrap()).filter(|e| e.path().extension().is_some_and(|x| x == "tf")) {
+        let path = entry.path();
+        let mut src = std::fs::read_to_string(path).unwrap();
+        if path.ends_with("versions.tf") {
+            src = drop_blocks(&src, &["  required_providers {"]);
+        }
+        src = drop_blocks(&src, &["provider \"proxmox\"", "resource \"proxmox_"]);
+        src = src.lines().filter(|l| !l.trim_start().starts_with("depends_on = [proxmox_")).map(|l| format!("{l}\n")).collect();
+        while let Some(start) = src.find("proxmox_download_file.cloud_image[") {
+            let end = start + src[start..].find("].id").unwrap() + 4;
+            src.replace_range(start..end, "\"local:import/stub.qcow2\"");
+        }
+        src = src
+            .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
+            .replace("proxmox_virtual_environment_vm.this.name", "var.name")
+            .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");
+        if path.ends_with("modules/vm/main.tf") {
+            src.push_str("\nresource \"terraform_data\" \"vm_stub\" {\n  input = var.vm_id\n}\n");
+        }
+        assert!(!src.contains("proxmox_"), "{}: still refers to the provider", path.display());
+        std::fs::write(path, src).unwrap();
+    }
+}
+
+#[test]
+fn terraform_plans_every_root_once_the_provider_is_stubbed() {
+    let Some(tf) = validator("terraform") else { return };
+    let secrets = [("TF_VAR_telegram_bot_token", "tg-very-secret"), ("TF_VAR_grafana_admin_password", "gf-very-secret"), ("TF_VAR_uptime_kuma_password", "uk-very-secret")];
+    let stack = load(&common::repo_root().join("stack.toml"));
+    let repo = common::temp_dir("tf-plan");
+    let tree = render(&stack);
+    for (path, bytes) in tree.files() {
+        let dest = repo.join("generated").join(path);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::write(dest, bytes).unwrap();
+    }
+    // Files of other families and of `cargo xtask certs init`; their content does not matter here.
+    for vm in std::iter::once(&stack.monitoring.vm).chain(&stack.vms) {
+        let agents = repo.join("generated/agents").join(&vm.name);
+        std::fs::create_dir_all(&agents).unwrap();
+        std::fs::write(agents.join("install-agent.sh"), "#!/bin/sh\n").unwrap();
+    }
+    std::fs::create_dir_all(repo.join(".secrets")).unwrap();
+    std::fs::write(repo.join(&stack.tls.leaf_key), "tls-key-very-secret").unwrap();
+    without_provider(&repo.join("generated/terraform"));
+    for env in terraform::environments(&stack) {
+        let root = repo.join("generated/terraform/environments").join(&env);
+        let run = |args: &[&str]| {
+            let out = Command::new(&tf).arg(format!("-chdir={}", root.display())).args(args).args(["-input=false", "-no-color"]).envs(secrets).output().unwrap();
+            let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+            assert!(out.status.success(), "{env}: terraform {args:?} failed:\n{all}");
+            all
+        };
+        run(&["init"]);
+        let plan = run(&["plan"]);
+        let vms = terraform::vms_of(&stack, &env).len();
+        for (_, value) in secrets {
+            assert!(!plan.contains(value), "{env}: a secret is shown in the plan");
+        }
+        assert!(!plan.contains("tls-key-very-secret"));
+        if env == "monitoring" {
+            for file in ["telegram_bot_token", "grafana_admin_password", "autokuma.env", "tls/leaf.key"] {
+                assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{env}: {file}:\n{plan}");
+            }
+            assert!(plan.contains("module.monitoring.terraform_data.compose will be created"));
+            assert!(plan.contains("\"docker-compose.yml\""), "the compose files are hashed:\n{plan}");
+        } else {
+            let agents = stack.vms.iter().filter(|vm| vm.environment == env && vm.agent != xtask::stack::model::Agent::None).count();
+            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", vms + agents)), "{env}:\n{plan}");
+        }
+    }
+    assert!(!repo.join("generated/.state").exists(), "state landed inside generated/");
+}

@@ -145,7 +145,7 @@ variable "vlan_id" {
   default     = null
 
   validation {
-    condition     = var.vlan_id == null || (var.vlan_id >= 1 && var.vlan_id <= 4094)
+    condition     = var.vlan_id == null ? true : var.vlan_id >= 1 && var.vlan_id <= 4094
     error_message = "The VLAN id must be between 1 and 4094, or null."
   }
 }
