@@ -318,11 +318,16 @@ fn without_provider(tf_dir: &Path) {
 #[test]
 fn terraform_plans_every_root_once_the_provider_is_stubbed() {
     let Some(tf) = validator("terraform") else { return };
-    let secrets = [("TF_VAR_telegram_bot_token", "tg-very-secret"), ("TF_VAR_grafana_admin_password", "gf-very-secret"), ("TF_VAR_uptime_kuma_password", "uk-very-secret")];
-    let stack = load(&common::repo_root().join("stack.toml"));
-    let repo = common::temp_dir("tf-plan");
-    let tree = render(&stack);
-    for (path, bytes) in tree.files() {
+    for (name, stack) in stacks() {
+        plan_without_provider(&tf, &name, &stack);
+    }
+}
+
+fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
+    let secrets: Vec<(String, String)> =
+        terraform::monitoring_secrets(stack).iter().map(|(_, s)| (format!("TF_VAR_{}", s.tf_var), format!("{}-very-secret", s.tf_var))).collect();
+    let repo = common::temp_dir(&format!("tf-plan-{name}"));
+    for (path, bytes) in render(stack).files() {
         let dest = repo.join("generated").join(path);
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
         std::fs::write(dest, bytes).unwrap();
@@ -336,30 +341,39 @@ fn terraform_plans_every_root_once_the_provider_is_stubbed() {
     std::fs::create_dir_all(repo.join(".secrets")).unwrap();
     std::fs::write(repo.join(&stack.tls.leaf_key), "tls-key-very-secret").unwrap();
     without_provider(&repo.join("generated/terraform"));
-    for env in terraform::environments(&stack) {
+    for env in terraform::environments(stack) {
         let root = repo.join("generated/terraform/environments").join(&env);
         let run = |args: &[&str]| {
-            let out = Command::new(&tf).arg(format!("-chdir={}", root.display())).args(args).args(["-input=false", "-no-color"]).envs(secrets).output().unwrap();
+            let out = Command::new(tf).arg(format!("-chdir={}", root.display())).args(args).args(["-input=false", "-no-color"]).envs(secrets.clone()).output().unwrap();
             let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-            assert!(out.status.success(), "{env}: terraform {args:?} failed:\n{all}");
+            assert!(out.status.success(), "{name}/{env}: terraform {args:?} failed:\n{all}");
             all
         };
         run(&["init"]);
         let plan = run(&["plan"]);
-        let vms = terraform::vms_of(&stack, &env).len();
-        for (_, value) in secrets {
-            assert!(!plan.contains(value), "{env}: a secret is shown in the plan");
+        for (_, value) in &secrets {
+            assert!(!plan.contains(value.as_str()), "{name}/{env}: a secret is shown in the plan");
         }
         assert!(!plan.contains("tls-key-very-secret"));
+        let vms = terraform::vms_of(stack, &env);
+        let agents = vms.iter().filter(|vm| vm.agent != xtask::stack::model::Agent::None).count();
         if env == "monitoring" {
-            for file in ["telegram_bot_token", "grafana_admin_password", "autokuma.env", "tls/leaf.key"] {
-                assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{env}: {file}:\n{plan}");
+            let mut files = vec!["telegram_bot_token", "grafana_admin_password", "autokuma.env"];
+            if stack.tls.enabled {
+                files.push("tls/leaf.key");
+            }
+            if stack.services.traefik.dashboard {
+                files.push("traefik_dashboard_users");
+            }
+            for file in &files {
+                assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{name}: {file}:\n{plan}");
             }
             assert!(plan.contains("module.monitoring.terraform_data.compose will be created"));
             assert!(plan.contains("\"docker-compose.yml\""), "the compose files are hashed:\n{plan}");
+            // The VM stub, the agent, the secrets and the delivery.
+            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", 1 + agents + files.len() + 1)), "{name}:\n{plan}");
         } else {
-            let agents = stack.vms.iter().filter(|vm| vm.environment == env && vm.agent != xtask::stack::model::Agent::None).count();
-            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", vms + agents)), "{env}:\n{plan}");
+            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", vms.len() + agents)), "{name}/{env}:\n{plan}");
         }
     }
     assert!(!repo.join("generated/.state").exists(), "state landed inside generated/");
