@@ -10,14 +10,14 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
-  plan ENV   terraform init + plan in generated/terraform/environments/ENV (refused when stale)
-  apply ENV  terraform init + apply there; asks for approval unless --auto-approve
+  plan     ENV: terraform init + plan in generated/terraform/environments/ENV; refused when stale
+  apply    ENV: terraform init + apply there; asks for approval unless --auto-approve
   help     this text
 
 flags:
   --root DIR     the repository to work on (default: this repository)
   --stack FILE   the stack file, relative to the root (default: stack.toml)
-  --auto-approve apply without asking (apply only)";
+  --auto-approve apply without asking for approval (apply only)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
