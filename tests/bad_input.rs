@@ -250,3 +250,8 @@ fn route_health_path_that_is_not_a_path() {
     let route = format!("{}health_path = \"healthz\"\n\n[logging]\n", with_route("wiki", "prod-blog-the", 8080).trim_end_matches("\n[logging]\n"));
     check("route_health_path", &[("[logging]\n", &route)]);
 }
+
+#[test]
+fn bad_default_user() {
+    check("default_user", &[("file_name = \"debian-13-genericcloud-amd64.qcow2\"\n", "file_name = \"debian-13-genericcloud-amd64.qcow2\"\ndefault_user = \"Deb Ian\"\n")]);
+}

@@ -13,11 +13,14 @@ commands:
   dns      print the hosts-file and dnsmasq lines that send every routed host to Traefik
   certs init [--force]
            make the lab's name-constrained CA (key in tls.ca_key, certificate in tls.certs_dir)
+  plan     ENV: terraform init + plan in generated/terraform/environments/ENV; refused when stale
+  apply    ENV: terraform init + apply there; asks for approval unless --auto-approve
   help     this text
 
 flags:
   --root DIR     the repository to work on (default: this repository)
-  --stack FILE   the stack file, relative to the root (default: stack.toml)";
+  --stack FILE   the stack file, relative to the root (default: stack.toml)
+  --auto-approve apply without asking for approval (apply only)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -25,6 +28,8 @@ pub enum Command {
     Check,
     Dns,
     Certs,
+    Plan,
+    Apply,
     Help,
 }
 
@@ -37,6 +42,8 @@ pub struct Flags {
     pub args: Vec<String>,
     /// `--force`: let `certs init` replace an existing CA.
     pub force: bool,
+    /// `apply --auto-approve`: pass `-auto-approve` to Terraform.
+    pub auto_approve: bool,
 }
 
 impl Flags {
@@ -48,14 +55,17 @@ impl Flags {
             Some("check") => Command::Check,
             Some("dns") => Command::Dns,
             Some("certs") => Command::Certs,
+            Some("plan") => Command::Plan,
+            Some("apply") => Command::Apply,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false, auto_approve: false };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
                 "--force" => flags.force = true,
+                "--auto-approve" if flags.command == Command::Apply => flags.auto_approve = true,
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }

@@ -10,6 +10,7 @@ pub mod project;
 pub mod render;
 pub mod stack;
 pub mod targets;
+pub mod terraform_cmd;
 pub mod tree;
 pub mod tls;
 pub mod certs_cmd;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use xtask::cli::{self, Command, Flags};
-use xtask::{certs_cmd, check, dns_cmd, gen_cmd};
+use xtask::{certs_cmd, check, dns_cmd, gen_cmd, terraform_cmd};
 
 fn main() -> ExitCode {
     let flags = match Flags::from_args(std::env::args().skip(1)) {
@@ -22,12 +22,17 @@ fn main() -> ExitCode {
         Command::Check => check::run(&flags),
         Command::Dns => dns_cmd::run(&flags),
         Command::Certs => certs_cmd::run(&flags),
+        Command::Plan | Command::Apply => terraform_cmd::run(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            // Terraform's own exit code, passed through.
+            match err.downcast_ref::<terraform_cmd::TerraformFailed>() {
+                Some(failed) => ExitCode::from(failed.code),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

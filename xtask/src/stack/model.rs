@@ -111,6 +111,9 @@ pub struct CloudImage {
     pub file_name: String,
     pub checksum: Option<String>,
     pub checksum_algorithm: Option<String>,
+    /// The image's default account (`debian`, `ubuntu`): cloud-init gives it the SSH keys and
+    /// Terraform's provisioners log in as it, using sudo.
+    pub default_user: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

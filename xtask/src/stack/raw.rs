@@ -92,6 +92,8 @@ pub struct RawCloudImage {
     pub file_name: String,
     pub checksum: Option<String>,
     pub checksum_algorithm: Option<String>,
+    /// The image's default account, which gets the SSH keys (Terraform's provisioners log in as it).
+    pub default_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

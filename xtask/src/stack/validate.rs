@@ -151,7 +151,7 @@ impl Validator<'_> {
 
         let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
-        let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox, &logging))?;
+        let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
         let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
         self.agents_reach_loki(&vms, &services);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
@@ -161,7 +161,6 @@ impl Validator<'_> {
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();
         environments.dedup();
-        let uses_promtail = vms.iter().any(|vm| vm.agent == Agent::Promtail) || monitoring.vm.agent == Agent::Promtail;
         Some(Stack {
             domain,
             targets,
@@ -171,7 +170,8 @@ impl Validator<'_> {
             monitoring,
             vms,
             environments,
-            logging: Logging { uses_promtail, ..logging },
+            // The monitoring VM always runs the Promtail container of the compose stack.
+            logging: Logging { uses_promtail: true, ..logging },
             alerting,
             tls,
             services,
@@ -292,6 +292,14 @@ impl Validator<'_> {
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");
         }
+        let default_user = img.default_user.clone().unwrap_or_else(|| "debian".to_string());
+        let user_ok = !default_user.is_empty()
+            && default_user.len() <= 32
+            && default_user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+            && default_user.as_bytes()[0].is_ascii_lowercase();
+        if !user_ok {
+            p.add("proxmox.cloud_image.default_user", format!("`{default_user}` is not a Linux user name"), "the image's default account, e.g. `debian` or `ubuntu`");
+        }
         let ssh_user = x.ssh_user.clone().unwrap_or_else(|| "root".to_string());
         Proxmox {
             endpoint: x.endpoint.clone(),
@@ -307,6 +315,7 @@ impl Validator<'_> {
                 file_name: img.file_name.clone(),
                 checksum: img.checksum.clone(),
                 checksum_algorithm: img.checksum_algorithm.clone(),
+                default_user,
             },
         }
     }
@@ -630,7 +639,7 @@ impl Validator<'_> {
         keys
     }
 
-    fn monitoring(&mut self, m: &RawMonitoringVm, network: &Network, proxmox: &Proxmox, logging: &Logging) -> Option<MonitoringVm> {
+    fn monitoring(&mut self, m: &RawMonitoringVm, network: &Network, proxmox: &Proxmox) -> Option<MonitoringVm> {
         let (vm_id, ip) = self.vm_common("monitoring", &m.name, m.vm_id, &m.ip, network);
         let memory_mb = in_range(self.p, "monitoring.memory_mb", m.memory_mb, 1024, 1_048_576, " MB").unwrap_or(0);
         let os_reserve_mb = opt_range(self.p, "monitoring.os_reserve_mb", m.os_reserve_mb, 512, 128, 65_536, " MB");
@@ -655,8 +664,9 @@ impl Validator<'_> {
             memory_mb,
             disk_gb: opt_range(self.p, "monitoring.disk_gb", m.disk_gb, 32, 8, 65_536, " GB"),
             node: self.node("monitoring.node", m.node.as_ref(), proxmox),
-            agent: logging.default_agent,
-            agent_metrics_port: logging.default_agent.metrics_port(),
+            // Its logs are shipped by the compose stack's Promtail container, not by a host agent.
+            agent: Agent::None,
+            agent_metrics_port: None,
             tags: vec!["monitoring".to_string(), "terraform".to_string()],
             ssh_keys: self.ssh_keys("monitoring.ssh_keys", m.ssh_keys.as_ref()),
             docker: true,

@@ -10,6 +10,7 @@ pub mod traefik;
 pub mod uptime_kuma;
 pub mod tls;
 pub mod logs;
+pub mod terraform;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     logs::render(stack, &mut out).context("central logs")?;
     agents::render(stack, &mut out).context("log agents")?;
     cloud_init::render(stack, &mut out).context("cloud-init")?;
+    terraform::render(stack, &mut out).context("terraform")?;
     Ok(out.tree)
 }
 

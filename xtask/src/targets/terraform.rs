@@ -1,0 +1,183 @@
+//! Terraform for the bpg/proxmox provider (`generated/terraform/`): the `vm` and
+//! `monitoring-stack` modules, and one root per environment (`monitoring`, then each VM
+//! environment) with its backend, provider, tfvars and one module call per VM.
+//!
+//! Rust decides everything a root holds (which VMs, their firewall rules, paths into generated/,
+//! the state path); the templates lay it out already `terraform fmt`-clean.
+
+pub mod firewall;
+
+use anyhow::{Context, Result};
+use minijinja::Value;
+use serde::Serialize;
+
+use super::Outputs;
+use crate::stack::model::{Agent, SecretRef, Stack, Vm};
+use firewall::Rule;
+
+/// The root of the monitoring VM; every other root is named after a VM environment.
+pub const MONITORING: &str = "monitoring";
+
+/// The files of each module, rendered from the template of the same path.
+const MODULE_FILES: &[&str] = &["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"];
+const MODULES: &[&str] = &["vm", "monitoring-stack"];
+const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
+
+/// Variables every root declares; a secret's `tf_var` may not take one of these names.
+const ROOT_VARIABLES: &[&str] =
+    &["vm_ssh_user", "vm_datastore_id", "snippets_datastore_id", "image_datastore_id", "loki_url", "cloud_image", "network", "stack_dir", "secrets_dir", "tls_leaf_key_file"];
+
+/// From a root (`generated/terraform/environments/<env>/`) up to generated/ and to the repository.
+const TO_GENERATED: &str = "../../..";
+const TO_REPO: &str = "../../../..";
+
+/// Every root, in order: `monitoring` first, then the VM environments.
+pub fn environments(stack: &Stack) -> Vec<String> {
+    std::iter::once(MONITORING.to_string()).chain(stack.environments.iter().cloned()).collect()
+}
+
+/// The VMs a root manages: the monitoring VM in `monitoring`, else the VMs of that environment.
+pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
+    if env == MONITORING {
+        vec![&stack.monitoring.vm]
+    } else {
+        stack.vms.iter().filter(|vm| vm.environment == env).collect()
+    }
+}
+
+/// The URL agents push logs to: Loki's published port on the monitoring VM.
+pub fn loki_url(stack: &Stack) -> Option<String> {
+    firewall::loki_port(stack).map(|port| format!("http://{}:{port}/loki/api/v1/push", stack.monitoring.vm.ip))
+}
+
+/// The secrets the monitoring root needs, as (role, reference): each becomes a sensitive variable
+/// named `tf_var`, set from `TF_VAR_<tf_var>` (or by `cargo xtask plan` from `env`).
+pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
+    let s = &stack.services;
+    let mut out = vec![
+        ("telegram_bot_token", &stack.alerting.telegram_bot_token),
+        ("grafana_admin_password", &s.grafana.admin_password),
+        ("autokuma_password", &s.autokuma.password),
+    ];
+    if let (true, Some(users)) = (s.traefik.dashboard, &s.traefik.dashboard_users) {
+        out.push(("traefik_dashboard_users", users));
+    }
+    out
+}
+
+pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
+    let empty = minijinja::context! {};
+    for module in MODULES {
+        for file in MODULE_FILES {
+            out.render(&format!("terraform/modules/{module}/{file}"), empty.clone())?;
+        }
+    }
+    for env in environments(stack) {
+        let ctx = root_ctx(stack, &env)?;
+        for file in ROOT_FILES {
+            let template = format!("terraform/environments/{{env}}/{file}.j2");
+            out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone())
+                .with_context(|| format!("terraform root `{env}`"))?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct VmCtx<'a> {
+    #[serde(flatten)]
+    vm: &'a Vm,
+    /// The module block's name: the VM name with `_` for `-`.
+    module: String,
+    log_agent: Agent,
+    rules: Vec<Rule>,
+    /// HCL string expressions of the VM's files under generated/ (names are DNS labels).
+    cloud_init_file: String,
+    agent_dir: String,
+    /// Spaces that align `=` after this VM's quoted name in an output map, as fmt does.
+    pad: String,
+}
+
+#[derive(Serialize)]
+struct UrlCtx {
+    name: String,
+    url: String,
+    pad: String,
+}
+
+#[derive(Serialize)]
+struct SecretCtx {
+    role: &'static str,
+    var: String,
+    env: String,
+}
+
+/// A secret argument of the monitoring-stack call: its HCL expression and the padding fmt puts
+/// after its name.
+#[derive(Serialize)]
+struct ArgCtx {
+    name: &'static str,
+    pad: String,
+    expr: String,
+}
+
+fn root_ctx(stack: &Stack, env: &str) -> Result<Value> {
+    let vms = vms_of(stack, env);
+    let width = vms.iter().map(|vm| vm.name.len()).max().unwrap_or(0);
+    let vm_ctx: Vec<VmCtx> = vms
+        .iter()
+        .map(|vm| VmCtx {
+            vm,
+            module: vm.name.replace('-', "_"),
+            log_agent: vm.agent,
+            rules: firewall::firewall_rules(stack, vm),
+            cloud_init_file: format!("\"${{local.generated_dir}}/cloud-init/{}.yaml\"", vm.name),
+            agent_dir: format!("\"${{local.generated_dir}}/agents/{}\"", vm.name),
+            pad: " ".repeat(width - vm.name.len()),
+        })
+        .collect();
+    let mut nodes: Vec<&str> = vms.iter().map(|vm| vm.node.as_str()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let scheme = if stack.tls.enabled { "https" } else { "http" };
+    let url_width = stack.routes.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let urls: Vec<UrlCtx> = stack
+        .routes
+        .iter()
+        .map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host), pad: " ".repeat(url_width - r.name.len()) })
+        .collect();
+    let mut secrets: Vec<SecretCtx> = monitoring_secrets(stack).into_iter().map(|(role, s)| SecretCtx { role, var: s.tf_var.clone(), env: s.env.clone() }).collect();
+    secrets.sort_by(|a, b| a.role.cmp(b.role));
+    let mut secret_vars: Vec<(String, String)> = secrets.iter().map(|s| (s.var.clone(), s.env.clone())).collect();
+    secret_vars.sort();
+    secret_vars.dedup();
+    if let Some((var, env_name)) = secret_vars.iter().find(|(v, _)| ROOT_VARIABLES.contains(&v.as_str())) {
+        anyhow::bail!("the secret from {env_name} would be the Terraform variable `{var}`, which the root already declares\n  hint: give that secret another environment variable name");
+    }
+    let mut secret_args: Vec<(&'static str, String)> = secrets.iter().map(|s| (s.role, format!("var.{}", s.var))).collect();
+    let leaf = if stack.tls.enabled { "sensitive(file(\"${path.root}/${var.tls_leaf_key_file}\"))" } else { "null" };
+    secret_args.push(("tls_leaf_key", leaf.to_string()));
+    let arg_width = secret_args.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let secret_args: Vec<ArgCtx> = secret_args.into_iter().map(|(name, expr)| ArgCtx { name, pad: " ".repeat(arg_width - name.len()), expr }).collect();
+    let t = &stack.terraform;
+    let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
+    Ok(minijinja::context! {
+        stack => Value::from_serialize(stack),
+        env => env,
+        monitoring => env == MONITORING,
+        vms => Value::from_serialize(&vm_ctx),
+        nodes => nodes,
+        image_file_name => format!("{env}-{}", stack.proxmox.cloud_image.file_name),
+        loki_url => loki_url(stack).unwrap_or_default(),
+        state_path => format!("{TO_REPO}/{}/{env}.tfstate", t.state_dir.trim_start_matches("./").trim_end_matches('/')),
+        s3_key => format!("proxmox-lab/{env}.tfstate"),
+        pg_schema => format!("terraform_{}", env.replace('-', "_")),
+        generated_dir => TO_GENERATED,
+        urls => Value::from_serialize(&urls),
+        secrets => Value::from_serialize(&secrets),
+        secret_vars => secret_vars,
+        secret_args => Value::from_serialize(&secret_args),
+        dashboard => stack.services.traefik.dashboard && stack.services.traefik.dashboard_users.is_some(),
+        leaf_key_file => leaf_key,
+    })
+}

@@ -1,0 +1,151 @@
+//! `cargo xtask plan <env>` and `cargo xtask apply <env>`: run Terraform on one generated root,
+//! only when generated/ is exactly what stack.toml says, with the secrets taken from the
+//! environment (never printed, never written), and Terraform's exit code passed through.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use xshell::{Shell, cmd};
+
+use crate::cli::{Command, Flags};
+use crate::project::Project;
+use crate::stack::Stack;
+use crate::targets::terraform::{self, MONITORING};
+use crate::tree;
+
+/// Terraform ran and failed: the process exits with Terraform's own code.
+#[derive(Debug)]
+pub struct TerraformFailed {
+    pub step: &'static str,
+    pub code: u8,
+}
+
+impl std::fmt::Display for TerraformFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "terraform {} exited with code {}", self.step, self.code)
+    }
+}
+
+impl std::error::Error for TerraformFailed {}
+
+/// The provider's own variable for the API token.
+const TOKEN_VAR: &str = "PROXMOX_VE_API_TOKEN";
+/// The pg backend's own variable for its connection string.
+const PG_VAR: &str = "PG_CONN_STR";
+
+pub fn run(flags: &Flags) -> Result<()> {
+    let apply = flags.command == Command::Apply;
+    let verb: &'static str = if apply { "apply" } else { "plan" };
+    let project = Project::from_flags(flags);
+    let stack = project.load()?;
+    let envs = terraform::environments(&stack);
+    let env = match flags.args.as_slice() {
+        [env] => env.as_str(),
+        [] => bail!("{verb}: name the environment to {verb}\n  hint: one of: {}", envs.join(", ")),
+        more => bail!("{verb}: takes one environment, got {}\n  hint: one of: {}", more.join(" "), envs.join(", ")),
+    };
+    if !envs.iter().any(|e| e == env) {
+        bail!("{verb}: unknown environment `{env}`\n  hint: one of: {}", envs.join(", "));
+    }
+    let expected = project.render(&stack)?;
+    let drift = tree::drift(&expected, &project.generated())?;
+    if !drift.is_empty() {
+        bail!(
+            "{verb}: generated/ is out of date ({} file(s) differ from stack.toml); Terraform was not run\n  hint: `cargo xtask check` shows the drift; run `cargo xtask gen` and commit the result",
+            drift.len()
+        );
+    }
+    let terraform = find_on_path("terraform").ok_or_else(|| {
+        anyhow!("{verb}: `terraform` is not on PATH\n  hint: install Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install) or OpenTofu as `terraform`")
+    })?;
+    let child_env = child_env(&stack, env, &project.root, verb)?;
+    let dir = format!("generated/terraform/environments/{env}");
+    let sh = Shell::new()?;
+    sh.change_dir(&project.root);
+    terraform_step(&sh, &terraform, &dir, "init", &["-input=false"], &child_env)?;
+    let mut args = vec!["-input=false"];
+    if apply && flags.auto_approve {
+        args.push("-auto-approve");
+    }
+    terraform_step(&sh, &terraform, &dir, verb, &args, &child_env)
+}
+
+/// Runs one Terraform command, printing the command (never the environment).
+fn terraform_step(sh: &Shell, terraform: &Path, dir: &str, step: &'static str, args: &[&str], env: &[(String, String)]) -> Result<()> {
+    let chdir = format!("-chdir={dir}");
+    eprintln!("$ terraform {chdir} {step} {}", args.join(" "));
+    let mut cmd = cmd!(sh, "{terraform} {chdir} {step} {args...}");
+    for (name, value) in env {
+        cmd = cmd.env(name, value);
+    }
+    let status = std::process::Command::from(cmd).status().map_err(|e| anyhow!("{step}: cannot run {}: {e}", terraform.display()))?;
+    if status.success() {
+        return Ok(());
+    }
+    let code = status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1).max(1));
+    Err(TerraformFailed { step, code }.into())
+}
+
+/// A variable of the xtask's own environment, when set and not empty.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The variables Terraform needs that are not already where it looks: the API token, the
+/// monitoring root's secrets (`TF_VAR_<name>` from the variable stack.toml names) and the pg
+/// connection string. Every missing one is reported at once, by name only.
+fn child_env(stack: &Stack, env: &str, root: &Path, verb: &str) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    let mut from = |target: &str, source: &str, missing: &mut Vec<String>| {
+        if var(target).is_some() {
+            return;
+        }
+        match var(source) {
+            Some(value) => out.push((target.to_string(), value)),
+            None if source == target => missing.push(target.to_string()),
+            None => missing.push(format!("{source} (or {target})")),
+        }
+    };
+    from(TOKEN_VAR, &stack.proxmox.api_token.env, &mut missing);
+    if env == MONITORING {
+        for (_, secret) in terraform::monitoring_secrets(stack) {
+            from(&format!("TF_VAR_{}", secret.tf_var), &secret.env, &mut missing);
+        }
+    }
+    if let Some(conn) = &stack.terraform.pg_conn_str {
+        from(PG_VAR, &conn.env, &mut missing);
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{verb}: {} not set: {}\n  hint: export each one where Terraform runs (e.g. from a password manager); {TOKEN_VAR} is an API token `user@realm!tokenid=uuid`",
+            if missing.len() == 1 { "this environment variable is" } else { "these environment variables are" },
+            missing.join(", ")
+        );
+    }
+    if env == MONITORING && stack.tls.enabled {
+        let key = root.join(&stack.tls.leaf_key);
+        if !key.is_file() {
+            bail!("{verb}: {}: the TLS leaf key is missing (Terraform writes it to the monitoring VM)\n  hint: run `cargo xtask certs init`", stack.tls.leaf_key);
+        }
+    }
+    Ok(out)
+}
+
+/// The first executable file called `name` in PATH.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path: OsString = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| is_executable(p))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
