@@ -10,16 +10,21 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
+  diff     --markdown [--base REF]: what this branch changes in the lab compared with REF
+           (default: origin/$GITHUB_BASE_REF on GitHub, else main), as a pull-request summary
   help     this text
 
 flags:
   --root DIR     the repository to work on (default: this repository)
-  --stack FILE   the stack file, relative to the root (default: stack.toml)";
+  --stack FILE   the stack file, relative to the root (default: stack.toml)
+  --markdown     diff: print markdown (the only format)
+  --base REF     diff: the git ref to compare with";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Gen,
     Check,
+    Diff,
     Help,
 }
 
@@ -30,6 +35,10 @@ pub struct Flags {
     pub stack: PathBuf,
     /// Positional arguments after the command (e.g. the environment of `plan`).
     pub args: Vec<String>,
+    /// `diff --markdown`.
+    pub markdown: bool,
+    /// `diff --base REF`.
+    pub base: Option<String>,
 }
 
 impl Flags {
@@ -39,13 +48,16 @@ impl Flags {
             None | Some("help" | "--help" | "-h") => Command::Help,
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
+            Some("diff") => Command::Diff,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), markdown: false, base: None };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
+                "--markdown" => flags.markdown = true,
+                "--base" => flags.base = Some(value(&arg, args.next())?),
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }
