@@ -39,7 +39,7 @@ pub fn run(flags: &Flags) -> Result<()> {
     };
     let committed = committed_tree(&sh, &base)?;
     // A base without a committed generated/ is compared with its stack rendered by today's templates.
-    let old_tree = if committed.files().next().is_some() { committed } else { project.render(&old)? };
+    let old_tree = if !committed.is_empty() { committed } else { project.render(&old)? };
     print!("{}", review::summarize(&old, &new, &old_tree, &new_tree));
     Ok(())
 }
@@ -57,10 +57,8 @@ fn base_ref(flags: &Flags) -> String {
 
 /// The files of generated/ committed at `base`, without the manifest and tool working files.
 fn committed_tree(sh: &Shell, base: &str) -> Result<Tree> {
-    let listing = cmd!(sh, "git ls-tree -r -z --name-only {base} -- generated/")
-        .quiet()
-        .read()
-        .with_context(|| format!("generated/: cannot list it at `{base}`"))?;
+    let listing =
+        cmd!(sh, "git ls-tree -r -z --name-only {base} -- generated/").quiet().read().with_context(|| format!("generated/: cannot list it at `{base}`"))?;
     let paths: Vec<&str> = listing
         .split('\0')
         .filter_map(|p| p.strip_prefix("generated/"))

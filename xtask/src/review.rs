@@ -144,7 +144,10 @@ fn images(old: &Stack, new: &Stack) -> Vec<String> {
             out.push(format!("`{}`: {before} → {}", c.name, c.image));
         }
     }
-    for (name, what) in [("promtail (on the VMs)", (&old.logging.promtail_version, &new.logging.promtail_version)), ("alloy (on the VMs)", (&old.logging.alloy_version, &new.logging.alloy_version))] {
+    for (name, what) in [
+        ("promtail (on the VMs)", (&old.logging.promtail_version, &new.logging.promtail_version)),
+        ("alloy (on the VMs)", (&old.logging.alloy_version, &new.logging.alloy_version)),
+    ] {
         if what.0 != what.1 {
             out.push(format!("`{name}`: {} → {}", what.0, what.1));
         }
@@ -259,10 +262,7 @@ fn replacements(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> V
         out.push(format!("cloud image `{}` → `{}`: downloaded again; VM disks imported from it are likely re-created", oi.file_name, ni.file_name));
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
-        out.push(format!(
-            "VM disks move from datastore `{}` to `{}` (in place, but slow)",
-            old.proxmox.vm_datastore, new.proxmox.vm_datastore
-        ));
+        out.push(format!("VM disks move from datastore `{}` to `{}` (in place, but slow)", old.proxmox.vm_datastore, new.proxmox.vm_datastore));
     }
     out
 }
