@@ -185,3 +185,8 @@ fn every_problem_is_reported_at_once() {
     let out = report(&edit(&[("cores = 4", "cores = \"four\""), ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""), ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port")]));
     assert!(out.ends_with("3 problems in stack.toml"), "{out}");
 }
+
+#[test]
+fn provider_version() {
+    check("provider_version", &[("state_dir = \".state\"", "state_dir = \".state\"\nprovider_version = \"~> 0.111\"")]);
+}

@@ -135,6 +135,10 @@ pub struct TerraformSettings {
     pub s3_region: Option<String>,
     pub s3_endpoint: Option<String>,
     pub pg_conn_str: Option<SecretRef>,
+    /// The bpg/proxmox provider release, `MAJOR.MINOR.PATCH` (bumped by Renovate in stack.toml).
+    pub provider_version: String,
+    /// `required_providers` constraint for it: `~> MAJOR.MINOR.PATCH` (patch updates only).
+    pub provider_constraint: String,
 }
 
 /// Log shipping agent on a VM.

@@ -297,7 +297,7 @@ impl Validator<'_> {
 
     fn terraform(&mut self, raw: Option<&RawTerraform>) -> TerraformSettings {
         let p = &mut *self.p;
-        let t = raw.cloned().unwrap_or(RawTerraform { backend: None, state_dir: None, s3_bucket: None, s3_region: None, s3_endpoint: None, pg_conn_str: None });
+        let t = raw.cloned().unwrap_or(RawTerraform { backend: None, state_dir: None, s3_bucket: None, s3_region: None, s3_endpoint: None, pg_conn_str: None, provider_version: None });
         let backend = t.backend.clone().unwrap_or_else(|| "local".to_string());
         match backend.as_str() {
             "local" => {}
@@ -319,7 +319,23 @@ impl Validator<'_> {
             p.add("terraform.state_dir", format!("`{state_dir}` is not allowed for Terraform state"), "use a path relative to the repository root, outside generated/, e.g. `.state`");
         }
         let pg_conn_str = t.pg_conn_str.as_ref().map(|s| secret(p, "terraform.pg_conn_str", Some(s), "PG_CONN_STR"));
-        TerraformSettings { backend, state_dir, s3_bucket: t.s3_bucket, s3_region: t.s3_region, s3_endpoint: t.s3_endpoint, pg_conn_str }
+        // The bpg/proxmox release the generated roots require (Renovate bumps it in stack.toml).
+        let provider_version = t.provider_version.clone().unwrap_or_else(|| "0.111.1".to_string());
+        let parts: Vec<&str> = provider_version.split('.').collect();
+        if parts.len() != 3 || !parts.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())) {
+            p.add("terraform.provider_version", format!("`{provider_version}` is not a bpg/proxmox release"), "write MAJOR.MINOR.PATCH, e.g. 0.111.1");
+        }
+        let provider_constraint = format!("~> {provider_version}");
+        TerraformSettings {
+            backend,
+            state_dir,
+            s3_bucket: t.s3_bucket,
+            s3_region: t.s3_region,
+            s3_endpoint: t.s3_endpoint,
+            pg_conn_str,
+            provider_version,
+            provider_constraint,
+        }
     }
 
     fn agent(&mut self, key: &str, raw: Option<&String>, default: Agent) -> Agent {
