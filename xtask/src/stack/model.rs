@@ -137,7 +137,7 @@ pub struct TerraformSettings {
     pub pg_conn_str: Option<SecretRef>,
     /// The bpg/proxmox provider release, `MAJOR.MINOR.PATCH` (bumped by Renovate in stack.toml).
     pub provider_version: String,
-    /// `required_providers` constraint for it: `~> MAJOR.MINOR.PATCH` (patch updates only).
+    /// The `required_providers` constraint derived from it: `~> MAJOR.MINOR` (e.g. `~> 0.111`).
     pub provider_constraint: String,
 }
 

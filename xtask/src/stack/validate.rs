@@ -325,7 +325,9 @@ impl Validator<'_> {
         if parts.len() != 3 || !parts.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())) {
             p.add("terraform.provider_version", format!("`{provider_version}` is not a bpg/proxmox release"), "write MAJOR.MINOR.PATCH, e.g. 0.111.1");
         }
-        let provider_constraint = format!("~> {provider_version}");
+        // `~> MAJOR.MINOR`: this release's minor or a later one before 1.0; a Renovate minor bump
+        // moves the floor, a patch bump only changes the lock file.
+        let provider_constraint = format!("~> {}", parts.iter().take(2).copied().collect::<Vec<_>>().join("."));
         TerraformSettings {
             backend,
             state_dir,
