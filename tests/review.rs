@@ -131,3 +131,23 @@ fn diff_compares_with_a_git_ref() {
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("stack.toml: cannot read it at `no-such-ref`"), "{}", text(&missing.stderr));
 }
+
+#[test]
+fn diff_explains_a_base_it_cannot_compare_with() {
+    let root = repo_copy("diff-bad-base");
+    let good = fs::read_to_string(root.join("stack.toml")).unwrap();
+    fs::write(root.join("stack.toml"), good.replace("schema_version = 1", "schema_version = 0")).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    fs::write(root.join("stack.toml"), &good).unwrap();
+    let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("The stack at `main` does not validate with this branch's xtask"), "{stdout}");
+    assert!(stdout.contains("stack.toml@main:"), "the base's problems are shown: {stdout}");
+
+    let plain = xtask(&root, &["diff", "--base", "main"]);
+    assert!(!plain.status.success());
+    assert!(text(&plain.stderr).contains("pass `--markdown`"), "{}", text(&plain.stderr));
+}

@@ -60,7 +60,12 @@ chmod 0755 "$BIN/docker-compose"
 # Python tools in a private venv.
 if [ "$(cat "$PREFIX/venv/.req" 2>/dev/null)" != "$PIP_REQ" ]; then
   rm -rf "$PREFIX/venv"
-  python3 -m venv "$PREFIX/venv"
+  if ! python3 -m venv "$PREFIX/venv"; then
+    # Debian and Ubuntu ship venv separately.
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-venv; else sudo apt-get install -y -qq python3-venv; fi
+    rm -rf "$PREFIX/venv"
+    python3 -m venv "$PREFIX/venv"
+  fi
   # shellcheck disable=SC2086
   "$PREFIX/venv/bin/pip" install -q $PIP_REQ
   echo "$PIP_REQ" >"$PREFIX/venv/.req"
