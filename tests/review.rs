@@ -93,11 +93,15 @@ fn changes_that_recreate_a_vm_are_flagged() {
     let old = example_src();
     let new = edit(&edit(&old, "vm_id = 102", "vm_id = 112"), "disk_gb = 40", "disk_gb = 30");
     let out = summary(&old, &new);
-    assert!(out.contains("### Terraform will likely re-create"), "{out}");
-    assert!(out.contains("- VM `prod-alloc-ia`: vm_id 102 → 112; disk shrinks 40 → 30 GB"), "{out}");
-    // Growing a disk or adding cores is in place.
-    let grow = summary(&old, &edit(&edit(&old, "disk_gb = 40", "disk_gb = 60"), "cores = 4", "cores = 6"));
-    assert!(grow.contains("- changed `prod-alloc-ia`: cores 4 → 6, disk 40 GB → 60 GB"), "{grow}");
+    assert!(out.contains("### Terraform will likely re-create\n\n- VM `prod-alloc-ia`: vm_id 102 → 112\n"), "{out}");
+    assert!(out.contains("- VM `prod-alloc-ia`: disk 40 GB → 30 GB is refused, Proxmox only grows disks"), "{out}");
+    // A rename keeps the vm_id: the old name leaves the state, the new one enters it.
+    let renamed = summary(&old, &edit(&old, "[vms.prod-blog-the]", "[vms.prod-blog]"));
+    assert!(renamed.contains("- VM `prod-blog-the` → `prod-blog` (vm_id 103): a new name is a new module address"), "{renamed}");
+    // Growing a disk, adding cores or moving to another node is done in place.
+    let grow = summary(&old, &edit(&edit(&old, "disk_gb = 40", "disk_gb = 60"), "cores = 4", "cores = 6\nnode = \"pve2\""));
+    assert!(grow.contains("- changed `prod-alloc-ia`: node pve → pve2, cores 4 → 6, disk 40 GB → 60 GB"), "{grow}");
+    assert!(grow.contains("- VM `prod-alloc-ia`: migrates from node `pve` to `pve2`"), "{grow}");
     assert!(!grow.contains("re-create"), "{grow}");
 }
 

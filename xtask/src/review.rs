@@ -11,15 +11,17 @@ use crate::tree::{self, Tree};
 /// The heading every summary starts with (the sticky comment is found by its own marker).
 pub const TITLE: &str = "## Stack changes";
 
-/// Summarizes the change from `old` to `new` for a reviewer: VMs, images, routes, ports, the
-/// Terraform resources that are likely to be re-created, and the generated files per family.
+/// Summarizes the change from `old` to `new` for a reviewer: VMs, images, routes, ports, the VMs
+/// Terraform is likely to re-create, changes that are slow or refused, and the generated files
+/// per family.
 pub fn summarize(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> String {
     let sections = [
         ("VMs", vms(old, new)),
         ("Images", images(old, new)),
         ("Routes", routes(old, new)),
         ("Ports", ports(old, new)),
-        ("Terraform will likely re-create", replacements(old, new, old_tree, new_tree)),
+        ("Terraform will likely re-create", replacements(old, new)),
+        ("Slow, refused or first-boot-only changes", caveats(old, new, old_tree, new_tree)),
     ];
     let mut out = format!("{TITLE}\n\n");
     let mut any = false;
@@ -211,58 +213,81 @@ fn ports(old: &Stack, new: &Stack) -> Vec<String> {
     out
 }
 
-/// Changes that bpg/proxmox (0.111) cannot apply in place, so that the plan destroys and
-/// re-creates the resource. A re-created VM loses its disk, so these deserve a reviewer's eye:
+/// Changes that destroy a VM and create it again, losing its disk. With bpg/proxmox (0.111) and
+/// the generated `vm` module:
 ///
 /// - `vm_id` is the VM's identity in Proxmox: the provider forces a new VM when it changes.
-/// - `node_name`: without `migrate = true` on the resource, a node change re-creates the VM.
-/// - A smaller disk: Proxmox can only grow a disk, so a shrink is a new VM (or a failed apply).
 /// - The environment: each environment is its own Terraform root and state, so the VM is
 ///   destroyed by one root and created by the other.
-/// - The cloud image (`url`, `file_name`): every argument of the download resource forces a new
-///   download, and VM disks imported from it follow.
-/// - Cloud-init: every argument of `proxmox_virtual_environment_file` is force-new, so a changed
-///   snippet is re-uploaded; `initialization.user_data_file_id` is force-new on the VM, so the VM
-///   is re-created too unless its module ignores that attribute (cloud-init only runs at first
-///   boot; agent changes go through a provisioner instead).
-/// - The VM datastore: disks move to the new datastore (`move_disk`); not a re-creation, but slow
-///   and listed for that reason.
-///
-/// Cores, memory, disk growth, IP, tags and the log agent are updated in place.
-fn replacements(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
+/// - A rename: the `[vms.<name>]` key is the module's address in its root, so a VM that leaves
+///   under one name and comes back under another with the same vm_id is destroyed and re-created
+///   (a `moved` block written by hand avoids it).
+fn replacements(old: &Stack, new: &Stack) -> Vec<String> {
     let (a, b) = (all_vms(old), all_vms(new));
     let mut out = Vec::new();
     for (name, old_vm) in &a {
-        let Some(new_vm) = b.get(name) else { continue };
+        let Some(new_vm) = b.get(name) else {
+            if let Some((renamed, _)) = b.iter().find(|(n, vm)| !a.contains_key(*n) && vm.vm_id == old_vm.vm_id) {
+                out.push(format!("VM `{name}` → `{renamed}` (vm_id {}): a new name is a new module address; add a `moved` block to keep the VM", old_vm.vm_id));
+            }
+            continue;
+        };
         let mut why = Vec::new();
         if old_vm.vm_id != new_vm.vm_id {
             why.push(format!("vm_id {} → {}", old_vm.vm_id, new_vm.vm_id));
         }
-        if old_vm.node != new_vm.node {
-            why.push(format!("node {} → {} (unless the VM sets migrate = true)", old_vm.node, new_vm.node));
-        }
-        if new_vm.disk_gb < old_vm.disk_gb {
-            why.push(format!("disk shrinks {} → {} GB (Proxmox only grows disks)", old_vm.disk_gb, new_vm.disk_gb));
-        }
         if old_vm.environment != new_vm.environment {
             why.push(format!("moves from the `{}` root to the `{}` root", old_vm.environment, new_vm.environment));
-        }
-        let ci = format!("cloud-init/{name}.yaml");
-        if let (Some(x), Some(y)) = (old_tree.get(&ci), new_tree.get(&ci))
-            && x != y
-        {
-            why.push("cloud-init changed: the snippet is re-uploaded, and the VM follows unless its module ignores user_data_file_id".to_string());
         }
         if !why.is_empty() {
             out.push(format!("VM `{name}`: {}", why.join("; ")));
         }
     }
-    let (oi, ni) = (&old.proxmox.cloud_image, &new.proxmox.cloud_image);
-    if oi.url != ni.url || oi.file_name != ni.file_name {
-        out.push(format!("cloud image `{}` → `{}`: downloaded again; VM disks imported from it are likely re-created", oi.file_name, ni.file_name));
+    out
+}
+
+/// Changes applied in place that still deserve a reviewer's eye, because they are slow, refused
+/// or only half applied:
+///
+/// - A smaller disk: Proxmox only grows disks, so the apply fails.
+/// - A new node: the generated module sets `migrate = true`, so the VM migrates (slow, and it
+///   needs shared or migratable storage) instead of being re-created.
+/// - The VM datastore: the provider moves the disks (`move_disk`), slow for large disks.
+/// - The cloud image (`url`, `file_name`): the download resource is replaced (each of its
+///   arguments forces a new download), but `disk[0].import_from` is ignored after creation, so
+///   only new VMs use the new image.
+/// - Cloud-init: every argument of `proxmox_virtual_environment_file` forces a new snippet, so
+///   the snippet is uploaded again; `initialization[0].user_data_file_id` is ignored after
+///   creation, so the running VM is untouched and only reads it again on a later boot, if ever.
+fn caveats(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
+    let (a, b) = (all_vms(old), all_vms(new));
+    let mut out = Vec::new();
+    for (name, old_vm) in &a {
+        let Some(new_vm) = b.get(name) else { continue };
+        if new_vm.disk_gb < old_vm.disk_gb {
+            out.push(format!("VM `{name}`: disk {} GB → {} GB is refused, Proxmox only grows disks", old_vm.disk_gb, new_vm.disk_gb));
+        }
+        if old_vm.node != new_vm.node {
+            out.push(format!("VM `{name}`: migrates from node `{}` to `{}`", old_vm.node, new_vm.node));
+        }
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
         out.push(format!("VM disks move from datastore `{}` to `{}` (in place, but slow)", old.proxmox.vm_datastore, new.proxmox.vm_datastore));
+    }
+    let (oi, ni) = (&old.proxmox.cloud_image, &new.proxmox.cloud_image);
+    if oi.url != ni.url || oi.file_name != ni.file_name {
+        out.push(format!("cloud image `{}` → `{}`: downloaded again; only new VMs use it", oi.file_name, ni.file_name));
+    }
+    let snippets: Vec<String> = b
+        .keys()
+        .filter(|name| {
+            let path = format!("cloud-init/{name}.yaml");
+            matches!((old_tree.get(&path), new_tree.get(&path)), (Some(x), Some(y)) if x != y)
+        })
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if !snippets.is_empty() {
+        out.push(format!("cloud-init of {} changed: the snippet is uploaded again, but running VMs keep their first-boot configuration", snippets.join(", ")));
     }
     out
 }
