@@ -178,3 +178,43 @@ fn the_provider_constraint_follows_provider_version() {
     assert_eq!(stack.terraform.provider_version, "0.112.3");
     assert_eq!(stack.terraform.provider_constraint, "~> 0.112");
 }
+
+fn yaml(path: &Path) -> serde_norway::Value {
+    serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every workflow reads only by default; the only write permissions are the review comment and
+/// the regenerated commit on Renovate's branches.
+#[test]
+fn write_permissions_are_granted_only_where_needed() {
+    let allowed = [("ci.yml", "review", "pull-requests"), ("renovate-regen.yml", "regen", "contents")];
+    for wf in workflows() {
+        let file = wf.file_name().unwrap().to_string_lossy().into_owned();
+        let doc = yaml(&wf);
+        let top = doc["permissions"].as_mapping().unwrap_or_else(|| panic!("{file}: no top-level permissions"));
+        assert_eq!(top.len(), 1, "{file}: top-level permissions {top:?}");
+        assert_eq!(doc["permissions"]["contents"].as_str(), Some("read"), "{file}");
+        for (job, body) in doc["jobs"].as_mapping().unwrap() {
+            let job = job.as_str().unwrap();
+            let Some(perms) = body["permissions"].as_mapping() else { continue };
+            for (scope, level) in perms {
+                let (scope, level) = (scope.as_str().unwrap(), level.as_str().unwrap());
+                if level == "write" {
+                    assert!(allowed.contains(&(file.as_str(), job, scope)), "{file}: job `{job}` may write `{scope}`");
+                }
+            }
+        }
+    }
+}
+
+/// Renovate keeps updating its branch after renovate-regen's commit only if it ignores that
+/// commit's author.
+#[test]
+fn renovate_ignores_the_regen_commit_author() {
+    let config: serde_json::Value = serde_json::from_str(&read(&repo_root().join("renovate.json"))).unwrap();
+    let ignored: Vec<&str> = config["gitIgnoredAuthors"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let wf = read(&repo_root().join(".github/workflows/renovate-regen.yml"));
+    let at = wf.find("user.email=\"").expect("the regen commit sets its author email") + "user.email=\"".len();
+    let email = &wf[at..at + wf[at..].find('"').unwrap()];
+    assert!(ignored.contains(&email), "{email} is not in gitIgnoredAuthors {ignored:?}");
+}
