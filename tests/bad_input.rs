@@ -255,3 +255,8 @@ fn route_health_path_that_is_not_a_path() {
 fn bad_default_user() {
     check("default_user", &[("file_name = \"debian-13-genericcloud-amd64.qcow2\"\n", "file_name = \"debian-13-genericcloud-amd64.qcow2\"\ndefault_user = \"Deb Ian\"\n")]);
 }
+
+#[test]
+fn provider_version() {
+    check("provider_version", &[("state_dir = \".state\"", "state_dir = \".state\"\nprovider_version = \"~> 0.111\"")]);
+}

@@ -52,7 +52,9 @@ fn schema_checker() -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") {
+    // On GitHub there is no ../shared: the workflow runs the real `terraform validate` instead.
+    let on_github = std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true");
+    if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") && !on_github {
         panic!("{} is required (REQUIRE_VALIDATORS=1) but missing", path.display());
     }
     eprintln!("SKIPPED: {} is missing; the provider schema check did not run", path.display());

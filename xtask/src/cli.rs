@@ -15,12 +15,16 @@ commands:
            make the lab's name-constrained CA (key in tls.ca_key, certificate in tls.certs_dir)
   plan     ENV: terraform init + plan in generated/terraform/environments/ENV; refused when stale
   apply    ENV: terraform init + apply there; asks for approval unless --auto-approve
+  diff     --markdown [--base REF]: what this branch changes in the lab compared with REF
+           (default: origin/$GITHUB_BASE_REF on GitHub, else main), as a pull-request summary
   help     this text
 
 flags:
   --root DIR     the repository to work on (default: this repository)
   --stack FILE   the stack file, relative to the root (default: stack.toml)
-  --auto-approve apply without asking for approval (apply only)";
+  --auto-approve apply without asking for approval (apply only)
+  --markdown     diff: print markdown (the only format)
+  --base REF     diff: the git ref to compare with";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -30,6 +34,7 @@ pub enum Command {
     Certs,
     Plan,
     Apply,
+    Diff,
     Help,
 }
 
@@ -44,6 +49,10 @@ pub struct Flags {
     pub force: bool,
     /// `apply --auto-approve`: pass `-auto-approve` to Terraform.
     pub auto_approve: bool,
+    /// `diff --markdown`.
+    pub markdown: bool,
+    /// `diff --base REF`.
+    pub base: Option<String>,
 }
 
 impl Flags {
@@ -57,15 +66,18 @@ impl Flags {
             Some("certs") => Command::Certs,
             Some("plan") => Command::Plan,
             Some("apply") => Command::Apply,
+            Some("diff") => Command::Diff,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false, auto_approve: false };
+        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false, auto_approve: false, markdown: false, base: None };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),
                 "--stack" => flags.stack = PathBuf::from(value(&arg, args.next())?),
                 "--force" => flags.force = true,
                 "--auto-approve" if flags.command == Command::Apply => flags.auto_approve = true,
+                "--markdown" => flags.markdown = true,
+                "--base" => flags.base = Some(value(&arg, args.next())?),
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }

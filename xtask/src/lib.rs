@@ -4,10 +4,12 @@
 pub mod check;
 pub mod cli;
 pub mod dns_cmd;
+pub mod diff_cmd;
 pub mod formats;
 pub mod gen_cmd;
 pub mod project;
 pub mod render;
+pub mod review;
 pub mod stack;
 pub mod targets;
 pub mod terraform_cmd;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use xtask::cli::{self, Command, Flags};
-use xtask::{certs_cmd, check, dns_cmd, gen_cmd, terraform_cmd};
+use xtask::{certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd};
 
 fn main() -> ExitCode {
     let flags = match Flags::from_args(std::env::args().skip(1)) {
@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Command::Dns => dns_cmd::run(&flags),
         Command::Certs => certs_cmd::run(&flags),
         Command::Plan | Command::Apply => terraform_cmd::run(&flags),
+        Command::Diff => diff_cmd::run(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -138,6 +138,10 @@ pub struct TerraformSettings {
     pub s3_region: Option<String>,
     pub s3_endpoint: Option<String>,
     pub pg_conn_str: Option<SecretRef>,
+    /// The bpg/proxmox provider release, `MAJOR.MINOR.PATCH` (bumped by Renovate in stack.toml).
+    pub provider_version: String,
+    /// The `required_providers` constraint derived from it: `~> MAJOR.MINOR` (e.g. `~> 0.111`).
+    pub provider_constraint: String,
 }
 
 /// Log shipping agent on a VM.

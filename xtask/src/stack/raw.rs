@@ -117,6 +117,7 @@ pub struct RawTerraform {
     pub s3_region: Option<String>,
     pub s3_endpoint: Option<String>,
     pub pg_conn_str: Option<RawSecret>,
+    pub provider_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -232,11 +232,10 @@ impl Validator<'_> {
     fn network(&mut self, n: &RawNetwork) -> Option<Network> {
         let cidr = self.cidr("network.cidr", &n.cidr);
         let gateway = self.ip("network.gateway", &n.gateway);
-        if let (Some(c), Some(g)) = (cidr, gateway) {
-            if !c.contains(g) {
+        if let (Some(c), Some(g)) = (cidr, gateway)
+            && !c.contains(g) {
                 self.p.add("network.gateway", format!("gateway {g} is outside the network {c}"), "the gateway must be an address of network.cidr");
             }
-        }
         let dns: Vec<Ipv4Addr> = n.dns.iter().enumerate().filter_map(|(i, s)| self.ip(&format!("network.dns[{i}]"), s)).collect();
         if n.dns.is_empty() {
             self.p.add("network.dns", "no DNS server", "list at least one, e.g. dns = [\"192.168.1.1\"]");
@@ -284,11 +283,10 @@ impl Validator<'_> {
             p.add("proxmox.cloud_image.file_name", format!("`{}` must be a plain file name ending in .qcow2", img.file_name), "Proxmox imports only *.qcow2 names");
         }
         const ALGOS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
-        if let Some(a) = &img.checksum_algorithm {
-            if !ALGOS.contains(&a.as_str()) {
+        if let Some(a) = &img.checksum_algorithm
+            && !ALGOS.contains(&a.as_str()) {
                 p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
             }
-        }
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");
         }
@@ -322,7 +320,7 @@ impl Validator<'_> {
 
     fn terraform(&mut self, raw: Option<&RawTerraform>) -> TerraformSettings {
         let p = &mut *self.p;
-        let t = raw.cloned().unwrap_or(RawTerraform { backend: None, state_dir: None, s3_bucket: None, s3_region: None, s3_endpoint: None, pg_conn_str: None });
+        let t = raw.cloned().unwrap_or(RawTerraform { backend: None, state_dir: None, s3_bucket: None, s3_region: None, s3_endpoint: None, pg_conn_str: None, provider_version: None });
         let backend = t.backend.clone().unwrap_or_else(|| "local".to_string());
         match backend.as_str() {
             "local" => {}
@@ -344,7 +342,25 @@ impl Validator<'_> {
             p.add("terraform.state_dir", format!("`{state_dir}` is not allowed for Terraform state"), "use a path relative to the repository root, outside generated/, e.g. `.state`");
         }
         let pg_conn_str = t.pg_conn_str.as_ref().map(|s| secret(p, "terraform.pg_conn_str", Some(s), "PG_CONN_STR"));
-        TerraformSettings { backend, state_dir, s3_bucket: t.s3_bucket, s3_region: t.s3_region, s3_endpoint: t.s3_endpoint, pg_conn_str }
+        // The bpg/proxmox release the generated roots require (Renovate bumps it in stack.toml).
+        let provider_version = t.provider_version.clone().unwrap_or_else(|| "0.111.1".to_string());
+        let parts: Vec<&str> = provider_version.split('.').collect();
+        if parts.len() != 3 || !parts.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())) {
+            p.add("terraform.provider_version", format!("`{provider_version}` is not a bpg/proxmox release"), "write MAJOR.MINOR.PATCH, e.g. 0.111.1");
+        }
+        // `~> MAJOR.MINOR`: this release's minor or a later one before 1.0; a Renovate minor bump
+        // moves the floor, a patch bump only changes the lock file.
+        let provider_constraint = format!("~> {}", parts.iter().take(2).copied().collect::<Vec<_>>().join("."));
+        TerraformSettings {
+            backend,
+            state_dir,
+            s3_bucket: t.s3_bucket,
+            s3_region: t.s3_region,
+            s3_endpoint: t.s3_endpoint,
+            pg_conn_str,
+            provider_version,
+            provider_constraint,
+        }
     }
 
     fn agent(&mut self, key: &str, raw: Option<&String>, default: Agent) -> Agent {
@@ -685,16 +701,14 @@ impl Validator<'_> {
             if let Some(other) = names.insert(name.clone(), key.clone()) {
                 self.p.add(&key, format!("VM name `{name}` is already used by {other}"), "VM names must be unique across the lab");
             }
-            if vm_id != 0 {
-                if let Some(other) = ids.insert(vm_id, key.clone()) {
+            if vm_id != 0
+                && let Some(other) = ids.insert(vm_id, key.clone()) {
                     self.p.add(join(&key, "vm_id"), format!("vm_id {vm_id} is already used by {other}"), "Proxmox VM ids must be unique");
                 }
-            }
-            if let Some(ip) = ip {
-                if let Some(other) = ips.insert(ip, key.clone()) {
+            if let Some(ip) = ip
+                && let Some(other) = ips.insert(ip, key.clone()) {
                     self.p.add(join(&key, "ip"), format!("{ip} is already used by {other}"), "each VM needs its own address");
                 }
-            }
             let env_key = join(&key, "environment");
             if check_label(self.p, &env_key, "environment", &r.environment) && r.environment == "monitoring" {
                 self.p.add(&env_key, "`monitoring` is reserved for the monitoring VM", "use e.g. `prod` or `staging`");

@@ -66,10 +66,11 @@ pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    let empty = minijinja::context! {};
+    // The modules are the same for every stack but for the provider constraint they pin.
+    let module_ctx = minijinja::context! { stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) } };
     for module in MODULES {
         for file in MODULE_FILES {
-            out.render(&format!("terraform/modules/{module}/{file}"), empty.clone())?;
+            out.render(&format!("terraform/modules/{module}/{file}"), module_ctx.clone())?;
         }
     }
     for env in environments(stack) {
