@@ -10,6 +10,8 @@ usage: cargo xtask <command> [--root DIR] [--stack FILE]
 commands:
   gen      render generated/ from stack.toml, writing only what changed
   check    render in memory and compare with generated/; never writes, exit 1 on any drift
+           or on anything that looks like a secret in stack.toml or generated/
+  bench    time parse + validate + render and check for the example and 10/100/1,000-VM labs
   help     this text
 
 flags:
@@ -20,6 +22,7 @@ flags:
 pub enum Command {
     Gen,
     Check,
+    Bench,
     Help,
 }
 
@@ -39,6 +42,7 @@ impl Flags {
             None | Some("help" | "--help" | "-h") => Command::Help,
             Some("gen") => Command::Gen,
             Some("check") => Command::Check,
+            Some("bench") => Command::Bench,
             Some(other) => bail!("unknown command `{other}`"),
         };
         let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new() };

@@ -1,12 +1,14 @@
 //! xtask as a library: the pipeline stack.toml → validated `Stack` → in-memory `Tree` → disk,
 //! shared by the `cargo xtask` binary and the tests.
 
+pub mod bench_cmd;
 pub mod check;
 pub mod cli;
 pub mod formats;
 pub mod gen_cmd;
 pub mod project;
 pub mod render;
+pub mod secrets;
 pub mod stack;
 pub mod targets;
 pub mod tree;

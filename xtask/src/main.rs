@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use xtask::cli::{self, Command, Flags};
-use xtask::{check, gen_cmd};
+use xtask::{bench_cmd, check, gen_cmd};
 
 fn main() -> ExitCode {
     let flags = match Flags::from_args(std::env::args().skip(1)) {
@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         }
         Command::Gen => gen_cmd::run(&flags),
         Command::Check => check::run(&flags),
+        Command::Bench => bench_cmd::run(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -111,11 +111,14 @@ impl Validator<'_> {
     fn stack(&mut self, raw: &RawStack) -> Option<Stack> {
         let p = &mut *self.p;
         match raw.schema_version {
+            // A value of the wrong type was already reported by the parser.
+            None if p.0.iter().any(|x| x.key == "schema_version") => {}
             None => p.add("schema_version", "missing key `schema_version`", "add `schema_version = 1` at the top of stack.toml"),
             Some(SCHEMA_VERSION) => {}
             Some(v) => p.add("schema_version", format!("unsupported schema version {v}"), "this generator reads schema_version = 1"),
         }
         let domain = match &raw.domain {
+            None if p.0.iter().any(|x| x.key == "domain") => "home.lan".to_string(),
             None => {
                 p.add("domain", "missing key `domain`", "add e.g. `domain = \"home.lan\"`: services get `<name>.<domain>`");
                 "home.lan".to_string()
@@ -136,8 +139,9 @@ impl Validator<'_> {
         let tls = self.tls(raw.tls.as_ref());
         let services = self.services(&raw.services, &domain, &targets);
 
-        let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
+        // Before the early return, so that a missing [monitoring] is reported with the others.
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
+        let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
         let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox, &logging))?;
         let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
@@ -730,7 +734,8 @@ impl Validator<'_> {
         let limits: u32 = services.containers().iter().map(|c| c.memory_limit_mb).sum();
         let additions: u32 = services.containers().iter().filter(|c| c.plan_addition).map(|c| c.memory_reservation_mb).sum();
         let vm_mb = monitoring.vm.memory_mb;
-        if limits + monitoring.os_reserve_mb > vm_mb {
+        // A memory_mb out of range (0 here) is already reported; comparing with it says nothing.
+        if vm_mb > 0 && limits + monitoring.os_reserve_mb > vm_mb {
             let parts: Vec<String> = services.containers().iter().map(|c| format!("{} {}", c.name, c.memory_limit_mb)).collect();
             self.p.add(
                 "monitoring.memory_mb",
