@@ -183,3 +183,46 @@ fn the_secret_scan_knows_every_secret_of_each_stack() {
         }
     });
 }
+
+fn check_with_env(root: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["check", "--root"]).arg(root);
+    for var in ["PROXMOX_VE_API_TOKEN", "TELEGRAM_BOT_TOKEN", "GRAFANA_ADMIN_PASSWORD", "UPTIME_KUMA_PASSWORD"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn check_fails_when_a_secret_value_is_in_stack_toml() {
+    let root = common::repo_copy("secret-value");
+    let stack = std::fs::read_to_string(root.join("stack.toml")).unwrap();
+    std::fs::write(root.join("stack.toml"), format!("{stack}# the token is Zq9-not-so-secret\n")).unwrap();
+    let line = stack.lines().count() + 1;
+    // Unset, or set to another value: nothing to find, the tree is up to date.
+    assert!(check_with_env(&root, &[]).status.success());
+    assert!(check_with_env(&root, &[("TELEGRAM_BOT_TOKEN", "another-value")]).status.success());
+    let out = check_with_env(&root, &[("TELEGRAM_BOT_TOKEN", "Zq9-not-so-secret")]);
+    let (stdout, stderr) = (common::text(&out.stdout), common::text(&out.stderr));
+    assert!(!out.status.success());
+    assert!(stdout.contains(&format!("secret  stack.toml:{line}: the value of $TELEGRAM_BOT_TOKEN")), "{stdout}");
+    assert!(stderr.contains("1 possible secret(s)"), "{stderr}");
+    assert!(!stdout.contains("Zq9-not-so-secret") && !stderr.contains("Zq9-not-so-secret"), "check repeated the secret");
+}
+
+#[test]
+fn check_fails_on_a_private_key_or_token_under_generated() {
+    let root = common::repo_copy("secret-file");
+    let g = root.join("generated");
+    std::fs::write(g.join("compose/leaf.pem"), "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n").unwrap();
+    let token = format!("ghp_{}", "x1".repeat(18));
+    let compose = std::fs::read_to_string(g.join("compose/docker-compose.yml")).unwrap();
+    std::fs::write(g.join("compose/docker-compose.yml"), format!("{compose}# {token}\n")).unwrap();
+    let out = check_with_env(&root, &[]);
+    let stdout = common::text(&out.stdout);
+    assert!(!out.status.success());
+    assert!(stdout.contains("secret  generated/compose/leaf.pem:1: a PEM private key"), "{stdout}");
+    let last = compose.lines().count() + 1;
+    assert!(stdout.contains(&format!("secret  generated/compose/docker-compose.yml:{last}: a GitHub token")), "{stdout}");
+    assert!(common::text(&out.stderr).contains("; 2 possible secret(s)"), "{}", common::text(&out.stderr));
+}
