@@ -99,11 +99,10 @@ fn only_traefik_and_published_services_have_host_ports() {
             if !s["ports"].is_null() {
                 assert!(allowed.contains(&svc), "{name}: {svc} publishes {:?} but is behind Traefik", s["ports"]);
             }
-            if let Some(c) = stack.services.containers().iter().find(|c| c.name == svc) {
-                if c.host.is_some() && c.host_port.is_none() && svc != "traefik" {
+            if let Some(c) = stack.services.containers().iter().find(|c| c.name == svc)
+                && c.host.is_some() && c.host_port.is_none() && svc != "traefik" {
                     assert!(s["ports"].is_null(), "{name}: {svc} is routed by Traefik and still publishes a port");
                 }
-            }
         }
     });
 }

@@ -46,6 +46,10 @@ impl Tree {
         self.files.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
     /// The manifest text for this tree: `sha256  path`, one line per file, sorted by path.
     pub fn manifest(&self) -> String {
         self.files.iter().map(|(p, c)| format!("{}  {p}\n", sha256_hex(c))).collect()
