@@ -152,32 +152,33 @@ fn every_rule_of_validate_rs_is_hit_by_the_corpus() {
     assert!(missed.is_empty(), "rules of validate.rs that no case of tests/bad/corpus hits (add a case):\n{}", missed.join("\n"));
 }
 
-/// Cuts the example at every `step` bytes (on character boundaries): never a panic; an error is a
-/// located report; a prefix is accepted only when it is a valid stack, which renders.
+/// Cuts each fixture stack after every byte (on character boundaries): never a panic; an error
+/// is a located report; a prefix is accepted only when it is a valid stack, which renders.
 #[test]
-fn truncations_of_the_example_never_panic() {
-    let src = std::fs::read_to_string(common::repo_root().join("stack.toml")).unwrap();
+fn truncations_of_the_fixture_stacks_never_panic() {
     let templates = common::repo_root().join("infrastructure/templates");
-    let step = 7;
-    let (mut ok, mut err) = (0, 0);
-    for cut in (0..=src.len()).step_by(step).filter(|&i| src.is_char_boundary(i)) {
-        let prefix = &src[..cut];
-        let result = catch_unwind(AssertUnwindSafe(|| match stack::from_str("stack.toml", prefix) {
-            Ok(stack) => xtask::targets::generate(&stack, &templates).map(|_| true).map_err(|e| format!("{e:#}")),
-            Err(report) => {
-                assert_located(&format!("cut at {cut}"), &report.to_string());
-                Ok(false)
+    for (name, path) in common::fixture_stacks() {
+        let src = std::fs::read_to_string(path).unwrap();
+        let (mut ok, mut err) = (0, 0);
+        for cut in (0..=src.len()).filter(|&i| src.is_char_boundary(i)) {
+            let prefix = &src[..cut];
+            let result = catch_unwind(AssertUnwindSafe(|| match stack::from_str("stack.toml", prefix) {
+                Ok(stack) => xtask::targets::generate(&stack, &templates).map(|_| true).map_err(|e| format!("{e:#}")),
+                Err(report) => {
+                    assert_located(&format!("{name} cut at {cut}"), &report.to_string());
+                    Ok(false)
+                }
+            }));
+            match result {
+                Err(_) => panic!("panicked on {name} cut at byte {cut}:\n{prefix}"),
+                Ok(Err(e)) => panic!("a valid prefix of {name} (cut at {cut}) failed to render: {e}"),
+                Ok(Ok(true)) => ok += 1,
+                Ok(Ok(false)) => err += 1,
             }
-        }));
-        match result {
-            Err(_) => panic!("panicked on the example cut at byte {cut}:\n{prefix}"),
-            Ok(Err(e)) => panic!("a valid prefix (cut at {cut}) failed to render: {e}"),
-            Ok(Ok(true)) => ok += 1,
-            Ok(Ok(false)) => err += 1,
         }
+        assert!(err > 1000, "{name}: only {err} truncations were refused");
+        // The sections after [alerting] are optional, so some prefixes are whole stacks.
+        assert!(ok > 0, "{name}: no prefix was a valid stack: the Ok path was never exercised");
+        eprintln!("{name} truncations: {err} refused, {ok} valid prefixes rendered");
     }
-    assert!(err > 100, "only {err} truncations were refused");
-    // The sections after [alerting] are optional, so some prefixes are whole stacks.
-    assert!(ok > 0, "no prefix was a valid stack: the Ok path was never exercised");
-    eprintln!("truncations: {err} refused, {ok} valid prefixes rendered");
 }

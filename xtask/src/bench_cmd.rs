@@ -199,6 +199,21 @@ mod tests {
         }
     }
 
+    fn row(name: &str, vms: usize, render_ms: u64, check_ms: u64) -> Row {
+        Row { name: name.into(), vms, files: 7, render: Duration::from_millis(render_ms), check: Duration::from_millis(check_ms), peak_kib: Some(2048) }
+    }
+
+    #[test]
+    fn the_table_judges_the_targets() {
+        let fast = table(&[row("example", 4, 3, 4), row("synthetic 100", 101, 20, 20), row("synthetic 1000", 1001, 150, 190)]);
+        assert!(fast.contains("render PASS (≤ 5 ms)"), "{fast}");
+        assert!(fast.contains("check PASS (≤ 500 ms)") && fast.contains("linear PASS"), "{fast}");
+        let slow = table(&[row("example", 4, 9, 9), row("synthetic 100", 101, 20, 20), row("synthetic 1000", 1001, 900, 900)]);
+        assert!(slow.contains("render over (5 ms target)"), "{slow}");
+        assert!(slow.contains("check over (500 ms target)") && slow.contains("linear over"), "{slow}");
+        assert!(slow.contains("2.0"), "peak memory in MiB: {slow}");
+    }
+
     #[test]
     fn peak_memory_is_read_on_linux() {
         if cfg!(target_os = "linux") {
