@@ -100,9 +100,12 @@ fn only_traefik_and_published_services_have_host_ports() {
                 assert!(allowed.contains(&svc), "{name}: {svc} publishes {:?} but is behind Traefik", s["ports"]);
             }
             if let Some(c) = stack.services.containers().iter().find(|c| c.name == svc)
-                && c.host.is_some() && c.host_port.is_none() && svc != "traefik" {
-                    assert!(s["ports"].is_null(), "{name}: {svc} is routed by Traefik and still publishes a port");
-                }
+                && c.host.is_some()
+                && c.host_port.is_none()
+                && svc != "traefik"
+            {
+                assert!(s["ports"].is_null(), "{name}: {svc} is routed by Traefik and still publishes a port");
+            }
         }
     });
 }

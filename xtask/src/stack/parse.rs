@@ -214,9 +214,10 @@ fn humanize(key: &str, message: &str) -> Problem {
             .hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
     }
     if let Some(rest) = message.strip_prefix("invalid type: ")
-        && let Some((found, expected)) = rest.split_once(", expected ") {
-            return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
-        }
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
+    }
     Problem::new(key, message.to_string())
 }
 

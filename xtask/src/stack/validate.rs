@@ -223,9 +223,10 @@ impl Validator<'_> {
         let cidr = self.cidr("network.cidr", &n.cidr);
         let gateway = self.ip("network.gateway", &n.gateway);
         if let (Some(c), Some(g)) = (cidr, gateway)
-            && !c.contains(g) {
-                self.p.add("network.gateway", format!("gateway {g} is outside the network {c}"), "the gateway must be an address of network.cidr");
-            }
+            && !c.contains(g)
+        {
+            self.p.add("network.gateway", format!("gateway {g} is outside the network {c}"), "the gateway must be an address of network.cidr");
+        }
         let dns: Vec<Ipv4Addr> = n.dns.iter().enumerate().filter_map(|(i, s)| self.ip(&format!("network.dns[{i}]"), s)).collect();
         if n.dns.is_empty() {
             self.p.add("network.dns", "no DNS server", "list at least one, e.g. dns = [\"192.168.1.1\"]");
@@ -274,9 +275,10 @@ impl Validator<'_> {
         }
         const ALGOS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
         if let Some(a) = &img.checksum_algorithm
-            && !ALGOS.contains(&a.as_str()) {
-                p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
-            }
+            && !ALGOS.contains(&a.as_str())
+        {
+            p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
+        }
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");
         }
@@ -649,13 +651,15 @@ impl Validator<'_> {
                 self.p.add(&key, format!("VM name `{name}` is already used by {other}"), "VM names must be unique across the lab");
             }
             if vm_id != 0
-                && let Some(other) = ids.insert(vm_id, key.clone()) {
-                    self.p.add(join(&key, "vm_id"), format!("vm_id {vm_id} is already used by {other}"), "Proxmox VM ids must be unique");
-                }
+                && let Some(other) = ids.insert(vm_id, key.clone())
+            {
+                self.p.add(join(&key, "vm_id"), format!("vm_id {vm_id} is already used by {other}"), "Proxmox VM ids must be unique");
+            }
             if let Some(ip) = ip
-                && let Some(other) = ips.insert(ip, key.clone()) {
-                    self.p.add(join(&key, "ip"), format!("{ip} is already used by {other}"), "each VM needs its own address");
-                }
+                && let Some(other) = ips.insert(ip, key.clone())
+            {
+                self.p.add(join(&key, "ip"), format!("{ip} is already used by {other}"), "each VM needs its own address");
+            }
             let env_key = join(&key, "environment");
             if check_label(self.p, &env_key, "environment", &r.environment) && r.environment == "monitoring" {
                 self.p.add(&env_key, "`monitoring` is reserved for the monitoring VM", "use e.g. `prod` or `staging`");
