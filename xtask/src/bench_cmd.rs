@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::cli::Flags;
 use crate::project::Project;
+use crate::secrets;
 use crate::stack;
 use crate::targets;
 use crate::tree;
@@ -51,8 +52,8 @@ pub fn run(flags: &Flags) -> Result<()> {
     Ok(())
 }
 
-/// Measures one stack: parse + validate + render in memory, then a full check against a
-/// temporary generated/ written once.
+/// Measures one stack: parse + validate + render in memory, then a full check (render, drift
+/// against a temporary generated/ written once, and the secret scan of the rendered files).
 pub fn measure(name: &str, src: &str, templates: &Path) -> Result<Row> {
     let render_once = || -> Result<tree::Tree> {
         let stack = stack::from_str("stack.toml", src).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -67,6 +68,8 @@ pub fn measure(name: &str, src: &str, templates: &Path) -> Result<Row> {
         let tree = render_once()?;
         let drift = tree::drift(&tree, &dir)?;
         anyhow::ensure!(drift.is_empty(), "{name}: the tree drifted from what was written");
+        let findings = secrets::scan(tree.files(), &[]);
+        anyhow::ensure!(findings.is_empty(), "{name}: the secret scan found {findings:?}");
         Ok(())
     });
     let _ = std::fs::remove_dir_all(&dir);
@@ -212,6 +215,12 @@ mod tests {
         assert!(slow.contains("render over (5 ms target)"), "{slow}");
         assert!(slow.contains("check over (500 ms target)") && slow.contains("linear over"), "{slow}");
         assert!(slow.contains("2.0"), "peak memory in MiB: {slow}");
+    }
+
+    #[test]
+    fn bench_is_a_command() {
+        let flags = Flags::from_args(["bench".to_string()]).unwrap();
+        assert_eq!(flags.command, crate::cli::Command::Bench);
     }
 
     #[test]
