@@ -17,6 +17,8 @@ commands:
   apply    ENV: terraform init + apply there; asks for approval unless --auto-approve
   diff     --markdown [--base REF]: what this branch changes in the lab compared with REF
            (default: origin/$GITHUB_BASE_REF on GitHub, else main), as a pull-request summary
+           or on anything that looks like a secret in stack.toml or generated/
+  bench    time parse + validate + render and check for the example and 10/100/1,000-VM labs
   help     this text
 
 flags:
@@ -35,6 +37,7 @@ pub enum Command {
     Plan,
     Apply,
     Diff,
+    Bench,
     Help,
 }
 
@@ -67,6 +70,7 @@ impl Flags {
             Some("plan") => Command::Plan,
             Some("apply") => Command::Apply,
             Some("diff") => Command::Diff,
+            Some("bench") => Command::Bench,
             Some(other) => bail!("unknown command `{other}`"),
         };
         let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false, auto_approve: false, markdown: false, base: None };

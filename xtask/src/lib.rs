@@ -1,18 +1,20 @@
 //! xtask as a library: the pipeline stack.toml → validated `Stack` → in-memory `Tree` → disk,
 //! shared by the `cargo xtask` binary and the tests.
 
+pub mod bench_cmd;
+pub mod certs_cmd;
 pub mod check;
 pub mod cli;
-pub mod dns_cmd;
 pub mod diff_cmd;
+pub mod dns_cmd;
 pub mod formats;
 pub mod gen_cmd;
 pub mod project;
 pub mod render;
 pub mod review;
+pub mod secrets;
 pub mod stack;
 pub mod targets;
 pub mod terraform_cmd;
-pub mod tree;
 pub mod tls;
-pub mod certs_cmd;
+pub mod tree;

@@ -167,8 +167,33 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Every file under `root` that is not a working file, with its bytes, sorted by path: what the
+/// secret scan of check reads.
+pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    not_a_file(root)?;
+    let mut out = Vec::new();
+    for path in disk_files(root)? {
+        if is_working_file(&path) {
+            continue;
+        }
+        if let Some(bytes) = read_opt(&root.join(&path))? {
+            out.push((path, bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// generated/ must be a directory or absent; anything else is named in the error.
+fn not_a_file(root: &Path) -> Result<()> {
+    if root.exists() && !root.is_dir() {
+        bail!("{}: is not a directory (the generated tree lives there); move it away and run `cargo xtask gen`", root.display());
+    }
+    Ok(())
+}
+
 /// Compares the expected tree with `root` on disk. Never writes.
 pub fn drift(expected: &Tree, root: &Path) -> Result<Vec<Drift>> {
+    not_a_file(root)?;
     let manifest = read_manifest(root);
     let all = expected.with_manifest();
     let mut out = Vec::new();
@@ -210,6 +235,15 @@ pub struct Summary {
 /// Writes `expected` under `root`: only files whose bytes differ, each atomically; removes the
 /// files the old manifest owns that are no longer produced; never touches anything else.
 pub fn write(expected: &Tree, root: &Path) -> Result<Summary> {
+    write_with(expected, root, &mut |path, contents| write_atomic(path, contents))
+}
+
+/// `write` with the function that puts one file's bytes on disk given by the caller: the seam
+/// the fault tests use to fail after N files. Everything else (lock, manifest, removals) is the
+/// same code path as `write`.
+#[doc(hidden)]
+pub fn write_with(expected: &Tree, root: &Path, put: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>) -> Result<Summary> {
+    not_a_file(root)?;
     fs::create_dir_all(root).with_context(|| format!("{}: cannot create", root.display()))?;
     let lock_path = root.join(LOCK);
     let lock = fs::OpenOptions::new()
@@ -218,7 +252,13 @@ pub fn write(expected: &Tree, root: &Path) -> Result<Summary> {
         .write(true)
         .open(&lock_path)
         .with_context(|| format!("{}: cannot open the lock file (is generated/ writable?)", lock_path.display()))?;
-    lock.try_lock().map_err(|_| anyhow::anyhow!("{}: another `cargo xtask gen` is running", lock_path.display()))?;
+    let busy = || anyhow::anyhow!("{}: another `cargo xtask gen` is running", lock_path.display());
+    lock.try_lock().map_err(|_| busy())?;
+    // A run that just finished removes the lock file: a lock taken on that removed file guards
+    // nothing, as a third run would lock a new file. Only a lock on the file at the path counts.
+    if !same_file(&lock, &lock_path) {
+        return Err(busy());
+    }
 
     let old = read_manifest(root);
     let mut summary = Summary::default();
@@ -230,10 +270,10 @@ pub fn write(expected: &Tree, root: &Path) -> Result<Summary> {
         intent.insert(path, sha256_hex(contents));
     }
     let intent_text: String = intent.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
-    write_if_changed(&root.join(MANIFEST), intent_text.as_bytes())?;
+    write_if_changed(&root.join(MANIFEST), intent_text.as_bytes(), put)?;
 
     for (path, contents) in expected.files() {
-        match write_if_changed(&root.join(path), contents)? {
+        match write_if_changed(&root.join(path), contents, put)? {
             Outcome::Created => summary.created.push(path.to_string()),
             Outcome::Updated => summary.updated.push(path.to_string()),
             Outcome::Unchanged => summary.unchanged += 1,
@@ -264,10 +304,26 @@ pub fn write(expected: &Tree, root: &Path) -> Result<Summary> {
         }
         final_manifest = lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
     }
-    write_if_changed(&root.join(MANIFEST), final_manifest.as_bytes())?;
-    drop(lock);
+    write_if_changed(&root.join(MANIFEST), final_manifest.as_bytes(), put)?;
+    // Remove the lock file while still holding the lock, so that no other run can lock it
+    // between the two steps and then hold a lock on a removed file.
     let _ = fs::remove_file(&lock_path);
+    drop(lock);
     Ok(summary)
+}
+
+#[cfg(unix)]
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &fs::File, path: &Path) -> bool {
+    path.exists()
 }
 
 enum Outcome {
@@ -276,9 +332,9 @@ enum Outcome {
     Unchanged,
 }
 
-/// Writes through a temporary file and a rename, so a reader never sees half a file; leaves the
-/// file (and its mtime) alone when the bytes are already right.
-fn write_if_changed(path: &Path, contents: &[u8]) -> Result<Outcome> {
+/// Leaves the file (and its mtime) alone when the bytes are already right; otherwise hands it to
+/// `put` (normally `write_atomic`).
+fn write_if_changed(path: &Path, contents: &[u8], put: &mut dyn FnMut(&Path, &[u8]) -> std::io::Result<()>) -> Result<Outcome> {
     let existing = read_opt(path)?;
     if existing.as_deref() == Some(contents) {
         return Ok(Outcome::Unchanged);
@@ -286,6 +342,12 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> Result<Outcome> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
     }
+    put(path, contents).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Created })
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file.
+fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = tmp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
@@ -293,11 +355,10 @@ fn write_if_changed(path: &Path, contents: &[u8]) -> Result<Outcome> {
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("{}: cannot write", path.display()));
     }
-    Ok(if existing.is_some() { Outcome::Updated } else { Outcome::Created })
+    result
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

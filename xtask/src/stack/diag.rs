@@ -89,10 +89,10 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (line, col, p) in &self.lines {
-            let key = if p.key.is_empty() { String::new() } else { format!("{}: ", p.key) };
-            writeln!(f, "{}:{line}:{col}: {key}{}", self.file, p.message)?;
+            let key = if p.key.is_empty() { String::new() } else { format!("{}: ", one_line(&p.key)) };
+            writeln!(f, "{}:{line}:{col}: {key}{}", self.file, one_line(&p.message))?;
             if let Some(hint) = &p.hint {
-                writeln!(f, "  hint: {hint}")?;
+                writeln!(f, "  hint: {}", one_line(hint))?;
             }
         }
         let n = self.lines.len();
@@ -101,6 +101,16 @@ impl fmt::Display for Report {
 }
 
 impl std::error::Error for Report {}
+
+/// A message quoting user input stays on one line and shows what it holds: control characters
+/// (a `\n` escape in a TOML string) and bidirectional overrides are written as escapes.
+fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    s.chars().map(|c| if hidden(c) { c.escape_default().to_string() } else { c.to_string() }).collect::<String>().into()
+}
 
 /// The closest candidate to `word` by edit distance, when it is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
@@ -135,6 +145,14 @@ mod tests {
         let src = "a = 1\nbé = 2\n";
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, src.find("= 2").unwrap()), (2, 4));
+    }
+
+    #[test]
+    fn reports_keep_one_problem_per_line() {
+        let src = "a = 1\n";
+        let p = Problem::new("vms.\"a\\nb\"", "`x\ny\u{202e}` is bad").hint("tab\there");
+        let text = Report::new("stack.toml", src, vec![p], |_| Some(0..1)).to_string();
+        assert_eq!(text, "stack.toml:1:1: vms.\"a\\nb\": `x\\ny\\u{202e}` is bad\n  hint: tab\\there\n1 problem in stack.toml");
     }
 
     #[test]

@@ -86,7 +86,12 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
     let mut raw = RawStack::default();
     let (doc, syntax_errors) = DeTable::parse_recoverable(src);
     if !syntax_errors.is_empty() {
-        for err in syntax_errors {
+        // After the first few, syntax errors are mostly echoes of the first (an unclosed brace
+        // makes every later line wrong): show those few and count the rest.
+        const SHOWN: usize = 3;
+        let hidden = syntax_errors.len().saturating_sub(SHOWN);
+        let next_span = syntax_errors.get(SHOWN).and_then(|e| e.span());
+        for err in syntax_errors.into_iter().take(SHOWN) {
             let mut message = first_line(err.message()).to_string();
             if let Some(text) = err.span().and_then(|s| src.get(s)).filter(|t| message == "duplicate key" && !t.is_empty()) {
                 message = format!("duplicate key `{text}`");
@@ -94,6 +99,14 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             let mut p = Problem::new("", format!("invalid TOML: {message}"))
                 .hint("fix the syntax first; the other checks run once the file parses");
             if let Some(span) = err.span() {
+                p = p.at(span);
+            }
+            problems.push(p);
+        }
+        if hidden > 0 {
+            let mut p = Problem::new("", format!("invalid TOML: {hidden} more syntax error{} after these, most likely caused by the first", if hidden == 1 { "" } else { "s" }))
+                .hint("fix the first error and run again");
+            if let Some(span) = next_span {
                 p = p.at(span);
             }
             problems.push(p);
@@ -201,9 +214,10 @@ fn humanize(key: &str, message: &str) -> Problem {
             .hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
     }
     if let Some(rest) = message.strip_prefix("invalid type: ")
-        && let Some((found, expected)) = rest.split_once(", expected ") {
-            return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
-        }
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
+    }
     Problem::new(key, message.to_string())
 }
 

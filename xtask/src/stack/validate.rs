@@ -124,11 +124,14 @@ impl Validator<'_> {
     fn stack(&mut self, raw: &RawStack) -> Option<Stack> {
         let p = &mut *self.p;
         match raw.schema_version {
+            // A value of the wrong type was already reported by the parser.
+            None if p.0.iter().any(|x| x.key == "schema_version") => {}
             None => p.add("schema_version", "missing key `schema_version`", "add `schema_version = 1` at the top of stack.toml"),
             Some(SCHEMA_VERSION) => {}
             Some(v) => p.add("schema_version", format!("unsupported schema version {v}"), "this generator reads schema_version = 1"),
         }
         let domain = match &raw.domain {
+            None if p.0.iter().any(|x| x.key == "domain") => "home.lan".to_string(),
             None => {
                 p.add("domain", "missing key `domain`", "add e.g. `domain = \"home.lan\"`: services get `<name>.<domain>`");
                 "home.lan".to_string()
@@ -149,8 +152,9 @@ impl Validator<'_> {
         let tls = self.tls(raw.tls.as_ref());
         let services = self.services(&raw.services, &domain, &targets);
 
-        let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
+        // Before the early return, so that a missing [monitoring] is reported with the others.
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
+        let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
         let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
         let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
         self.agents_reach_loki(&vms, &services);
@@ -233,9 +237,10 @@ impl Validator<'_> {
         let cidr = self.cidr("network.cidr", &n.cidr);
         let gateway = self.ip("network.gateway", &n.gateway);
         if let (Some(c), Some(g)) = (cidr, gateway)
-            && !c.contains(g) {
-                self.p.add("network.gateway", format!("gateway {g} is outside the network {c}"), "the gateway must be an address of network.cidr");
-            }
+            && !c.contains(g)
+        {
+            self.p.add("network.gateway", format!("gateway {g} is outside the network {c}"), "the gateway must be an address of network.cidr");
+        }
         let dns: Vec<Ipv4Addr> = n.dns.iter().enumerate().filter_map(|(i, s)| self.ip(&format!("network.dns[{i}]"), s)).collect();
         if n.dns.is_empty() {
             self.p.add("network.dns", "no DNS server", "list at least one, e.g. dns = [\"192.168.1.1\"]");
@@ -284,9 +289,10 @@ impl Validator<'_> {
         }
         const ALGOS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
         if let Some(a) = &img.checksum_algorithm
-            && !ALGOS.contains(&a.as_str()) {
-                p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
-            }
+            && !ALGOS.contains(&a.as_str())
+        {
+            p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
+        }
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");
         }
@@ -702,13 +708,15 @@ impl Validator<'_> {
                 self.p.add(&key, format!("VM name `{name}` is already used by {other}"), "VM names must be unique across the lab");
             }
             if vm_id != 0
-                && let Some(other) = ids.insert(vm_id, key.clone()) {
-                    self.p.add(join(&key, "vm_id"), format!("vm_id {vm_id} is already used by {other}"), "Proxmox VM ids must be unique");
-                }
+                && let Some(other) = ids.insert(vm_id, key.clone())
+            {
+                self.p.add(join(&key, "vm_id"), format!("vm_id {vm_id} is already used by {other}"), "Proxmox VM ids must be unique");
+            }
             if let Some(ip) = ip
-                && let Some(other) = ips.insert(ip, key.clone()) {
-                    self.p.add(join(&key, "ip"), format!("{ip} is already used by {other}"), "each VM needs its own address");
-                }
+                && let Some(other) = ips.insert(ip, key.clone())
+            {
+                self.p.add(join(&key, "ip"), format!("{ip} is already used by {other}"), "each VM needs its own address");
+            }
             let env_key = join(&key, "environment");
             if check_label(self.p, &env_key, "environment", &r.environment) && r.environment == "monitoring" {
                 self.p.add(&env_key, "`monitoring` is reserved for the monitoring VM", "use e.g. `prod` or `staging`");
@@ -804,9 +812,9 @@ impl Validator<'_> {
         }
         for c in services.containers() {
             let what = if c.host_port == Some(port) {
-                format!("port {port} of the monitoring VM is {}'s published port", c.name)
+                "published port".to_string()
             } else if c.port == port {
-                format!("port {port} of the monitoring VM is {}'s port inside the compose network, which a route by IP cannot reach", c.name)
+                "port inside the compose network, which a route by IP cannot reach".to_string()
             } else {
                 continue;
             };
@@ -818,7 +826,7 @@ impl Validator<'_> {
             } else {
                 "pick a port that nothing of the monitoring stack uses".to_string()
             };
-            self.p.add(port_key, what, &hint);
+            self.p.add(port_key, format!("port {port} of the monitoring VM is {}'s {what}", c.name), &hint);
             return;
         }
     }
@@ -827,7 +835,8 @@ impl Validator<'_> {
         let limits: u32 = services.containers().iter().map(|c| c.memory_limit_mb).sum();
         let additions: u32 = services.containers().iter().filter(|c| c.plan_addition).map(|c| c.memory_reservation_mb).sum();
         let vm_mb = monitoring.vm.memory_mb;
-        if limits + monitoring.os_reserve_mb > vm_mb {
+        // A memory_mb out of range (0 here) is already reported; comparing with it says nothing.
+        if vm_mb > 0 && limits + monitoring.os_reserve_mb > vm_mb {
             let parts: Vec<String> = services.containers().iter().map(|c| format!("{} {}", c.name, c.memory_limit_mb)).collect();
             self.p.add(
                 "monitoring.memory_mb",

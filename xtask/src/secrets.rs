@@ -1,0 +1,277 @@
+//! The secret scan of `cargo xtask check`: no private key, no value of a referenced secret and no
+//! token-shaped literal in stack.toml or anything under generated/. Pure: callers read the files
+//! and the environment, this module only looks at bytes.
+//!
+//! The patterns are matched by hand (no regex crate): each one is small and has clear boundaries.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::stack::Stack;
+use crate::stack::model::SecretRef;
+
+/// Environment values shorter than this are not searched for: they would match by chance.
+pub const MIN_VALUE_LEN: usize = 6;
+
+/// One thing that looks like a secret, located by file and 1-based line. Never holds the secret.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Finding {
+    pub file: String,
+    pub line: usize,
+    pub what: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.what)
+    }
+}
+
+/// Every secret reference of the stack, found in its serialized form so that a `SecretRef` added
+/// later to the model is scanned without touching this module. Sorted by variable, deduplicated.
+pub fn referenced(stack: &Stack) -> Vec<SecretRef> {
+    fn walk(v: &Value, out: &mut Vec<SecretRef>) {
+        match v {
+            Value::Object(map) => {
+                if let (2, Some(Value::String(env)), Some(Value::String(tf_var))) = (map.len(), map.get("env"), map.get("tf_var")) {
+                    out.push(SecretRef { env: env.clone(), tf_var: tf_var.clone() });
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::to_value(stack) {
+        walk(&v, &mut out);
+    }
+    out.sort_by(|a, b| a.env.cmp(&b.env));
+    out.dedup();
+    out
+}
+
+/// The values to search for: `(variable, value)` for each referenced variable that `env` knows,
+/// when the value is at least `MIN_VALUE_LEN` characters long once trimmed.
+pub fn values(refs: &[SecretRef], env: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    refs.iter()
+        .filter_map(|r| env(&r.env).map(|v| (r.env.clone(), v.trim().to_string())))
+        .filter(|(_, v)| v.chars().count() >= MIN_VALUE_LEN)
+        .collect()
+}
+
+/// Scans files given as `(name, bytes)`; `values` are the secret values from `values`.
+pub fn scan<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, values: &[(String, String)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        let text = String::from_utf8_lossy(bytes);
+        for (i, line) in text.lines().enumerate() {
+            let mut found = |what: String| out.push(Finding { file: name.to_string(), line: i + 1, what });
+            for (var, value) in values {
+                if line.contains(value.as_str()) {
+                    found(format!("the value of ${var} (a referenced secret) is written here"));
+                }
+            }
+            for what in line_patterns(line) {
+                found(what.to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The kinds of token-shaped literal found in one line.
+pub fn line_patterns(line: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if is_private_key_pem(line) {
+        out.push("a PEM private key");
+    }
+    if has_telegram_token(line) {
+        out.push("a Telegram bot token (digits:35 characters)");
+    }
+    if has_proxmox_token(line) {
+        out.push("a Proxmox API token (user@realm!name=uuid)");
+    }
+    if has_github_token(line) {
+        out.push("a GitHub token");
+    }
+    if has_aws_key(line) {
+        out.push("an AWS access key id (AKIA...)");
+    }
+    out
+}
+
+/// `-----BEGIN ... PRIVATE KEY-----`: RSA, EC, OPENSSH, ENCRYPTED or plain PKCS#8.
+fn is_private_key_pem(line: &str) -> bool {
+    line.find("-----BEGIN ").is_some_and(|i| line[i..].contains("PRIVATE KEY-----"))
+}
+
+fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// `\d{8,10}:[A-Za-z0-9_-]{35}`: a run of at least 8 digits, a colon, 35 token characters.
+fn has_telegram_token(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.iter().enumerate().filter(|(_, c)| **c == b':').any(|(i, _)| {
+        let digits = b[..i].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+        let tail = b[i + 1..].iter().take_while(|c| is_token_char(**c)).count();
+        digits >= 8 && tail >= 35
+    })
+}
+
+fn is_ident_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// A UUID (8-4-4-4-12 hex digits) at the start of `b`.
+fn starts_with_uuid(b: &[u8]) -> bool {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let mut i = 0;
+    for (n, len) in GROUPS.iter().enumerate() {
+        if b.len() < i + len || !b[i..i + len].iter().all(u8::is_ascii_hexdigit) {
+            return false;
+        }
+        i += len;
+        if n < 4 {
+            if b.get(i) != Some(&b'-') {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    true
+}
+
+/// `user@realm!tokenid=uuid`, the form the Proxmox provider takes in PROXMOX_VE_API_TOKEN.
+fn has_proxmox_token(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.iter().enumerate().filter(|(_, c)| **c == b'!').any(|(i, _)| {
+        let realm = b[..i].iter().rev().take_while(|c| is_ident_char(**c)).count();
+        let at = i - realm;
+        let user = b[..at.saturating_sub(1)].iter().rev().take_while(|c| is_ident_char(**c)).count();
+        let name = b[i + 1..].iter().take_while(|c| is_ident_char(**c)).count();
+        let eq = i + 1 + name;
+        realm > 0 && at > 0 && b[at - 1] == b'@' && user > 0 && name > 0 && b.get(eq) == Some(&b'=') && starts_with_uuid(&b[eq + 1..])
+    })
+}
+
+/// Classic GitHub tokens (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36 or more letters and
+/// digits) and fine-grained ones (`github_pat_` and 22 or more).
+fn has_github_token(line: &str) -> bool {
+    let b = line.as_bytes();
+    let boundary = |i: usize| i == 0 || !b[i - 1].is_ascii_alphanumeric();
+    for i in 0..b.len() {
+        if !boundary(i) {
+            continue;
+        }
+        let rest = &b[i..];
+        let classic = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].iter().any(|p| rest.starts_with(p.as_bytes()));
+        if classic && rest[4..].iter().take_while(|c| c.is_ascii_alphanumeric()).count() >= 36 {
+            return true;
+        }
+        if rest.starts_with(b"github_pat_") && rest[11..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count() >= 22 {
+            return true;
+        }
+    }
+    false
+}
+
+/// `AKIA[0-9A-Z]{16}`, not inside a longer word.
+fn has_aws_key(line: &str) -> bool {
+    let b = line.as_bytes();
+    let key_char = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    (0..b.len()).any(|i| {
+        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        let rest = &b[i..];
+        before_ok
+            && rest.starts_with(b"AKIA")
+            && rest.len() >= 20
+            && rest[4..20].iter().all(key_char)
+            && rest.get(20).is_none_or(|c| !c.is_ascii_alphanumeric())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(line: &str) -> Vec<&'static str> {
+        line_patterns(line)
+    }
+
+    #[test]
+    fn private_keys_are_found_and_certificates_are_not() {
+        for pem in ["-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "  -----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN ENCRYPTED PRIVATE KEY-----"] {
+            assert_eq!(kinds(pem), ["a PEM private key"], "{pem}");
+        }
+        for other in ["-----BEGIN CERTIFICATE-----", "-----BEGIN PUBLIC KEY-----", "# the private key stays on the VM", "PRIVATE KEY-----"] {
+            assert!(kinds(other).is_empty(), "{other}");
+        }
+    }
+
+    #[test]
+    fn telegram_tokens_are_found() {
+        let token = format!("123456789:{}", "A".repeat(19) + "b_c-d0123456789x");
+        assert_eq!(token.len(), 10 + 35);
+        assert_eq!(kinds(&format!("bot_token: {token}")), ["a Telegram bot token (digits:35 characters)"]);
+        assert_eq!(kinds(&format!("\"{token}\"")).len(), 1);
+        // Too few digits, too short a tail, or a hostname:port are not tokens.
+        assert!(kinds(&format!("1234567:{}", "A".repeat(35))).is_empty());
+        assert!(kinds(&format!("123456789:{}", "A".repeat(34))).is_empty());
+        assert!(kinds("chat_id: -1001234567890").is_empty());
+        assert!(kinds("url: http://192.168.1.51:3100/loki/api/v1/push").is_empty());
+        assert!(kinds("bot_token = \"123456:ABC-DEF\"").is_empty());
+    }
+
+    #[test]
+    fn proxmox_tokens_are_found() {
+        let line = "PROXMOX_VE_API_TOKEN=root@pam!terraform=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+        assert_eq!(kinds(line), ["a Proxmox API token (user@realm!name=uuid)"]);
+        assert_eq!(kinds("api_token = \"terraform@pve!tf-2=0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0\"").len(), 1);
+        // A token id without its secret, or a secret that is not a UUID, is not a token.
+        assert!(kinds("root@pam!terraform").is_empty());
+        assert!(kinds("root@pam!terraform=changeme").is_empty());
+        assert!(kinds("!name=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0").is_empty());
+        assert!(kinds("a != b").is_empty());
+    }
+
+    #[test]
+    fn github_tokens_are_found() {
+        let classic = format!("ghp_{}", "a1B2".repeat(9));
+        assert_eq!(kinds(&format!("token: {classic}")), ["a GitHub token"]);
+        assert_eq!(kinds(&format!("github_pat_{}", "11ABCDEFG0_abcdefghijklmnop")).len(), 1);
+        assert!(kinds(&format!("ghp_{}", "a".repeat(35))).is_empty());
+        assert!(kinds(&format!("xghp_{}", "a".repeat(40))).is_empty());
+        assert!(kinds("ghp_ is the prefix of classic tokens").is_empty());
+    }
+
+    #[test]
+    fn aws_keys_are_found() {
+        assert_eq!(kinds("aws_access_key_id = AKIAIOSFODNN7EXAMPLE"), ["an AWS access key id (AKIA...)"]);
+        assert!(kinds("AKIAIOSFODNN7EXAMPL").is_empty(), "15 characters after AKIA");
+        assert!(kinds("AKIAIOSFODNN7EXAMPLEX").is_empty(), "part of a longer word");
+        assert!(kinds("XAKIAIOSFODNN7EXAMPLE").is_empty(), "part of a longer word");
+        assert!(kinds("akiaiosfodnn7example").is_empty());
+    }
+
+    #[test]
+    fn values_of_referenced_variables_are_found_with_their_line() {
+        let refs = [SecretRef { env: "GRAFANA_ADMIN_PASSWORD".into(), tf_var: "grafana_admin_password".into() }, SecretRef { env: "SHORT".into(), tf_var: "short".into() }, SecretRef { env: "UNSET".into(), tf_var: "unset".into() }];
+        let env = |k: &str| match k {
+            "GRAFANA_ADMIN_PASSWORD" => Some("s3cret-Pa55".to_string()),
+            "SHORT" => Some("abc".to_string()),
+            _ => None,
+        };
+        let values = values(&refs, env);
+        assert_eq!(values, [("GRAFANA_ADMIN_PASSWORD".to_string(), "s3cret-Pa55".to_string())], "short and unset values are skipped");
+        let file = b"a: 1\npassword: s3cret-Pa55\nb: abc\n";
+        let found = scan([("generated/x.yml", &file[..])], &values);
+        assert_eq!(found, [Finding { file: "generated/x.yml".into(), line: 2, what: "the value of $GRAFANA_ADMIN_PASSWORD (a referenced secret) is written here".into() }]);
+        assert!(!found[0].to_string().contains("s3cret"), "a finding never repeats the secret");
+        assert!(scan([("generated/x.yml", &b"password_file: /run/secrets/x\n"[..])], &values).is_empty());
+    }
+}
