@@ -172,7 +172,10 @@ fn unknown_log_agent() {
 
 #[test]
 fn state_and_keys_inside_generated() {
-    check("paths_in_generated", &[("state_dir = \".state\"", "state_dir = \"generated/state\""), ("ca_key = \".secrets/ca.key\"", "ca_key = \"generated/tls/ca.key\"")]);
+    check(
+        "paths_in_generated",
+        &[("state_dir = \".state\"", "state_dir = \"generated/state\""), ("ca_key = \".secrets/ca.key\"", "ca_key = \"generated/tls/ca.key\"")],
+    );
 }
 
 #[test]
@@ -187,12 +190,22 @@ fn tls_settings() {
 
 #[test]
 fn endpoint_and_environment() {
-    check("endpoint_env", &[("endpoint = \"https://192.168.1.10:8006/\"", "endpoint = \"http://pve:8006/api2/json\""), ("environment = \"prod\"\ncores = 1", "environment = \"monitoring\"\ncores = 1")]);
+    check(
+        "endpoint_env",
+        &[
+            ("endpoint = \"https://192.168.1.10:8006/\"", "endpoint = \"http://pve:8006/api2/json\""),
+            ("environment = \"prod\"\ncores = 1", "environment = \"monitoring\"\ncores = 1"),
+        ],
+    );
 }
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let out = report(&edit(&[("cores = 4", "cores = \"four\""), ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""), ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port")]));
+    let out = report(&edit(&[
+        ("cores = 4", "cores = \"four\""),
+        ("ip = \"192.168.1.103\"", "ip = \"10.0.0.1\""),
+        ("retention_days = 7\nhost_port", "retention_days = 1\nhost_port"),
+    ]));
     assert!(out.ends_with("3 problems in stack.toml"), "{out}");
 }
 
@@ -253,7 +266,10 @@ fn route_health_path_that_is_not_a_path() {
 
 #[test]
 fn bad_default_user() {
-    check("default_user", &[("file_name = \"debian-13-genericcloud-amd64.qcow2\"\n", "file_name = \"debian-13-genericcloud-amd64.qcow2\"\ndefault_user = \"Deb Ian\"\n")]);
+    check(
+        "default_user",
+        &[("file_name = \"debian-13-genericcloud-amd64.qcow2\"\n", "file_name = \"debian-13-genericcloud-amd64.qcow2\"\ndefault_user = \"Deb Ian\"\n")],
+    );
 }
 
 #[test]

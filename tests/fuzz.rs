@@ -34,9 +34,37 @@ impl Rng {
 }
 
 const VALUES: &[&str] = &[
-    "true", "false", "0", "-1", "1", "65536", "4294967296", "9223372036854775807", "-9223372036854775808", "1.5", "nan", "inf", "1e400",
-    "\"\"", "\"x\"", "\"latest\"", "\"../../etc\"", "\"generated/x\"", "\"10.0.0.1\"", "\"192.168.1.0/24\"", "\"https://\"", "\"é\u{202e}\"",
-    "[]", "[1, \"a\"]", "[\"ssh-ed25519 AAAA\"]", "{}", "{ env = \"\" }", "{ env = \"X\" }", "{ env = 1 }", "1979-05-27T07:32:00Z", "'''multi'''",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1",
+    "65536",
+    "4294967296",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "1.5",
+    "nan",
+    "inf",
+    "1e400",
+    "\"\"",
+    "\"x\"",
+    "\"latest\"",
+    "\"../../etc\"",
+    "\"generated/x\"",
+    "\"10.0.0.1\"",
+    "\"192.168.1.0/24\"",
+    "\"https://\"",
+    "\"é\u{202e}\"",
+    "[]",
+    "[1, \"a\"]",
+    "[\"ssh-ed25519 AAAA\"]",
+    "{}",
+    "{ env = \"\" }",
+    "{ env = \"X\" }",
+    "{ env = 1 }",
+    "1979-05-27T07:32:00Z",
+    "'''multi'''",
 ];
 const SNIPPETS: &[&str] = &["[", "]", "=", "\"", "'", "{", "}", ",", "\n", "#", ".", "[vms.x]\nvm_id = 1\n", "[[services]]\n", "\\", "\u{0}", "\t", "é"];
 
@@ -195,7 +223,11 @@ fn mutated_stacks_never_panic_and_valid_ones_pass_check_after_gen() {
                 if rendered % 10 == 1 {
                     xtask::tree::write(&tree, &dir).unwrap_or_else(|e| panic!("iteration {i}: gen failed: {e:#}\n{src}"));
                     let drift = xtask::tree::drift(&tree, &dir).unwrap();
-                    assert!(drift.is_empty(), "iteration {i}: check right after gen found {:?}\n{src}", drift.iter().map(|d| (&d.path, d.class)).collect::<Vec<_>>());
+                    assert!(
+                        drift.is_empty(),
+                        "iteration {i}: check right after gen found {:?}\n{src}",
+                        drift.iter().map(|d| (&d.path, d.class)).collect::<Vec<_>>()
+                    );
                     checked += 1;
                 }
             }

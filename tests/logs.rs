@@ -146,7 +146,10 @@ fn each_vm_with_an_agent_on_gets_exactly_its_agent_files() {
             }
         }
         assert_eq!(agent_files, expected.iter().map(String::as_str).collect(), "{name}: agent files");
-        assert!(agent_files.iter().all(|p| !p.starts_with(&format!("agents/{}/", stack.monitoring.vm.name))), "{name}: the monitoring VM ships logs from its Promtail container");
+        assert!(
+            agent_files.iter().all(|p| !p.starts_with(&format!("agents/{}/", stack.monitoring.vm.name))),
+            "{name}: the monitoring VM ships logs from its Promtail container"
+        );
     }
     assert_eq!(kinds, ["Alloy", "None", "Promtail"].map(String::from).into(), "the fixtures must cover every agent kind");
     assert_eq!(docker, [false, true].into(), "the fixtures must cover agents with and without Docker");
@@ -157,7 +160,12 @@ fn prometheus_scrapes_each_agent_on_the_port_it_listens_on() {
     for (name, stack, tree) in fixtures() {
         let prom = yaml(&tree, "compose/prometheus/prometheus.yml");
         let job = prom["scrape_configs"].as_sequence().unwrap().iter().find(|j| str_at(j, &["job_name"]) == "log-agents").expect("log-agents job");
-        let targets: BTreeSet<String> = job["static_configs"].as_sequence().unwrap().iter().flat_map(|c| c["targets"].as_sequence().unwrap().iter().map(|t| t.as_str().unwrap().to_string())).collect();
+        let targets: BTreeSet<String> = job["static_configs"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["targets"].as_sequence().unwrap().iter().map(|t| t.as_str().unwrap().to_string()))
+            .collect();
         for vm in &stack.vms {
             let Some(port) = vm.agent.metrics_port() else { continue };
             assert!(targets.contains(&format!("{}:{port}", vm.ip)), "{name}: {} is not scraped on :{port}", vm.name);
@@ -244,7 +252,8 @@ fn the_logs_dashboard_uses_only_provisioned_datasources() {
         assert!(dash.get("id").is_none(), "{name}: a provisioned dashboard has no id");
         let vars: Vec<&str> = dash["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
         assert!(vars.contains(&"host") && vars.contains(&"job"), "{name}: {vars:?}");
-        let exprs: Vec<&str> = dash["panels"].as_array().unwrap().iter().flat_map(|p| p["targets"].as_array().unwrap()).map(|t| t["expr"].as_str().unwrap()).collect();
+        let exprs: Vec<&str> =
+            dash["panels"].as_array().unwrap().iter().flat_map(|p| p["targets"].as_array().unwrap()).map(|t| t["expr"].as_str().unwrap()).collect();
         assert!(exprs.iter().any(|e| e.contains(r#"sum by (host, level) (count_over_time({host=~"$host", job=~"$job"} [$__auto]))"#)), "{name}: {exprs:?}");
         assert!(dash["panels"].as_array().unwrap().iter().any(|p| p["type"] == "logs"), "{name}");
 

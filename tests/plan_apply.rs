@@ -73,7 +73,10 @@ fn plan_runs_init_then_plan_in_the_environments_root() {
     assert!(out.status.success(), "{}", both(&out));
     let calls = s.calls();
     let argv: Vec<&str> = calls.lines().filter(|l| l.starts_with("argv:")).collect();
-    assert_eq!(argv, ["argv: -chdir=generated/terraform/environments/prod init -input=false", "argv: -chdir=generated/terraform/environments/prod plan -input=false"]);
+    assert_eq!(
+        argv,
+        ["argv: -chdir=generated/terraform/environments/prod init -input=false", "argv: -chdir=generated/terraform/environments/prod plan -input=false"]
+    );
     let pwd = fs::canonicalize(&s.root).unwrap();
     assert!(calls.lines().filter(|l| l.starts_with("pwd:")).all(|l| Path::new(&l[5..]) == pwd), "{calls}");
     assert!(calls.contains(&format!("env: PROXMOX_VE_API_TOKEN={TOKEN}")), "the token reaches Terraform:\n{calls}");
@@ -88,7 +91,13 @@ fn apply_asks_for_approval_unless_told_not_to() {
     let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["apply", "prod", "--auto-approve"]);
     assert!(out.status.success(), "{}", both(&out));
     let applies: Vec<String> = s.calls().lines().filter(|l| l.contains(" apply ")).map(str::to_string).collect();
-    assert_eq!(applies, ["argv: -chdir=generated/terraform/environments/prod apply -input=false", "argv: -chdir=generated/terraform/environments/prod apply -input=false -auto-approve"]);
+    assert_eq!(
+        applies,
+        [
+            "argv: -chdir=generated/terraform/environments/prod apply -input=false",
+            "argv: -chdir=generated/terraform/environments/prod apply -input=false -auto-approve"
+        ]
+    );
     let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod", "--auto-approve"]);
     assert!(!out.status.success(), "--auto-approve is for apply only");
 }

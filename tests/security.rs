@@ -177,7 +177,8 @@ fn the_secret_scan_knows_every_secret_of_each_stack() {
         let refs = xtask::secrets::referenced(stack);
         let envs: Vec<&str> = refs.iter().map(|r| r.env.as_str()).collect();
         // The four secrets every stack has, whatever their variables are called.
-        for secret in [&stack.proxmox.api_token, &stack.alerting.telegram_bot_token, &stack.services.grafana.admin_password, &stack.services.autokuma.password] {
+        for secret in [&stack.proxmox.api_token, &stack.alerting.telegram_bot_token, &stack.services.grafana.admin_password, &stack.services.autokuma.password]
+        {
             assert!(envs.contains(&secret.env.as_str()), "{name}: {} is not scanned for: {envs:?}", secret.env);
         }
         if let Some(users) = &stack.services.traefik.dashboard_users {

@@ -27,7 +27,12 @@ fn example_with_backend(section: &str) -> Stack {
 
 fn backend_variants() -> Vec<(String, Stack)> {
     vec![
-        ("s3".to_string(), example_with_backend("[terraform]\nbackend = \"s3\"\ns3_bucket = \"tfstate\"\ns3_region = \"eu-west-1\"\ns3_endpoint = \"https://minio.example:9000\"")),
+        (
+            "s3".to_string(),
+            example_with_backend(
+                "[terraform]\nbackend = \"s3\"\ns3_bucket = \"tfstate\"\ns3_region = \"eu-west-1\"\ns3_endpoint = \"https://minio.example:9000\"",
+            ),
+        ),
         ("pg".to_string(), example_with_backend("[terraform]\nbackend = \"pg\"\npg_conn_str = { env = \"LAB_PG\" }")),
     ]
 }
@@ -96,7 +101,8 @@ fn each_root_calls_one_module_per_vm_of_its_environment() {
         let envs = terraform::environments(&stack);
         assert_eq!(envs[0], "monitoring");
         assert_eq!(&envs[1..], stack.environments.as_slice(), "{name}");
-        let roots: Vec<String> = tree.files().filter_map(|(p, _)| p.strip_prefix("terraform/environments/")?.split_once('/').map(|(e, _)| e.to_string())).collect();
+        let roots: Vec<String> =
+            tree.files().filter_map(|(p, _)| p.strip_prefix("terraform/environments/")?.split_once('/').map(|(e, _)| e.to_string())).collect();
         let mut roots_dedup = roots.clone();
         roots_dedup.dedup();
         let mut sorted_envs = envs.clone();
@@ -346,7 +352,13 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
     for env in terraform::environments(stack) {
         let root = repo.join("generated/terraform/environments").join(&env);
         let run = |args: &[&str]| {
-            let out = Command::new(tf).arg(format!("-chdir={}", root.display())).args(args).args(["-input=false", "-no-color"]).envs(secrets.clone()).output().unwrap();
+            let out = Command::new(tf)
+                .arg(format!("-chdir={}", root.display()))
+                .args(args)
+                .args(["-input=false", "-no-color"])
+                .envs(secrets.clone())
+                .output()
+                .unwrap();
             let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
             assert!(out.status.success(), "{name}/{env}: terraform {args:?} failed:\n{all}");
             all

@@ -15,11 +15,14 @@ use xtask::tree::Tree;
 /// The example and every fixture stack, each with its rendered tree, plus the example with TLS
 /// off (plain `web` entry point, no redirect, no tls.yml).
 fn fixtures() -> Vec<(String, Stack, Tree)> {
-    let mut out: Vec<(String, Stack, Tree)> = common::fixture_stacks().into_iter().map(|(name, path)| {
-        let stack = load(&path);
-        let tree = render(&stack);
-        (name, stack, tree)
-    }).collect();
+    let mut out: Vec<(String, Stack, Tree)> = common::fixture_stacks()
+        .into_iter()
+        .map(|(name, path)| {
+            let stack = load(&path);
+            let tree = render(&stack);
+            (name, stack, tree)
+        })
+        .collect();
     let src = std::fs::read_to_string(common::repo_root().join("stack.toml")).unwrap();
     assert!(src.contains("[tls]\nenabled = true"));
     let stack = xtask::stack::from_str("stack.toml", &src.replace("[tls]\nenabled = true", "[tls]\nenabled = false")).unwrap();
@@ -85,7 +88,8 @@ fn every_router_reaches_its_backend_on_the_compose_port() {
         for (router, r) in routers {
             let router = router.as_str().unwrap();
             let rule = str_of(r, "rule");
-            let host = rule.strip_prefix("Host(`").and_then(|h| h.strip_suffix("`)")).unwrap_or_else(|| panic!("{name}: {router}: rule {rule} is not Host(`...`)"));
+            let host =
+                rule.strip_prefix("Host(`").and_then(|h| h.strip_suffix("`)")).unwrap_or_else(|| panic!("{name}: {router}: rule {rule} is not Host(`...`)"));
             assert!(host.ends_with(&format!(".{}", stack.domain)), "{name}: {router}: {host} is outside {}", stack.domain);
             hosts.push(host.to_string());
             assert_eq!(r["entryPoints"], Value::Sequence(vec![Value::from(entry)]), "{name}: {router}");
@@ -168,7 +172,10 @@ fn the_traefik_alerts_fire_on_promtool_data() {
         let series = |slow: bool, extra: &str| -> String {
             let mut out = String::new();
             for le in buckets.iter().map(|b| b.to_string()).chain(["+Inf".to_string()]) {
-                let counted = le == "+Inf" || { let b: f64 = le.parse().unwrap(); if slow { b >= 0.25 } else { b >= 0.005 } };
+                let counted = le == "+Inf" || {
+                    let b: f64 = le.parse().unwrap();
+                    if slow { b >= 0.25 } else { b >= 0.005 }
+                };
                 let values = if counted { "0+60x30" } else { "0x30" };
                 out.push_str(&format!(
                     "      - series: 'traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{entry}\",le=\"{le}\"{extra}}}'\n        values: '{values}'\n"

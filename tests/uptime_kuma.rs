@@ -68,7 +68,10 @@ fn each_routed_host_and_each_vm_has_exactly_one_monitor() {
             assert_eq!(n, 1, "{name}: VM {} has {n} ping monitors", vm.name);
         }
         // Besides those: a readiness check of Prometheus and of Loki, inside the compose network.
-        let internal: Vec<&str> = of_type("http").filter_map(|e| e["url"].as_str()).filter(|u| u.starts_with("http://") && !stack.routes.iter().any(|r| u.contains(&r.host))).collect();
+        let internal: Vec<&str> = of_type("http")
+            .filter_map(|e| e["url"].as_str())
+            .filter(|u| u.starts_with("http://") && !stack.routes.iter().any(|r| u.contains(&r.host)))
+            .collect();
         assert_eq!(internal, ["http://loki:3100/ready", "http://prometheus:9090/-/ready"], "{name}");
         let checks = of_type("http").count() + of_type("ping").count();
         assert_eq!(checks, stack.routes.len() + stack.vms.len() + 1 + 2, "{name}: no other monitor");
@@ -97,7 +100,11 @@ fn monitors_are_grouped_tagged_notified_and_within_the_detection_target() {
                 continue;
             }
             assert_eq!(e["tag_names"][0]["name"], *tags[0].as_str(), "{name}: {id} is not tagged");
-            assert_eq!((e["interval"].as_u64(), e["max_retries"].as_u64(), e["retry_interval"].as_u64()), (Some(k.interval_seconds.into()), Some(k.retries.into()), Some(k.retry_interval_seconds.into())), "{name}: {id}");
+            assert_eq!(
+                (e["interval"].as_u64(), e["max_retries"].as_u64(), e["retry_interval"].as_u64()),
+                (Some(k.interval_seconds.into()), Some(k.retries.into()), Some(k.retry_interval_seconds.into())),
+                "{name}: {id}"
+            );
             let worst = e["interval"].as_u64().unwrap() + e["max_retries"].as_u64().unwrap() * e["retry_interval"].as_u64().unwrap();
             assert!(worst <= u64::from(stack.targets.failure_detection_seconds), "{name}: {id} detects a failure after {worst} s");
             if kind == "group" {

@@ -11,24 +11,35 @@ use common::{materialize, render_path, run_ok, validator};
 
 /// Each fixture's tree, written to a temporary directory.
 fn trees() -> Vec<(String, PathBuf)> {
-    common::fixture_stacks().into_iter().map(|(name, path)| {
-        let dir = materialize(&render_path(&path), &format!("validators-{name}"));
-        (name, dir)
-    }).collect()
+    common::fixture_stacks()
+        .into_iter()
+        .map(|(name, path)| {
+            let dir = materialize(&render_path(&path), &format!("validators-{name}"));
+            (name, dir)
+        })
+        .collect()
 }
 
 /// Files of `dir` whose relative path matches `pred`.
 fn files(dir: &Path, pred: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir).sort_by_file_name().into_iter().map(|e| e.unwrap()).filter(|e| e.file_type().is_file())
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
         .filter(|e| pred(&e.path().strip_prefix(dir).unwrap().to_string_lossy()))
-        .map(|e| e.into_path()).collect()
+        .map(|e| e.into_path())
+        .collect()
 }
 
 #[test]
 fn promtool_accepts_the_prometheus_config_and_rules() {
     let Some(promtool) = validator("promtool") else { return };
     for (name, dir) in trees() {
-        run_ok(Command::new(&promtool).args(["check", "config", "--syntax-only"]).arg(dir.join("compose/prometheus/prometheus.yml")), &format!("{name}: promtool check config"));
+        run_ok(
+            Command::new(&promtool).args(["check", "config", "--syntax-only"]).arg(dir.join("compose/prometheus/prometheus.yml")),
+            &format!("{name}: promtool check config"),
+        );
         let rules = files(&dir, |p| p.starts_with("compose/prometheus/rules/"));
         assert!(!rules.is_empty());
         run_ok(Command::new(&promtool).args(["check", "rules"]).args(&rules), &format!("{name}: promtool check rules"));
@@ -55,7 +66,10 @@ fn docker_compose_accepts_the_stack() {
 fn the_compose_file_matches_the_compose_spec_schema() {
     let Some(cj) = validator("check-jsonschema") else { return };
     for (name, dir) in trees() {
-        run_ok(Command::new(&cj).args(["--builtin-schema", "vendor.compose-spec"]).arg(dir.join("compose/docker-compose.yml")), &format!("{name}: compose-spec schema"));
+        run_ok(
+            Command::new(&cj).args(["--builtin-schema", "vendor.compose-spec"]).arg(dir.join("compose/docker-compose.yml")),
+            &format!("{name}: compose-spec schema"),
+        );
     }
 }
 

@@ -101,8 +101,8 @@ pub fn validator(name: &str) -> Option<PathBuf> {
     }
     // Terraform comes from no package registry reachable here: .ci/run sets REQUIRE_TERRAFORM=0
     // (and says so) on a machine without it; the GitHub workflow always runs it.
-    let required = std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1")
-        && !(name == "terraform" && std::env::var("REQUIRE_TERRAFORM").as_deref() == Ok("0"));
+    let required =
+        std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") && !(name == "terraform" && std::env::var("REQUIRE_TERRAFORM").as_deref() == Ok("0"));
     if required {
         panic!("{name} is required (REQUIRE_VALIDATORS=1) but not installed: run ../shared/tools/install-validators.sh");
     }

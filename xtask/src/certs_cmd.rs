@@ -37,7 +37,10 @@ fn init(flags: &Flags) -> Result<()> {
     let cert_rel = format!("{}/ca.crt", t.certs_dir);
     if !flags.force {
         if key_path.exists() {
-            bail!("{}: a CA key already exists; refusing to replace it\n  hint: `cargo xtask certs init --force` makes a new CA, which every device must then import again", t.ca_key);
+            bail!(
+                "{}: a CA key already exists; refusing to replace it\n  hint: `cargo xtask certs init --force` makes a new CA, which every device must then import again",
+                t.ca_key
+            );
         }
         if t.certs.ca.is_some() {
             bail!(
@@ -50,8 +53,16 @@ fn init(flags: &Flags) -> Result<()> {
     let ca = tls::new_ca(&stack.domain, now())?;
     write_private(&key_path, &ca.key_pem)?;
     write_public(&project.root.join(&cert_rel), &ca.cert_pem)?;
-    println!("certs: made the CA `{}` (name-constrained to {}): key {} (mode 0600, never commit it), certificate {cert_rel}", tls::ca_common_name(&stack.domain), stack.domain, t.ca_key);
-    println!("certs: now run `cargo xtask gen` (it issues the leaf), commit {}/ and generated/, and import {cert_rel} on your devices (docs/tls.md)", t.certs_dir);
+    println!(
+        "certs: made the CA `{}` (name-constrained to {}): key {} (mode 0600, never commit it), certificate {cert_rel}",
+        tls::ca_common_name(&stack.domain),
+        stack.domain,
+        t.ca_key
+    );
+    println!(
+        "certs: now run `cargo xtask gen` (it issues the leaf), commit {}/ and generated/, and import {cert_rel} on your devices (docs/tls.md)",
+        t.certs_dir
+    );
     Ok(())
 }
 
@@ -65,7 +76,9 @@ pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String
     }
     let dir = &t.certs_dir;
     let Some(ca_pem) = t.certs.ca.clone() else {
-        bail!("{dir}/ca.crt: missing; TLS is on and needs the lab's CA\n  hint: run `cargo xtask certs init`, then `cargo xtask gen` again (or set `[tls] enabled = false`)");
+        bail!(
+            "{dir}/ca.crt: missing; TLS is on and needs the lab's CA\n  hint: run `cargo xtask certs init`, then `cargo xtask gen` again (or set `[tls] enabled = false`)"
+        );
     };
     let wanted = tls::wanted_names(stack);
     let reason = match tls::decide(t.certs.leaf.as_deref(), &ca_pem, &wanted, now, t.renew_before_days) {

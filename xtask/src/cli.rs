@@ -73,7 +73,16 @@ impl Flags {
             Some("bench") => Command::Bench,
             Some(other) => bail!("unknown command `{other}`"),
         };
-        let mut flags = Flags { command, root: crate::project::default_root(), stack: PathBuf::from("stack.toml"), args: Vec::new(), force: false, auto_approve: false, markdown: false, base: None };
+        let mut flags = Flags {
+            command,
+            root: crate::project::default_root(),
+            stack: PathBuf::from("stack.toml"),
+            args: Vec::new(),
+            force: false,
+            auto_approve: false,
+            markdown: false,
+            base: None,
+        };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--root" => flags.root = PathBuf::from(value(&arg, args.next())?),

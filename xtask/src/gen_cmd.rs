@@ -26,20 +26,17 @@ pub fn run(flags: &Flags) -> Result<()> {
     for path in &summary.kept_edited {
         println!("  kept     generated/{path} (no longer generated, but edited by hand: remove it yourself)");
     }
-    println!(
-        "gen: {} created, {} updated, {} removed, {} unchanged",
-        summary.created.len(),
-        summary.updated.len(),
-        summary.removed.len(),
-        summary.unchanged
-    );
+    println!("gen: {} created, {} updated, {} removed, {} unchanged", summary.created.len(), summary.updated.len(), summary.removed.len(), summary.unchanged);
     let m = &stack.memory;
     println!(
         "memory of {}: container limits {} MB + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
         stack.monitoring.vm.name, m.limits_mb, m.os_reserve_mb, m.vm_mb, m.additions_reserved_mb, m.additions_target_mb
     );
     if stack.logging.uses_promtail {
-        println!("warning: Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy", stack.logging.promtail_version);
+        println!(
+            "warning: Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",
+            stack.logging.promtail_version
+        );
     }
     Ok(())
 }

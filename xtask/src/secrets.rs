@@ -55,10 +55,7 @@ pub fn referenced(stack: &Stack) -> Vec<SecretRef> {
 /// The values to search for: `(variable, value)` for each referenced variable that `env` knows,
 /// when the value is at least `MIN_VALUE_LEN` characters long once trimmed.
 pub fn values(refs: &[SecretRef], env: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
-    refs.iter()
-        .filter_map(|r| env(&r.env).map(|v| (r.env.clone(), v.trim().to_string())))
-        .filter(|(_, v)| v.chars().count() >= MIN_VALUE_LEN)
-        .collect()
+    refs.iter().filter_map(|r| env(&r.env).map(|v| (r.env.clone(), v.trim().to_string()))).filter(|(_, v)| v.chars().count() >= MIN_VALUE_LEN).collect()
 }
 
 /// Scans files given as `(name, bytes)`; `values` are the secret values from `values`.
@@ -205,7 +202,13 @@ mod tests {
 
     #[test]
     fn private_keys_are_found_and_certificates_are_not() {
-        for pem in ["-----BEGIN PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "  -----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN ENCRYPTED PRIVATE KEY-----"] {
+        for pem in [
+            "-----BEGIN PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----BEGIN EC PRIVATE KEY-----",
+            "  -----BEGIN OPENSSH PRIVATE KEY-----",
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+        ] {
             assert_eq!(kinds(pem), ["a PEM private key"], "{pem}");
         }
         for other in ["-----BEGIN CERTIFICATE-----", "-----BEGIN PUBLIC KEY-----", "# the private key stays on the VM", "PRIVATE KEY-----"] {
@@ -260,7 +263,11 @@ mod tests {
 
     #[test]
     fn values_of_referenced_variables_are_found_with_their_line() {
-        let refs = [SecretRef { env: "GRAFANA_ADMIN_PASSWORD".into(), tf_var: "grafana_admin_password".into() }, SecretRef { env: "SHORT".into(), tf_var: "short".into() }, SecretRef { env: "UNSET".into(), tf_var: "unset".into() }];
+        let refs = [
+            SecretRef { env: "GRAFANA_ADMIN_PASSWORD".into(), tf_var: "grafana_admin_password".into() },
+            SecretRef { env: "SHORT".into(), tf_var: "short".into() },
+            SecretRef { env: "UNSET".into(), tf_var: "unset".into() },
+        ];
         let env = |k: &str| match k {
             "GRAFANA_ADMIN_PASSWORD" => Some("s3cret-Pa55".to_string()),
             "SHORT" => Some("abc".to_string()),
@@ -270,7 +277,10 @@ mod tests {
         assert_eq!(values, [("GRAFANA_ADMIN_PASSWORD".to_string(), "s3cret-Pa55".to_string())], "short and unset values are skipped");
         let file = b"a: 1\npassword: s3cret-Pa55\nb: abc\n";
         let found = scan([("generated/x.yml", &file[..])], &values);
-        assert_eq!(found, [Finding { file: "generated/x.yml".into(), line: 2, what: "the value of $GRAFANA_ADMIN_PASSWORD (a referenced secret) is written here".into() }]);
+        assert_eq!(
+            found,
+            [Finding { file: "generated/x.yml".into(), line: 2, what: "the value of $GRAFANA_ADMIN_PASSWORD (a referenced secret) is written here".into() }]
+        );
         assert!(!found[0].to_string().contains("s3cret"), "a finding never repeats the secret");
         assert!(scan([("generated/x.yml", &b"password_file: /run/secrets/x\n"[..])], &values).is_empty());
     }

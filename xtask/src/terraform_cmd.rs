@@ -127,7 +127,10 @@ fn child_env(stack: &Stack, env: &str, root: &Path, verb: &str) -> Result<Vec<(S
     if env == MONITORING && stack.tls.enabled {
         let key = root.join(&stack.tls.leaf_key);
         if !key.is_file() {
-            bail!("{verb}: {}: the TLS leaf key is missing (Terraform writes it to the monitoring VM)\n  hint: run `cargo xtask certs init`", stack.tls.leaf_key);
+            bail!(
+                "{verb}: {}: the TLS leaf key is missing (Terraform writes it to the monitoring VM)\n  hint: run `cargo xtask certs init`",
+                stack.tls.leaf_key
+            );
         }
     }
     Ok(out)

@@ -70,10 +70,7 @@ pub fn new_ca(domain: &str, now: i64) -> Result<Issued> {
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.name_constraints = Some(NameConstraints {
         permitted_subtrees: vec![GeneralSubtree::DnsName(domain.to_string())],
-        excluded_subtrees: vec![
-            GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])),
-            GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16])),
-        ],
+        excluded_subtrees: vec![GeneralSubtree::IpAddress(CidrSubnet::V4([0; 4], [0; 4])), GeneralSubtree::IpAddress(CidrSubnet::V6([0; 16], [0; 16]))],
     });
     params.serial_number = Some(random_serial()?);
     set_validity(&mut params, now, CA_VALIDITY_DAYS)?;
@@ -263,13 +260,18 @@ fn audit_ca(ca: &X509Certificate<'_>, domain: &str, now: i64, renew_before_days:
                 ));
             }
         }
-        _ => out.push(format!("{at}: has no name constraints, so its key could mint a certificate for any site; make a new CA with `cargo xtask certs init --force`")),
+        _ => out.push(format!(
+            "{at}: has no name constraints, so its key could mint a certificate for any site; make a new CA with `cargo xtask certs init --force`"
+        )),
     }
     let not_after = ca.validity().not_after.timestamp();
     if not_after <= now {
         out.push(format!("{at}: expired on {}; make a new CA with `cargo xtask certs init --force`", date(not_after)));
     } else if not_after - now <= i64::from(renew_before_days) * DAY {
-        out.push(format!("{at}: expires on {}, within tls.renew_before_days; make a new CA with `cargo xtask certs init --force` and import it everywhere", date(not_after)));
+        out.push(format!(
+            "{at}: expires on {}, within tls.renew_before_days; make a new CA with `cargo xtask certs init --force` and import it everywhere",
+            date(not_after)
+        ));
     }
 }
 

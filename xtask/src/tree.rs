@@ -66,11 +66,8 @@ impl Tree {
 /// A path is relative, made of plain segments, with no `..` and no empty segment.
 pub fn check_relative(path: &str) -> Result<()> {
     let p = Path::new(path);
-    let plain = !path.is_empty()
-        && !path.contains('\\')
-        && !path.contains("//")
-        && !path.ends_with('/')
-        && p.components().all(|c| matches!(c, Component::Normal(_)));
+    let plain =
+        !path.is_empty() && !path.contains('\\') && !path.contains("//") && !path.ends_with('/') && p.components().all(|c| matches!(c, Component::Normal(_)));
     if !plain {
         bail!("{path:?}: output paths must stay inside generated/ (relative, no `..`)");
     }

@@ -38,11 +38,7 @@ impl SpanIndex {
 
     /// The deepest key whose key or value span contains `span`: names a serde error's location.
     fn key_at(&self, span: &Range<usize>) -> Option<&str> {
-        self.entries
-            .iter()
-            .filter(|(_, (k, v))| contains(k, span) || contains(v, span))
-            .max_by_key(|(path, _)| path.len())
-            .map(|(path, _)| path.as_str())
+        self.entries.iter().filter(|(_, (k, v))| contains(k, span) || contains(v, span)).max_by_key(|(path, _)| path.len()).map(|(path, _)| path.as_str())
     }
 
     fn index(&mut self, prefix: &str, table: &DeTable<'_>) {
@@ -96,16 +92,18 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             if let Some(text) = err.span().and_then(|s| src.get(s)).filter(|t| message == "duplicate key" && !t.is_empty()) {
                 message = format!("duplicate key `{text}`");
             }
-            let mut p = Problem::new("", format!("invalid TOML: {message}"))
-                .hint("fix the syntax first; the other checks run once the file parses");
+            let mut p = Problem::new("", format!("invalid TOML: {message}")).hint("fix the syntax first; the other checks run once the file parses");
             if let Some(span) = err.span() {
                 p = p.at(span);
             }
             problems.push(p);
         }
         if hidden > 0 {
-            let mut p = Problem::new("", format!("invalid TOML: {hidden} more syntax error{} after these, most likely caused by the first", if hidden == 1 { "" } else { "s" }))
-                .hint("fix the first error and run again");
+            let mut p = Problem::new(
+                "",
+                format!("invalid TOML: {hidden} more syntax error{} after these, most likely caused by the first", if hidden == 1 { "" } else { "s" }),
+            )
+            .hint("fix the first error and run again");
             if let Some(span) = next_span {
                 p = p.at(span);
             }
@@ -169,11 +167,8 @@ impl Section<'_> {
     fn read_map<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> BTreeMap<String, T> {
         let mut out = BTreeMap::new();
         let DeValue::Table(table) = value.get_ref() else {
-            self.problems.push(
-                Problem::new(path, "expected a table of named entries")
-                    .hint(format!("write one `[{path}.NAME]` table per entry"))
-                    .at(value.span()),
-            );
+            self.problems
+                .push(Problem::new(path, "expected a table of named entries").hint(format!("write one `[{path}.NAME]` table per entry")).at(value.span()));
             return out;
         };
         for (name, entry) in table.iter() {
@@ -210,8 +205,7 @@ fn humanize(key: &str, message: &str) -> Problem {
         return Problem::new(key, format!("missing key `{field}`")).hint(format!("add `{field} = ...` to this table"));
     }
     if message.contains("untagged enum RawSecret") {
-        return Problem::new(key, "expected a secret reference")
-            .hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
+        return Problem::new(key, "expected a secret reference").hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
     }
     if let Some(rest) = message.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")

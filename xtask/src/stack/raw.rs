@@ -8,21 +8,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// The top-level sections of stack.toml, in the order the example file shows them.
-pub const SECTIONS: &[&str] = &[
-    "schema_version",
-    "domain",
-    "targets",
-    "proxmox",
-    "network",
-    "terraform",
-    "monitoring",
-    "vms",
-    "logging",
-    "alerting",
-    "tls",
-    "services",
-    "routes",
-];
+pub const SECTIONS: &[&str] =
+    &["schema_version", "domain", "targets", "proxmox", "network", "terraform", "monitoring", "vms", "logging", "alerting", "tls", "services", "routes"];
 
 /// The whole file. Each section is filled by `parse.rs` on its own, so that one broken section
 /// does not hide the problems of the others.

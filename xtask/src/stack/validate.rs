@@ -48,7 +48,11 @@ fn certs_dir(p: &mut Problems, v: Option<String>) -> String {
     if crate::tree::check_relative(n).is_err() {
         p.add("tls.certs_dir", format!("`{v}` is not a folder inside the repository"), "use a relative path without `..`, e.g. \"infrastructure/tls\"");
     } else if n == "generated" || n.starts_with("generated/") {
-        p.add("tls.certs_dir", format!("`{v}` is under generated/"), "the committed certificates are inputs: keep them outside generated/, e.g. \"infrastructure/tls\"");
+        p.add(
+            "tls.certs_dir",
+            format!("`{v}` is under generated/"),
+            "the committed certificates are inputs: keep them outside generated/, e.g. \"infrastructure/tls\"",
+        );
     }
     n.to_string()
 }
@@ -56,22 +60,14 @@ fn certs_dir(p: &mut Problems, v: Option<String>) -> String {
 /// A DNS label: what VM, environment, route and node names must be, so they are safe as hostnames,
 /// Terraform identifiers and path segments alike.
 pub fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
+    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !s.starts_with('-') && !s.ends_with('-')
 }
 
 fn check_label(p: &mut Problems, key: &str, what: &str, name: &str) -> bool {
     if is_dns_label(name) {
         return true;
     }
-    let why = if name.contains('/') || name.contains('\\') || name.contains("..") {
-        "could escape the generated/ folder"
-    } else {
-        "is not a DNS label"
-    };
+    let why = if name.contains('/') || name.contains('\\') || name.contains("..") { "could escape the generated/ folder" } else { "is not a DNS label" };
     p.add(key, format!("{what} `{name}` {why}"), "use 1 to 63 lowercase letters, digits and inner hyphens, e.g. `prod-web-1`");
     false
 }
@@ -84,9 +80,8 @@ fn secret(p: &mut Problems, key: &str, raw: Option<&RawSecret>, default_env: &st
     let env = match raw {
         None => default_env.to_string(),
         Some(RawSecret::Ref(r)) => {
-            let ok = !r.env.is_empty()
-                && r.env.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-                && !r.env.as_bytes()[0].is_ascii_digit();
+            let ok =
+                !r.env.is_empty() && r.env.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') && !r.env.as_bytes()[0].is_ascii_digit();
             if !ok {
                 p.add(join(key, "env"), format!("`{}` is not an environment variable name", r.env), "use UPPER_CASE letters, digits and underscores");
             }
@@ -285,7 +280,11 @@ impl Validator<'_> {
             p.add("proxmox.cloud_image.url", format!("`{}` is not an http(s) URL", img.url), "the Proxmox download API fetches it");
         }
         if !img.file_name.ends_with(".qcow2") || img.file_name.contains('/') {
-            p.add("proxmox.cloud_image.file_name", format!("`{}` must be a plain file name ending in .qcow2", img.file_name), "Proxmox imports only *.qcow2 names");
+            p.add(
+                "proxmox.cloud_image.file_name",
+                format!("`{}` must be a plain file name ending in .qcow2", img.file_name),
+                "Proxmox imports only *.qcow2 names",
+            );
         }
         const ALGOS: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
         if let Some(a) = &img.checksum_algorithm
@@ -302,7 +301,11 @@ impl Validator<'_> {
             && default_user.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
             && default_user.as_bytes()[0].is_ascii_lowercase();
         if !user_ok {
-            p.add("proxmox.cloud_image.default_user", format!("`{default_user}` is not a Linux user name"), "the image's default account, e.g. `debian` or `ubuntu`");
+            p.add(
+                "proxmox.cloud_image.default_user",
+                format!("`{default_user}` is not a Linux user name"),
+                "the image's default account, e.g. `debian` or `ubuntu`",
+            );
         }
         let ssh_user = x.ssh_user.clone().unwrap_or_else(|| "root".to_string());
         Proxmox {
@@ -326,7 +329,15 @@ impl Validator<'_> {
 
     fn terraform(&mut self, raw: Option<&RawTerraform>) -> TerraformSettings {
         let p = &mut *self.p;
-        let t = raw.cloned().unwrap_or(RawTerraform { backend: None, state_dir: None, s3_bucket: None, s3_region: None, s3_endpoint: None, pg_conn_str: None, provider_version: None });
+        let t = raw.cloned().unwrap_or(RawTerraform {
+            backend: None,
+            state_dir: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_endpoint: None,
+            pg_conn_str: None,
+            provider_version: None,
+        });
         let backend = t.backend.clone().unwrap_or_else(|| "local".to_string());
         match backend.as_str() {
             "local" => {}
@@ -345,7 +356,11 @@ impl Validator<'_> {
         let state_dir = t.state_dir.clone().unwrap_or_else(|| ".state".to_string());
         let normalized = state_dir.trim_start_matches("./");
         if state_dir.starts_with('/') || normalized == "generated" || normalized.starts_with("generated/") || state_dir.is_empty() {
-            p.add("terraform.state_dir", format!("`{state_dir}` is not allowed for Terraform state"), "use a path relative to the repository root, outside generated/, e.g. `.state`");
+            p.add(
+                "terraform.state_dir",
+                format!("`{state_dir}` is not allowed for Terraform state"),
+                "use a path relative to the repository root, outside generated/, e.g. `.state`",
+            );
         }
         let pg_conn_str = t.pg_conn_str.as_ref().map(|s| secret(p, "terraform.pg_conn_str", Some(s), "PG_CONN_STR"));
         // The bpg/proxmox release the generated roots require (Renovate bumps it in stack.toml).
@@ -413,7 +428,15 @@ impl Validator<'_> {
 
     fn tls(&mut self, raw: Option<&RawTls>) -> Tls {
         let p = &mut *self.p;
-        let t = raw.cloned().unwrap_or(RawTls { enabled: None, ca_key: None, leaf_key: None, certs_dir: None, leaf_validity_days: None, renew_before_days: None, min_version: None });
+        let t = raw.cloned().unwrap_or(RawTls {
+            enabled: None,
+            ca_key: None,
+            leaf_key: None,
+            certs_dir: None,
+            leaf_validity_days: None,
+            renew_before_days: None,
+            min_version: None,
+        });
         let key_path = |p: &mut Problems, key: &str, v: Option<String>, default: &str| {
             let v = v.unwrap_or_else(|| default.to_string());
             let n = v.trim_start_matches("./");
@@ -425,7 +448,11 @@ impl Validator<'_> {
         let validity = opt_range(p, "tls.leaf_validity_days", t.leaf_validity_days, 397, 1, 397, " days (browsers refuse longer leaves)");
         let renew = opt_range(p, "tls.renew_before_days", t.renew_before_days, 30, 1, 396, " days");
         if renew >= validity {
-            p.add("tls.renew_before_days", format!("{renew} days is not shorter than the leaf validity ({validity} days)"), "a leaf would be renewed on every run");
+            p.add(
+                "tls.renew_before_days",
+                format!("{renew} days is not shorter than the leaf validity ({validity} days)"),
+                "a leaf would be renewed on every run",
+            );
         }
         let min_version = match t.min_version.as_deref().unwrap_or("1.2") {
             "1.2" => "VersionTLS12".to_string(),
@@ -472,9 +499,14 @@ impl Validator<'_> {
             None => spec.host_port,
         };
         let limit = opt_range(p, &key("memory_limit_mb"), raw.and_then(|r| r.memory_limit_mb), spec.memory_limit_mb, 16, 1_048_576, " MB");
-        let reservation = opt_range(p, &key("memory_reservation_mb"), raw.and_then(|r| r.memory_reservation_mb), spec.memory_reservation_mb.min(limit), 0, 1_048_576, " MB");
+        let reservation =
+            opt_range(p, &key("memory_reservation_mb"), raw.and_then(|r| r.memory_reservation_mb), spec.memory_reservation_mb.min(limit), 0, 1_048_576, " MB");
         if reservation > limit {
-            p.add(key("memory_reservation_mb"), format!("reservation {reservation} MB is above the limit {limit} MB"), "a container cannot reserve more than it may use");
+            p.add(
+                key("memory_reservation_mb"),
+                format!("reservation {reservation} MB is above the limit {limit} MB"),
+                "a container cannot reserve more than it may use",
+            );
         }
         Container {
             name: spec.name.replace('_', "-"),
@@ -493,10 +525,8 @@ impl Validator<'_> {
         for (name, service) in raw {
             let Some(spec) = catalog::spec(name) else {
                 let names = catalog::SERVICES.iter().map(|s| s.name);
-                let hint = did_you_mean(name, names.clone()).map_or_else(
-                    || format!("the services are: {}", names.collect::<Vec<_>>().join(", ")),
-                    |n| format!("did you mean `{n}`?"),
-                );
+                let hint = did_you_mean(name, names.clone())
+                    .map_or_else(|| format!("the services are: {}", names.collect::<Vec<_>>().join(", ")), |n| format!("did you mean `{n}`?"));
                 self.p.add(join("services", name), format!("unknown service `{name}`"), &hint);
                 continue;
             };
@@ -515,7 +545,15 @@ impl Validator<'_> {
         let prometheus = Prometheus {
             container: self.container(spec("prometheus"), prometheus_raw, domain),
             retention_days: opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days"),
-            scrape_interval_seconds: opt_range(self.p, &p_key("prometheus", "scrape_interval_seconds"), prometheus_raw.and_then(|r| r.scrape_interval_seconds), 30, 5, 300, " seconds"),
+            scrape_interval_seconds: opt_range(
+                self.p,
+                &p_key("prometheus", "scrape_interval_seconds"),
+                prometheus_raw.and_then(|r| r.scrape_interval_seconds),
+                30,
+                5,
+                300,
+                " seconds",
+            ),
         };
         let grafana_raw = get("grafana");
         let grafana = Grafana {
@@ -525,9 +563,15 @@ impl Validator<'_> {
         };
         let traefik_raw = get("traefik");
         let dashboard = traefik_raw.and_then(|r| r.dashboard).unwrap_or(false);
-        let dashboard_users = traefik_raw.and_then(|r| r.dashboard_users.as_ref()).map(|s| secret(self.p, &p_key("traefik", "dashboard_users"), Some(s), "TRAEFIK_DASHBOARD_USERS"));
+        let dashboard_users = traefik_raw
+            .and_then(|r| r.dashboard_users.as_ref())
+            .map(|s| secret(self.p, &p_key("traefik", "dashboard_users"), Some(s), "TRAEFIK_DASHBOARD_USERS"));
         if dashboard && dashboard_users.is_none() {
-            self.p.add(p_key("traefik", "dashboard"), "the dashboard needs basic auth users", "add `dashboard_users = { env = \"TRAEFIK_DASHBOARD_USERS\" }` (htpasswd lines)");
+            self.p.add(
+                p_key("traefik", "dashboard"),
+                "the dashboard needs basic auth users",
+                "add `dashboard_users = { env = \"TRAEFIK_DASHBOARD_USERS\" }` (htpasswd lines)",
+            );
         }
         let mut traefik_container = self.container(spec("traefik"), traefik_raw, domain);
         if dashboard && traefik_container.route.is_none() {
@@ -559,7 +603,8 @@ impl Validator<'_> {
         let kuma_raw = get("uptime_kuma");
         let interval = opt_range(self.p, &p_key("uptime_kuma", "interval_seconds"), kuma_raw.and_then(|r| r.interval_seconds), 30, 20, 86_400, " seconds");
         let retries = opt_range(self.p, &p_key("uptime_kuma", "retries"), kuma_raw.and_then(|r| r.retries), 2, 0, 10, "");
-        let retry_interval = opt_range(self.p, &p_key("uptime_kuma", "retry_interval_seconds"), kuma_raw.and_then(|r| r.retry_interval_seconds), 30, 20, 86_400, " seconds");
+        let retry_interval =
+            opt_range(self.p, &p_key("uptime_kuma", "retry_interval_seconds"), kuma_raw.and_then(|r| r.retry_interval_seconds), 30, 20, 86_400, " seconds");
         let worst = interval + retries * retry_interval;
         if worst > targets.failure_detection_seconds {
             self.p.add(
@@ -675,7 +720,11 @@ impl Validator<'_> {
         let stack_dir = abs_dir(self.p, "monitoring.stack_dir", m.stack_dir.as_ref(), "/opt/monitoring");
         let secrets_dir = abs_dir(self.p, "monitoring.secrets_dir", m.secrets_dir.as_ref(), "/etc/monitoring-secrets");
         if secrets_dir == stack_dir || secrets_dir.starts_with(&format!("{stack_dir}/")) {
-            self.p.add("monitoring.secrets_dir", "the secrets directory is inside the delivered stack directory", "keep it apart, e.g. /etc/monitoring-secrets");
+            self.p.add(
+                "monitoring.secrets_dir",
+                "the secrets directory is inside the delivered stack directory",
+                "keep it apart, e.g. /etc/monitoring-secrets",
+            );
         }
         let vm = Vm {
             name: m.name.clone(),
@@ -758,7 +807,10 @@ impl Validator<'_> {
             let (Some(route), Some(host)) = (&c.route, &c.host) else { continue };
             let internal = c.name == "traefik";
             let url = if internal { String::new() } else { format!("http://{}:{}", c.name, c.port) };
-            routes.push((join(&join("services", &c.name.replace('-', "_")), "route"), Route { name: route.clone(), host: host.clone(), url, service: (!internal).then(|| c.name.clone()), vm: None, health_path: None, internal }));
+            routes.push((
+                join(&join("services", &c.name.replace('-', "_")), "route"),
+                Route { name: route.clone(), host: host.clone(), url, service: (!internal).then(|| c.name.clone()), vm: None, health_path: None, internal },
+            ));
         }
         for (name, r) in raw {
             let key = join("routes", name);
@@ -781,10 +833,22 @@ impl Validator<'_> {
             if let Some(path) = &r.health_path
                 && (!path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()))
             {
-                self.p.add(join(&key, "health_path"), format!("`{path}` is not an absolute URL path"), "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in");
+                self.p.add(
+                    join(&key, "health_path"),
+                    format!("`{path}` is not an absolute URL path"),
+                    "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in",
+                );
             }
             let health_path = r.health_path.clone();
-            let route = Route { name: name.clone(), host: format!("{name}.{domain}"), url: format!("{scheme}://{ip}:{port}"), service: None, vm: Some(r.vm.clone()), health_path, internal: false };
+            let route = Route {
+                name: name.clone(),
+                host: format!("{name}.{domain}"),
+                url: format!("{scheme}://{ip}:{port}"),
+                service: None,
+                vm: Some(r.vm.clone()),
+                health_path,
+                internal: false,
+            };
             routes.push((key, route));
         }
         let mut hosts: BTreeMap<String, String> = BTreeMap::new();
@@ -807,7 +871,11 @@ impl Validator<'_> {
     fn monitoring_port(&mut self, key: &str, name: &str, port: u16, services: &Services) {
         let port_key = join(key, "port");
         if port == 80 || port == 443 {
-            self.p.add(port_key, format!("port {port} of the monitoring VM is Traefik's own entry point: the route would loop back into Traefik"), "route to the port the application itself listens on");
+            self.p.add(
+                port_key,
+                format!("port {port} of the monitoring VM is Traefik's own entry point: the route would loop back into Traefik"),
+                "route to the port the application itself listens on",
+            );
             return;
         }
         for c in services.containers() {
@@ -840,10 +908,7 @@ impl Validator<'_> {
             let parts: Vec<String> = services.containers().iter().map(|c| format!("{} {}", c.name, c.memory_limit_mb)).collect();
             self.p.add(
                 "monitoring.memory_mb",
-                format!(
-                    "container memory limits ({limits} MB) plus the OS reserve ({} MB) exceed the VM's {vm_mb} MB",
-                    monitoring.os_reserve_mb
-                ),
+                format!("container memory limits ({limits} MB) plus the OS reserve ({} MB) exceed the VM's {vm_mb} MB", monitoring.os_reserve_mb),
                 &format!("raise monitoring.memory_mb to at least {} or lower memory_limit_mb of: {}", limits + monitoring.os_reserve_mb, parts.join(", ")),
             );
         }
@@ -854,7 +919,13 @@ impl Validator<'_> {
                 "lower memory_reservation_mb of traefik, loki, promtail, uptime_kuma or autokuma",
             );
         }
-        MemoryBudget { vm_mb, os_reserve_mb: monitoring.os_reserve_mb, limits_mb: limits, additions_reserved_mb: additions, additions_target_mb: targets.added_memory_mb }
+        MemoryBudget {
+            vm_mb,
+            os_reserve_mb: monitoring.os_reserve_mb,
+            limits_mb: limits,
+            additions_reserved_mb: additions,
+            additions_target_mb: targets.added_memory_mb,
+        }
     }
 
     /// Prometheus path: a host is seen down after one failed scrape, alerts after `for`, and

@@ -6,11 +6,11 @@
 pub mod agents;
 pub mod cloud_init;
 pub mod compose;
-pub mod traefik;
-pub mod uptime_kuma;
-pub mod tls;
 pub mod logs;
 pub mod terraform;
+pub mod tls;
+pub mod traefik;
+pub mod uptime_kuma;
 
 use std::path::Path;
 

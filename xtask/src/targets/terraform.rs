@@ -24,8 +24,18 @@ const MODULES: &[&str] = &["vm", "monitoring-stack"];
 const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
 
 /// Variables every root declares; a secret's `tf_var` may not take one of these names.
-const ROOT_VARIABLES: &[&str] =
-    &["vm_ssh_user", "vm_datastore_id", "snippets_datastore_id", "image_datastore_id", "loki_url", "cloud_image", "network", "stack_dir", "secrets_dir", "tls_leaf_key_file"];
+const ROOT_VARIABLES: &[&str] = &[
+    "vm_ssh_user",
+    "vm_datastore_id",
+    "snippets_datastore_id",
+    "image_datastore_id",
+    "loki_url",
+    "cloud_image",
+    "network",
+    "stack_dir",
+    "secrets_dir",
+    "tls_leaf_key_file",
+];
 
 /// From a root (`generated/terraform/environments/<env>/`) up to generated/ and to the repository.
 const TO_GENERATED: &str = "../../..";
@@ -38,11 +48,7 @@ pub fn environments(stack: &Stack) -> Vec<String> {
 
 /// The VMs a root manages: the monitoring VM in `monitoring`, else the VMs of that environment.
 pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
-    if env == MONITORING {
-        vec![&stack.monitoring.vm]
-    } else {
-        stack.vms.iter().filter(|vm| vm.environment == env).collect()
-    }
+    if env == MONITORING { vec![&stack.monitoring.vm] } else { stack.vms.iter().filter(|vm| vm.environment == env).collect() }
 }
 
 /// The URL agents push logs to: Loki's published port on the monitoring VM.
@@ -77,8 +83,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         let ctx = root_ctx(stack, &env)?;
         for file in ROOT_FILES {
             let template = format!("terraform/environments/{{env}}/{file}.j2");
-            out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone())
-                .with_context(|| format!("terraform root `{env}`"))?;
+            out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone()).with_context(|| format!("terraform root `{env}`"))?;
         }
     }
     Ok(())
@@ -147,13 +152,16 @@ fn root_ctx(stack: &Stack, env: &str) -> Result<Value> {
         .iter()
         .map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host), pad: " ".repeat(url_width - r.name.len()) })
         .collect();
-    let mut secrets: Vec<SecretCtx> = monitoring_secrets(stack).into_iter().map(|(role, s)| SecretCtx { role, var: s.tf_var.clone(), env: s.env.clone() }).collect();
+    let mut secrets: Vec<SecretCtx> =
+        monitoring_secrets(stack).into_iter().map(|(role, s)| SecretCtx { role, var: s.tf_var.clone(), env: s.env.clone() }).collect();
     secrets.sort_by(|a, b| a.role.cmp(b.role));
     let mut secret_vars: Vec<(String, String)> = secrets.iter().map(|s| (s.var.clone(), s.env.clone())).collect();
     secret_vars.sort();
     secret_vars.dedup();
     if let Some((var, env_name)) = secret_vars.iter().find(|(v, _)| ROOT_VARIABLES.contains(&v.as_str())) {
-        anyhow::bail!("the secret from {env_name} would be the Terraform variable `{var}`, which the root already declares\n  hint: give that secret another environment variable name");
+        anyhow::bail!(
+            "the secret from {env_name} would be the Terraform variable `{var}`, which the root already declares\n  hint: give that secret another environment variable name"
+        );
     }
     let mut secret_args: Vec<(&'static str, String)> = secrets.iter().map(|s| (s.role, format!("var.{}", s.var))).collect();
     let leaf = if stack.tls.enabled { "sensitive(file(\"${path.root}/${var.tls_leaf_key_file}\"))" } else { "null" };
