@@ -45,7 +45,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
             _ => &stack.logging.alloy_version,
         };
         let ctx = minijinja::context! {
-            stack => Value::from_serialize(stack),
+            stack => out.stack_value(),
             vm => Value::from_serialize(vm),
             agent => Value::from_serialize(vm.agent),
             version => version,

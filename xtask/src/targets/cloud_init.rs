@@ -65,7 +65,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
 fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm, role: &str, packages: Vec<String>, files: Vec<File>, runcmd: Vec<Vec<String>>) -> Result<()> {
     let domain = if stack.network.search_domain.is_empty() { &stack.domain } else { &stack.network.search_domain };
     let ctx = minijinja::context! {
-        stack => Value::from_serialize(stack),
+        stack => out.stack_value(),
         vm => Value::from_serialize(vm),
         role => role,
         fqdn => format!("{}.{domain}", vm.name),

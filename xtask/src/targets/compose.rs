@@ -3,8 +3,7 @@
 
 use anyhow::Result;
 
-use super::{Outputs, stack_ctx};
-use crate::stack::Stack;
+use super::Outputs;
 
 /// Config files rendered from the template of the same path.
 const FILES: &[&str] = &[
@@ -16,8 +15,8 @@ const FILES: &[&str] = &[
     "compose/grafana/provisioning/dashboards/dashboards.yml",
 ];
 
-pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    let ctx = stack_ctx(stack);
+pub fn render(out: &mut Outputs) -> Result<()> {
+    let ctx = out.stack_ctx();
     for file in FILES {
         out.render(file, ctx.clone())?;
     }

@@ -2,10 +2,9 @@
 //! container's config, the logs dashboard and the log alert rules.
 
 use anyhow::Result;
-use minijinja::Value;
 use serde_json::{Value as Json, json};
 
-use super::{Outputs, stack_ctx};
+use super::Outputs;
 use crate::stack::Stack;
 
 /// First day of the only schema period. It must not move once logs are stored: a new period
@@ -24,7 +23,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     let loki = &stack.services.loki;
     let t = &stack.targets;
     let ctx = minijinja::context! {
-        stack => Value::from_serialize(stack),
+        stack => out.stack_value(),
         schema_from => SCHEMA_FROM,
         reject_old_samples_max_age_hours => loki.retention_hours.min(REJECT_OLD_SAMPLES_MAX_HOURS),
         split_count => t.log_search_window_minutes.div_ceil(loki.split_queries_minutes),
@@ -32,8 +31,8 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         query_timeout_seconds => t.log_search_seconds * 6,
     };
     out.render("compose/loki/loki-config.yml", ctx)?;
-    out.render("compose/promtail/promtail-config.yml", stack_ctx(stack))?;
-    out.render("compose/prometheus/rules/logs.yml", stack_ctx(stack))?;
+    out.render("compose/promtail/promtail-config.yml", out.stack_ctx())?;
+    out.render("compose/prometheus/rules/logs.yml", out.stack_ctx())?;
     let mut dashboard = serde_json::to_string_pretty(&logs_overview())?;
     dashboard.push('\n');
     out.add(DASHBOARD, &dashboard)

@@ -26,9 +26,22 @@ use crate::tree::Tree;
 pub struct Outputs<'a> {
     renderer: &'a Renderer,
     tree: Tree,
+    /// The stack as a template value, converted once: per-VM templates share it, so rendering
+    /// stays linear in the number of VMs.
+    stack: Value,
 }
 
 impl Outputs<'_> {
+    /// The whole validated stack as a template value (cheap to clone).
+    pub fn stack_value(&self) -> Value {
+        self.stack.clone()
+    }
+
+    /// The context most templates get: the stack as `stack`.
+    pub fn stack_ctx(&self) -> Value {
+        minijinja::context! { stack => self.stack_value() }
+    }
+
     /// Renders the template whose path is `out` plus `.j2` into `out`.
     pub fn render(&mut self, out: &str, ctx: Value) -> Result<()> {
         self.render_from(&format!("{out}.j2"), out, ctx)
@@ -56,8 +69,8 @@ impl Outputs<'_> {
 /// Renders the whole tree for `stack` from the templates in `templates`.
 pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
-    let mut out = Outputs { renderer: &renderer, tree: Tree::default() };
-    compose::render(stack, &mut out).context("monitoring compose stack")?;
+    let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
+    compose::render(&mut out).context("monitoring compose stack")?;
     traefik::render(stack, &mut out).context("traefik")?;
     uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
     tls::render(stack, &mut out).context("tls certificates")?;
@@ -66,9 +79,4 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     cloud_init::render(stack, &mut out).context("cloud-init")?;
     terraform::render(stack, &mut out).context("terraform")?;
     Ok(out.tree)
-}
-
-/// The context every template gets: the whole validated stack as `stack`.
-pub fn stack_ctx(stack: &Stack) -> Value {
-    minijinja::context! { stack => Value::from_serialize(stack) }
 }

@@ -80,7 +80,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         }
     }
     for env in environments(stack) {
-        let ctx = root_ctx(stack, &env)?;
+        let ctx = root_ctx(stack, out.stack_value(), &env)?;
         for file in ROOT_FILES {
             let template = format!("terraform/environments/{{env}}/{file}.j2");
             out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone()).with_context(|| format!("terraform root `{env}`"))?;
@@ -127,7 +127,7 @@ struct ArgCtx {
     expr: String,
 }
 
-fn root_ctx(stack: &Stack, env: &str) -> Result<Value> {
+fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     let vms = vms_of(stack, env);
     let width = vms.iter().map(|vm| vm.name.len()).max().unwrap_or(0);
     let vm_ctx: Vec<VmCtx> = vms
@@ -171,7 +171,7 @@ fn root_ctx(stack: &Stack, env: &str) -> Result<Value> {
     let t = &stack.terraform;
     let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
     Ok(minijinja::context! {
-        stack => Value::from_serialize(stack),
+        stack => stack_value,
         env => env,
         monitoring => env == MONITORING,
         vms => Value::from_serialize(&vm_ctx),

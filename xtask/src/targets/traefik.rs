@@ -113,7 +113,7 @@ fn view(stack: &Stack) -> View<'_> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    let ctx = minijinja::context! { stack => Value::from_serialize(stack), traefik => Value::from_serialize(view(stack)) };
+    let ctx = minijinja::context! { stack => out.stack_value(), traefik => Value::from_serialize(view(stack)) };
     out.render("compose/traefik/traefik.yml", ctx.clone())?;
     if !stack.routes.is_empty() {
         out.render("compose/traefik/dynamic/routes.yml", ctx.clone())?;
