@@ -131,6 +131,7 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             "tls" => raw.tls = section.read(name, value),
             "services" => raw.services = section.read_map(name, value),
             "routes" => raw.routes = section.read_map(name, value),
+            "ssh" => raw.ssh = section.read(name, value),
             other => {
                 let mut p = Problem::new(join("", other), format!("unknown section `{other}`")).at(key.span());
                 p = match did_you_mean(other, SECTIONS.iter().copied()) {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 /// The top-level sections of stack.toml, in the order the example file shows them.
 pub const SECTIONS: &[&str] =
-    &["schema_version", "domain", "targets", "proxmox", "network", "terraform", "monitoring", "vms", "logging", "alerting", "tls", "services", "routes"];
+    &["schema_version", "domain", "targets", "proxmox", "network", "terraform", "monitoring", "vms", "logging", "alerting", "tls", "services", "routes", "ssh"];
 
 /// The whole file. Each section is filled by `parse.rs` on its own, so that one broken section
 /// does not hide the problems of the others.
@@ -28,6 +28,7 @@ pub struct RawStack {
     pub tls: Option<RawTls>,
     pub services: BTreeMap<String, RawService>,
     pub routes: BTreeMap<String, RawRoute>,
+    pub ssh: Option<RawSsh>,
 }
 
 /// A secret is never a value in stack.toml: it names where the value lives.
@@ -207,4 +208,11 @@ pub struct RawRoute {
     pub scheme: Option<String>,
     /// Path that answers 2xx/3xx while the app is up (Traefik health check, Uptime Kuma).
     pub health_path: Option<String>,
+}
+
+/// SSH access to every VM's default user: Terraform's provisioners log in with these keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSsh {
+    pub authorized_keys: Vec<String>,
 }

@@ -150,8 +150,9 @@ impl Validator<'_> {
         // Before the early return, so that a missing [monitoring] is reported with the others.
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
         let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
-        let monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
-        let vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
+        let mut monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
+        let mut vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
+        self.authorize_ssh(raw.ssh.as_ref(), &mut monitoring, &mut vms, &proxmox);
         self.agents_reach_loki(&vms, &services);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
         let memory = self.memory(&services, &monitoring, &targets);
@@ -704,6 +705,38 @@ impl Validator<'_> {
             }
         }
         keys
+    }
+
+    /// `[ssh] authorized_keys` go to every VM, before its own `ssh_keys`. The user data replaces
+    /// Proxmox's own key injection, so a VM that Terraform provisions over SSH (the monitoring VM,
+    /// every VM with a log agent) without any key could never be reached.
+    fn authorize_ssh(&mut self, raw: Option<&RawSsh>, monitoring: &mut MonitoringVm, vms: &mut [Vm], proxmox: &Proxmox) {
+        let common = self.ssh_keys("ssh.authorized_keys", raw.map(|s| &s.authorized_keys));
+        let mut unreachable = Vec::new();
+        for vm in std::iter::once(&mut monitoring.vm).chain(vms.iter_mut()) {
+            let own = std::mem::take(&mut vm.ssh_keys);
+            vm.ssh_keys = common.iter().chain(own.iter()).fold(Vec::new(), |mut keys, k| {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+                keys
+            });
+            let provisioned = vm.environment == "monitoring" || vm.agent != Agent::None;
+            if provisioned && vm.ssh_keys.is_empty() {
+                unreachable.push(vm.name.clone());
+            }
+        }
+        if !unreachable.is_empty() {
+            self.p.add(
+                "ssh",
+                format!(
+                    "no SSH key is authorized on {}: Terraform logs in as `{}` to deliver the stack and install the log agents",
+                    unreachable.join(", "),
+                    proxmox.cloud_image.default_user
+                ),
+                "add `[ssh]` with `authorized_keys = [\"ssh-ed25519 AAAA... you@laptop\"]` (public keys only)",
+            );
+        }
     }
 
     fn monitoring(&mut self, m: &RawMonitoringVm, network: &Network, proxmox: &Proxmox) -> Option<MonitoringVm> {
