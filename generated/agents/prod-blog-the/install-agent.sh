@@ -20,23 +20,32 @@ if [ ! -f "$CONFIG_SRC" ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-# Keep the config we write over the one a package upgrade ships.
-APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+# Keep the config we write over the one a package upgrade ships; wait for apt-daily or
+# unattended-upgrades rather than fail on their lock.
+APT_OPTS=(-y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
 if ! command -v curl >/dev/null; then
-  apt-get update -q
+  apt-get -o DPkg::Lock::Timeout=600 update -q
   apt-get install "${APT_OPTS[@]}" curl ca-certificates
 fi
 
-# Grafana's apt repository, signed by its full key.
+# Grafana's apt repository, signed by its full key, fetched on every run so that a key Grafana
+# extended or rotated never breaks a later update.
 install -d -m 0755 /etc/apt/keyrings
-if [ ! -s /etc/apt/keyrings/grafana.asc ]; then
-  curl -fsSL https://apt.grafana.com/gpg-full.key -o /etc/apt/keyrings/grafana.asc.tmp
-  mv /etc/apt/keyrings/grafana.asc.tmp /etc/apt/keyrings/grafana.asc
-fi
+curl -fsSL https://apt.grafana.com/gpg-full.key -o /etc/apt/keyrings/grafana.asc.tmp
+mv /etc/apt/keyrings/grafana.asc.tmp /etc/apt/keyrings/grafana.asc
 chmod 0644 /etc/apt/keyrings/grafana.asc
 echo "deb [signed-by=/etc/apt/keyrings/grafana.asc] https://apt.grafana.com stable main" >/etc/apt/sources.list.d/grafana.list
-apt-get update -q
+apt-get -o DPkg::Lock::Timeout=600 update -q
+
+# The package's postinst makes a system user in nogroup unless promtail exists: make ours first,
+# with its own group, which the unit and the positions folder below use.
+getent group promtail >/dev/null || groupadd --system promtail
+if id promtail >/dev/null 2>&1; then
+  [ "$(id -gn promtail)" = promtail ] || usermod -g promtail promtail
+else
+  useradd --system --gid promtail --home-dir /var/lib/promtail --no-create-home --shell /usr/sbin/nologin promtail
+fi
 
 # The pinned version. Grafana's packages may carry a revision (1.2.3 or 1.2.3-1), so take the
 # repository's exact version string that starts with the pin.
@@ -59,9 +68,6 @@ fi
 # Upgrades happen here, when the pin changes, never behind our back.
 apt-mark hold "$AGENT" >/dev/null
 
-if ! id promtail >/dev/null 2>&1; then
-  useradd --system --home-dir /var/lib/promtail --no-create-home --shell /usr/sbin/nologin promtail
-fi
 # Read the journal, /var/log and, when Docker is installed, the Docker socket.
 for group in systemd-journal adm docker; do
   if getent group "$group" >/dev/null; then

@@ -26,6 +26,20 @@ resource "proxmox_virtual_environment_file" "user_data" {
   }
 }
 
+# A fixed instance id: without one, Proxmox derives it from the user data, and cloud-init would
+# take a VM whose user data changed for a new instance at its next boot (new SSH host keys,
+# packages and runcmd again).
+resource "proxmox_virtual_environment_file" "meta_data" {
+  node_name    = var.node_name
+  datastore_id = var.snippets_datastore_id
+  content_type = "snippets"
+
+  source_raw {
+    file_name = "${var.name}-meta-data.yaml"
+    data      = "instance-id: ${var.name}-${var.vm_id}\nlocal-hostname: ${var.name}\n"
+  }
+}
+
 resource "proxmox_virtual_environment_vm" "this" {
   node_name       = var.node_name
   vm_id           = var.vm_id
@@ -77,6 +91,7 @@ resource "proxmox_virtual_environment_vm" "this" {
   initialization {
     datastore_id      = var.vm_datastore_id
     user_data_file_id = proxmox_virtual_environment_file.user_data.id
+    meta_data_file_id = proxmox_virtual_environment_file.meta_data.id
 
     ip_config {
       ipv4 {
@@ -168,7 +183,7 @@ resource "terraform_data" "log_agent" {
     inline = [
       "set -eu",
       "cd '${local.agent_stage}'",
-      "${local.sudo}env LOKI_URL='${var.loki_url}' sh ./install-agent.sh",
+      "${local.sudo}env LOKI_URL='${var.loki_url}' bash ./install-agent.sh",
       "cd / && rm -rf '${local.agent_stage}'",
     ]
   }
