@@ -152,7 +152,7 @@ fn detection_above_the_target() {
 
 #[test]
 fn prometheus_detection_above_the_target() {
-    check("prometheus_detection", &[("instance_down_for_seconds = 60", "instance_down_for_seconds = 300")]);
+    check("prometheus_detection", &[("instance_down_for_seconds = 30", "instance_down_for_seconds = 300")]);
 }
 
 #[test]

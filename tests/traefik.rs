@@ -154,7 +154,7 @@ fn the_proxy_target_is_a_bucket_and_the_alert_threshold() {
         assert!(t["api"].get("insecure").is_none_or(|v| v.as_bool() == Some(false)), "{name}: api.insecure");
         let rules = yaml(&tree, "compose/prometheus/rules/traefik.yml");
         let latency = rules["groups"][0]["rules"].as_sequence().unwrap().iter().find(|r| r["alert"].as_str() == Some("TraefikLatencyAboveTarget")).unwrap();
-        assert!(str_of(latency, "expr").ends_with(&format!("> {target}")), "{name}: {}", str_of(latency, "expr"));
+        assert!(str_of(latency, "expr").contains(&format!(") > {target}\n")), "{name}: {}", str_of(latency, "expr"));
     }
 }
 
@@ -168,8 +168,9 @@ fn the_traefik_alerts_fire_on_promtool_data() {
         let entry = if stack.tls.enabled { "websecure" } else { "web" };
         let t = yaml(&tree, "compose/traefik/traefik.yml");
         let buckets: Vec<f64> = t["metrics"]["prometheus"]["buckets"].as_sequence().unwrap().iter().map(|b| b.as_f64().unwrap()).collect();
-        // Every request takes between 0.1 and 0.25 s (slow) or under 5 ms (fast).
-        let series = |slow: bool, extra: &str| -> String {
+        // Every request takes between 0.1 and 0.25 s (slow) or under 5 ms (fast), at the entry
+        // point (`traefik_entrypoint_*`) or at the backend (`traefik_service_*`), one a second.
+        let series = |metric: &str, label: &str, slow: bool| -> String {
             let mut out = String::new();
             for le in buckets.iter().map(|b| b.to_string()).chain(["+Inf".to_string()]) {
                 let counted = le == "+Inf" || {
@@ -177,11 +178,17 @@ fn the_traefik_alerts_fire_on_promtool_data() {
                     if slow { b >= 0.25 } else { b >= 0.005 }
                 };
                 let values = if counted { "0+60x30" } else { "0x30" };
-                out.push_str(&format!(
-                    "      - series: 'traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{entry}\",le=\"{le}\"{extra}}}'\n        values: '{values}'\n"
-                ));
+                out.push_str(&format!("      - series: '{metric}_request_duration_seconds_bucket{{{label},le=\"{le}\"}}'\n        values: '{values}'\n"));
             }
             out
+        };
+        let traffic = |entry_slow: bool, backend_slow: bool| -> String {
+            let entry_label = format!("entrypoint=\"{entry}\"");
+            format!(
+                "{}{}      - series: 'traefik_entrypoint_requests_total{{{entry_label}}}'\n        values: '0+60x30'\n",
+                series("traefik_entrypoint", &entry_label, entry_slow),
+                series("traefik_service", "service=\"grafana@file\"", backend_slow),
+            )
         };
         let down_for = stack.alerting.instance_down_for_seconds;
         let test = format!(
@@ -192,7 +199,7 @@ tests:
     input_series:
       - series: 'traefik_service_server_up{{service="grafana@file",url="http://grafana:3000"}}'
         values: '0x30'
-{slow}    alert_rule_test:
+{proxy_slow}    alert_rule_test:
       - eval_time: {eval}s
         alertname: TraefikBackendDown
         exp_alerts:
@@ -203,9 +210,9 @@ tests:
       - eval_time: 20m
         alertname: TraefikLatencyAboveTarget
         exp_alerts:
-          - exp_labels: {{severity: warning, entrypoint: {entry}}}
+          - exp_labels: {{severity: warning}}
             exp_annotations:
-              summary: "95th percentile request time on {entry} is 242.5ms, above the {ms} ms proxy target"
+              summary: "Traefik adds about 237.8ms at the 95th percentile on {entry}, above the {ms} ms proxy target"
               description: "targets.proxy_overhead_ms is {ms} ms; check the slowest backends in Traefik's service metrics."
   - interval: 1m
     input_series:
@@ -213,9 +220,16 @@ tests:
       - eval_time: 20m
         alertname: TraefikLatencyAboveTarget
         exp_alerts: []
+  - interval: 1m
+    input_series:
+{backend_slow}    alert_rule_test:
+      - eval_time: 20m
+        alertname: TraefikLatencyAboveTarget
+        exp_alerts: []
 "#,
-            slow = series(true, ""),
-            fast = series(false, ""),
+            proxy_slow = traffic(true, false),
+            fast = traffic(false, false),
+            backend_slow = traffic(true, true),
             eval = down_for + 60,
             ms = stack.targets.proxy_overhead_ms,
         );

@@ -302,6 +302,7 @@ pub struct Prometheus {
     pub container: Container,
     pub retention_days: u32,
     pub scrape_interval_seconds: u32,
+    pub scrape_timeout_seconds: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]

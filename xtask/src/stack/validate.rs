@@ -420,9 +420,9 @@ impl Validator<'_> {
         Alerting {
             telegram_chat_id: a.telegram.chat_id,
             telegram_bot_token: secret(p, "alerting.telegram.bot_token", Some(&a.telegram.bot_token), "TELEGRAM_BOT_TOKEN"),
-            group_wait_seconds: opt_range(p, "alerting.group_wait_seconds", a.group_wait_seconds, 30, 0, 3600, " seconds"),
+            group_wait_seconds: opt_range(p, "alerting.group_wait_seconds", a.group_wait_seconds, 15, 0, 3600, " seconds"),
             repeat_interval_hours: opt_range(p, "alerting.repeat_interval_hours", a.repeat_interval_hours, 4, 1, 168, " hours"),
-            instance_down_for_seconds: opt_range(p, "alerting.instance_down_for_seconds", a.instance_down_for_seconds, 60, 0, 86_400, " seconds"),
+            instance_down_for_seconds: opt_range(p, "alerting.instance_down_for_seconds", a.instance_down_for_seconds, 30, 0, 86_400, " seconds"),
             worst_case_detection_seconds: 0,
         }
     }
@@ -543,18 +543,14 @@ impl Validator<'_> {
         let p_key = |s: &str, k: &str| join(&join("services", s), k);
 
         let prometheus_raw = get("prometheus");
+        let scrape_interval_seconds =
+            opt_range(self.p, &p_key("prometheus", "scrape_interval_seconds"), prometheus_raw.and_then(|r| r.scrape_interval_seconds), 30, 5, 300, " seconds");
         let prometheus = Prometheus {
             container: self.container(spec("prometheus"), prometheus_raw, domain),
             retention_days: opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days"),
-            scrape_interval_seconds: opt_range(
-                self.p,
-                &p_key("prometheus", "scrape_interval_seconds"),
-                prometheus_raw.and_then(|r| r.scrape_interval_seconds),
-                30,
-                5,
-                300,
-                " seconds",
-            ),
+            scrape_interval_seconds,
+            // Prometheus's default, never above the interval.
+            scrape_timeout_seconds: scrape_interval_seconds.min(10),
         };
         let grafana_raw = get("grafana");
         let grafana = Grafana {
@@ -961,16 +957,18 @@ impl Validator<'_> {
         }
     }
 
-    /// Prometheus path: a host is seen down after one failed scrape, alerts after `for`, and
-    /// Alertmanager waits `group_wait` before the first message.
+    /// Prometheus path: a host that stops answering is seen down when a scrape times out, the
+    /// next rule evaluation sees `up == 0`, the alert fires after `for`, and Alertmanager waits
+    /// `group_wait` before the first message.
     fn detection(&mut self, mut alerting: Alerting, services: &Services, targets: &Targets) -> Alerting {
-        let scrape = services.prometheus.scrape_interval_seconds;
-        let worst = scrape + alerting.instance_down_for_seconds + alerting.group_wait_seconds;
+        let p = &services.prometheus;
+        let (scrape, timeout) = (p.scrape_interval_seconds, p.scrape_timeout_seconds);
+        let worst = scrape + timeout + scrape + alerting.instance_down_for_seconds + alerting.group_wait_seconds;
         if worst > targets.failure_detection_seconds {
             self.p.add(
                 "alerting.instance_down_for_seconds",
                 format!(
-                    "a down host is reported after up to {scrape} + {} + {} = {worst} s (scrape interval + for + group wait), above the target of {} s",
+                    "a down host is reported after up to {scrape} + {timeout} + {scrape} + {} + {} = {worst} s (scrape interval + scrape timeout + rule evaluation + for + group wait), above the target of {} s",
                     alerting.instance_down_for_seconds, alerting.group_wait_seconds, targets.failure_detection_seconds
                 ),
                 "lower instance_down_for_seconds, group_wait_seconds or services.prometheus.scrape_interval_seconds",

@@ -54,11 +54,12 @@ locals {
   )
 
   # AutoKuma reads its Telegram notification's token from AUTOKUMA__ENV__* (its templates only
-  # see variables with that prefix).
+  # see variables with that prefix). Single quotes: Compose takes the values literally (no `$`
+  # interpolation, no ` #` comment); the variables refuse a quote or a newline.
   secret_contents = {
     "telegram_bot_token"      = var.telegram_bot_token
     "grafana_admin_password"  = var.grafana_admin_password
-    "autokuma.env"            = "AUTOKUMA__KUMA__PASSWORD=${var.autokuma_password}\nAUTOKUMA__ENV__TELEGRAM_BOT_TOKEN=${var.telegram_bot_token}\n"
+    "autokuma.env"            = "AUTOKUMA__KUMA__PASSWORD='${var.autokuma_password}'\nAUTOKUMA__ENV__TELEGRAM_BOT_TOKEN='${var.telegram_bot_token}'\n"
     "tls/leaf.key"            = var.tls_leaf_key
     "traefik_dashboard_users" = var.traefik_dashboard_users
   }

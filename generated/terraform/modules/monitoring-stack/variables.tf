@@ -78,6 +78,11 @@ variable "telegram_bot_token" {
   description = "Telegram bot token of Alertmanager, written to <secrets_dir>/telegram_bot_token."
   type        = string
   sensitive   = true
+
+  validation {
+    condition     = can(regex("^[0-9]+:[A-Za-z0-9_-]+$", var.telegram_bot_token))
+    error_message = "The Telegram bot token must look like 123456789:AAE...: digits, a colon, then letters, digits, - or _."
+  }
 }
 
 variable "grafana_admin_password" {
@@ -90,6 +95,11 @@ variable "autokuma_password" {
   description = "Uptime Kuma password AutoKuma logs in with, written to <secrets_dir>/autokuma.env."
   type        = string
   sensitive   = true
+
+  validation {
+    condition     = !strcontains(var.autokuma_password, "'") && !strcontains(var.autokuma_password, "\n")
+    error_message = "The Uptime Kuma password must not contain a single quote or a newline: it is written single-quoted into an env file."
+  }
 }
 
 variable "tls_leaf_key" {
