@@ -531,9 +531,11 @@ impl Validator<'_> {
                 self.p.add(join("services", name), format!("unknown service `{name}`"), &hint);
                 continue;
             };
+            // The node exporter runs on the VM's own network: it publishes nothing.
+            let common: Vec<&str> = COMMON_KEYS.iter().copied().filter(|k| !(spec.name == "node_exporter" && *k == "host_port")).collect();
             for key in given_keys(service) {
-                if !COMMON_KEYS.contains(&key) && !spec.keys.contains(&key) {
-                    let takes: Vec<&str> = COMMON_KEYS.iter().chain(spec.keys).copied().collect();
+                if !common.contains(&key) && !spec.keys.contains(&key) {
+                    let takes: Vec<&str> = common.iter().chain(spec.keys).copied().collect();
                     self.p.add(join(&join("services", name), key), format!("{name} does not take `{key}`"), &format!("its keys are: {}", takes.join(", ")));
                 }
             }
@@ -654,7 +656,12 @@ impl Validator<'_> {
     }
 
     fn host_ports(&mut self, services: &Services) {
-        let mut used: BTreeMap<u16, String> = BTreeMap::from([(80, "traefik".to_string()), (443, "traefik".to_string())]);
+        let mut used: BTreeMap<u16, String> = BTreeMap::from([
+            (80, "traefik".to_string()),
+            (443, "traefik".to_string()),
+            // On the VM's own network (network_mode: host).
+            (services.node_exporter.port, "node-exporter".to_string()),
+        ]);
         for c in services.containers() {
             if let Some(port) = c.host_port {
                 let key = join(&join("services", &c.name.replace('-', "_")), "host_port");
