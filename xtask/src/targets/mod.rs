@@ -53,10 +53,10 @@ impl Outputs<'_> {
         self.add(out, &text)
     }
 
-    /// Adds a file made in Rust (or rendered), with its header, after parsing it back.
+    /// Adds a file made in Rust (or rendered), with its header. `generate` parses every file
+    /// back before it returns the tree.
     pub fn add(&mut self, out: &str, text: &str) -> Result<()> {
         let text = formats::with_header(out, text);
-        formats::parse_back(out, &text)?;
         self.tree.insert(out, text)
     }
 
@@ -78,5 +78,45 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     agents::render(stack, &mut out).context("log agents")?;
     cloud_init::render(stack, &mut out).context("cloud-init")?;
     terraform::render(stack, &mut out).context("terraform")?;
+    parse_back_all(&out.tree)?;
     Ok(out.tree)
+}
+
+/// Parses every output back with its format's parser, on every core: the parsers are most of
+/// the time of a render. The first problem in path order is the error.
+fn parse_back_all(tree: &Tree) -> Result<()> {
+    let files: Vec<(&str, &[u8])> = tree.files().collect();
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
+    let chunk = files.len().div_ceil(workers).max(1);
+    let check = |part: &[(&str, &[u8])]| -> Vec<anyhow::Error> {
+        part.iter()
+            .filter_map(|(path, bytes)| match std::str::from_utf8(bytes) {
+                Ok(text) => formats::parse_back(path, text).err(),
+                Err(_) => Some(anyhow::anyhow!("{path}: not UTF-8")),
+            })
+            .collect()
+    };
+    let mut errors: Vec<anyhow::Error> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || check(part))).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a parse-back worker panicked")).collect()
+    });
+    if errors.is_empty() { Ok(()) } else { Err(errors.remove(0)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_output_fails_the_render_and_names_the_first_broken_file() {
+        let mut tree = Tree::default();
+        tree.insert("a/ok.yml", "a: 1\n").unwrap();
+        tree.insert("b/broken.json", "{\"a\": }\n").unwrap();
+        tree.insert("c/broken.yml", "a: [1\n").unwrap();
+        let err = parse_back_all(&tree).unwrap_err();
+        assert!(format!("{err:#}").starts_with("b/broken.json: rendered JSON does not parse"), "{err:#}");
+        tree = Tree::default();
+        tree.insert("a/ok.yml", "a: 1\n").unwrap();
+        parse_back_all(&tree).unwrap();
+    }
 }
