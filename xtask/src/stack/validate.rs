@@ -494,7 +494,9 @@ impl Validator<'_> {
             }
             None => spec.route.map(str::to_string),
         };
-        let host_port = match raw.and_then(|r| r.host_port) {
+        // The node exporter takes no host_port (refused in `services`): it is on the VM's network.
+        let given_host_port = raw.and_then(|r| r.host_port).filter(|_| spec.name != "node_exporter");
+        let host_port = match given_host_port {
             Some(0) => None,
             Some(v) => in_range(p, &key("host_port"), v, 1, 65_535, "; 0 publishes nothing").map(|v| v as u16),
             None => spec.host_port,
