@@ -254,3 +254,68 @@ fn a_mangled_manifest_never_deletes_outside_or_foreign_files() {
     let drift = tree::drift(&changed(), &dir).unwrap();
     assert_eq!(drift.iter().map(|d| (d.path.as_str(), d.class)).collect::<Vec<_>>(), [("foreign.txt", Class::Extra)]);
 }
+
+/// A disk that loses power at the first sync of written files: every put lands, the sync fails.
+struct PowerCut {
+    events: Vec<String>,
+}
+
+impl tree::Writer for PowerCut {
+    fn put(&mut self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        self.events.push(format!("put {}", path.file_name().unwrap().to_string_lossy()));
+        put_real(path, contents)
+    }
+
+    fn sync(&mut self, _root: &Path, written: &[std::path::PathBuf]) -> io::Result<()> {
+        if written.iter().any(|p| !p.ends_with(tree::MANIFEST)) {
+            self.events.push("sync files (fails)".into());
+            return Err(io::Error::other("power lost (simulated)"));
+        }
+        self.events.push("sync manifest".into());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_crash_between_the_files_and_the_manifest_leaves_no_manifest_vouching_for_them() {
+    for (name, old) in [("over-old", Some(with_old_file(&example()))), ("into-empty", None)] {
+        let new = changed();
+        let dir = common::temp_dir(&format!("power-cut-{name}"));
+        if let Some(old) = &old {
+            tree::write(old, &dir).unwrap();
+        }
+        let mut disk = PowerCut { events: Vec::new() };
+        let msg = format!("{:#}", tree::write_io(&new, &dir, &mut disk).unwrap_err());
+        assert!(msg.contains("cannot make the written files durable") && msg.contains("power lost (simulated)"), "{name}: {msg}");
+        // The order: intent manifest (synced), the files, the failed sync, and no manifest after.
+        let manifest = format!("put {}", tree::MANIFEST);
+        assert_eq!(disk.events[..2], [manifest.clone(), "sync manifest".to_string()], "{name}: {:?}", disk.events);
+        assert_eq!(disk.events.last().unwrap(), "sync files (fails)", "{name}: {:?}", disk.events);
+        assert_eq!(disk.events.iter().filter(|e| **e == manifest).count(), 1, "{name}: the final manifest was written: {:?}", disk.events);
+        // Every hash the manifest on disk records is that of the bytes on disk; what was being
+        // written is listed as in flight, owned and vouched for by nothing.
+        let recorded = tree::read_manifest(&dir);
+        let mut in_flight = 0;
+        for (path, hash) in &recorded {
+            if hash == tree::IN_FLIGHT {
+                in_flight += 1;
+                assert!(old.as_ref().and_then(|o| o.get(path)) != new.get(path), "{name}: {path} was not written, yet in flight");
+                continue;
+            }
+            if new.get(path).is_none() && !dir.join(path).exists() {
+                continue; // a stale file, removed: owned until the final manifest, vouched by none
+            }
+            let bytes = fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{name}: {path}: {e}"));
+            assert_eq!(&tree::sha256_hex(&bytes), hash, "{name}: the manifest vouches for bytes of {path} that are not on disk");
+        }
+        assert!(in_flight > 0, "{name}: nothing was in flight");
+        // So check does not pass, the parse-back skips none of the written files, and the next
+        // gen repairs the tree.
+        let on_disk = tree::OnDisk::read(&new, &dir).unwrap();
+        assert!(on_disk.vouched(&new).values().all(|h| h != tree::IN_FLIGHT), "{name}");
+        assert!(!on_disk.drift(&new).is_empty(), "{name}: check passed after a crash before the manifest");
+        tree::write(&new, &dir).unwrap();
+        assert!(tree::drift(&new, &dir).unwrap().is_empty(), "{name}: the next gen did not repair the tree");
+        assert!(!dir.join("compose/old/stale.yml").exists(), "{name}: the stale file survived the repair");
+    }
+}

@@ -1,23 +1,28 @@
 //! `cargo xtask check`: render in memory, compare with generated/, never write.
 
+use std::path::Path;
+
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
 use crate::cli::Flags;
 use crate::project::Project;
 use crate::secrets;
-use crate::tree::{self, Class, Drift};
+use crate::targets;
+use crate::tree::{self, Class, Drift, Tree};
 
 pub fn run(flags: &Flags) -> Result<()> {
     let project = Project::from_flags(flags);
     let stack = project.load()?;
-    let expected = project.render(&stack)?;
-    let drift = tree::drift(&expected, &project.generated())?;
+    let expected = project.render_unparsed(&stack)?;
+    let stack_src = std::fs::read(project.root.join(&project.stack_file)).unwrap_or_default();
+    let stack_name = project.stack_file.to_string_lossy().replace('\\', "/");
+    let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
+    let Examined { drift, findings } = examine(&expected, &project.generated(), (&stack_name, &stack_src), &values)?;
     let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
     for problem in &tls_problems {
         println!("tls: {problem}");
     }
-    let findings = secret_scan(&project, &stack, &expected)?;
     for f in &findings {
         println!("secret  {f}");
     }
@@ -54,22 +59,33 @@ pub fn run(flags: &Flags) -> Result<()> {
     )
 }
 
-/// The secret scan over stack.toml, what gen would write and what is on disk under generated/,
-/// searching for the values that the referenced variables have in this environment.
-fn secret_scan(project: &Project, stack: &crate::stack::Stack, expected: &tree::Tree) -> Result<Vec<secrets::Finding>> {
-    let stack_path = project.root.join(&project.stack_file);
-    let stack_src = std::fs::read(&stack_path).unwrap_or_default();
-    let stack_name = project.stack_file.to_string_lossy().replace('\\', "/");
-    let disk = tree::read_disk(&project.generated())?;
-    let values = secrets::values(&secrets::referenced(stack), |k| std::env::var(k).ok());
-    let expected_names: Vec<(String, &[u8])> = expected.files().map(|(p, c)| (format!("generated/{p}"), c)).collect();
-    // A file on disk that is byte for byte what gen renders was scanned as rendered already.
-    let disk_names: Vec<(String, &[u8])> =
-        disk.iter().filter(|(p, c)| expected.get(p) != Some(c.as_slice())).map(|(p, c)| (format!("generated/{p}"), c.as_slice())).collect();
-    let files = std::iter::once((stack_name.as_str(), stack_src.as_slice()))
-        .chain(expected_names.iter().map(|(p, c)| (p.as_str(), *c)))
-        .chain(disk_names.iter().map(|(p, c)| (p.as_str(), *c)));
-    Ok(secrets::scan(files, &values))
+/// What check found, besides the TLS audit.
+pub struct Examined {
+    pub drift: Vec<Drift>,
+    pub findings: Vec<secrets::Finding>,
+}
+
+/// Check's core once the tree is rendered (not yet parsed back): one read of `generated`, the
+/// parse-back of every output it does not vouch for, the drift, and the secret scan of the
+/// stack file, of what gen would write and of the files on disk that are not byte for byte
+/// that (all from the same reading), searching for `values` (`secrets::values`). The scan of
+/// the rendered files runs while generated/ is read.
+pub fn examine(expected: &Tree, generated: &Path, stack_file: (&str, &[u8]), values: &[(String, String)]) -> Result<Examined> {
+    let (disk, mut findings) = std::thread::scope(|scope| {
+        let rendered = scope.spawn(|| {
+            let names: Vec<(String, &[u8])> = expected.files().map(|(p, c)| (format!("generated/{p}"), c)).collect();
+            secrets::scan(std::iter::once(stack_file).chain(names.iter().map(|(p, c)| (p.as_str(), *c))), values)
+        });
+        let disk = tree::OnDisk::read(expected, generated).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
+        (disk, rendered.join().expect("the secret scan panicked"))
+    });
+    let disk = disk?;
+    let expected_manifest = expected.manifest();
+    let on_disk: Vec<(String, &[u8])> = disk.unscanned(&expected_manifest).map(|(p, c)| (format!("generated/{p}"), c)).collect();
+    findings.extend(secrets::scan(on_disk.iter().map(|(p, c)| (p.as_str(), *c)), values));
+    findings.sort();
+    findings.dedup();
+    Ok(Examined { drift: disk.drift(expected), findings })
 }
 
 /// A unified diff from what is on disk to what gen would write.

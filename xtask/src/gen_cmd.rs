@@ -1,10 +1,13 @@
 //! `cargo xtask gen`: render, then write only what changed under generated/.
 
+use std::path::Path;
+
 use anyhow::Result;
 
 use crate::cli::Flags;
 use crate::project::Project;
-use crate::tree;
+use crate::targets;
+use crate::tree::{self, Summary, Tree, Writer};
 
 pub fn run(flags: &Flags) -> Result<()> {
     let project = Project::from_flags(flags);
@@ -12,8 +15,8 @@ pub fn run(flags: &Flags) -> Result<()> {
     for note in crate::certs_cmd::renew_leaf(&project.root, &mut stack, crate::certs_cmd::now())? {
         println!("{note}");
     }
-    let expected = project.render(&stack)?;
-    let summary = tree::write(&expected, &project.generated())?;
+    let expected = project.render_unparsed(&stack)?;
+    let summary = write_generated(&expected, &project.generated(), &mut tree::RealDisk)?;
     for path in &summary.created {
         println!("  created  generated/{path}");
     }
@@ -39,4 +42,18 @@ pub fn run(flags: &Flags) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Gen's core once the tree is rendered (not yet parsed back): take the lock, read generated/
+/// once, parse back every output that generated/ does not vouch for, then write what changed.
+pub fn write_generated(expected: &Tree, root: &Path, io: &mut dyn Writer) -> Result<Summary> {
+    let lock = tree::Lock::take(root)?;
+    let read = tree::OnDisk::read(expected, root).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
+    match read {
+        Ok(disk) => tree::write_locked(lock, expected, &disk, root, io),
+        Err(e) => {
+            lock.release();
+            Err(e)
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Rendering: the validated `Stack` to the in-memory `Tree`, one module per output family.
 //!
-//! Every output goes through `Outputs::add`, which puts the do-not-edit header on it and parses
-//! it back, so a template bug is an error here and never a file on disk.
+//! Every output goes through `Outputs::add`, which puts the do-not-edit header on it; `render`
+//! makes the tree and `parse_back` parses every output back, except those generated/ vouches for
+//! (bytes gen parsed back when it wrote them), so a template bug is an error and never a file on
+//! disk.
 
 pub mod agents;
 pub mod cloud_init;
@@ -20,7 +22,7 @@ use minijinja::Value;
 use crate::formats;
 use crate::render::Renderer;
 use crate::stack::Stack;
-use crate::tree::Tree;
+use crate::tree::{Manifest, Tree};
 
 /// Collects the outputs of every family.
 pub struct Outputs<'a> {
@@ -66,8 +68,18 @@ impl Outputs<'_> {
     }
 }
 
-/// Renders the whole tree for `stack` from the templates in `templates`.
+/// Renders the whole tree for `stack` and parses every output back: what a caller with no
+/// generated/ to compare with (tests, review, plan) uses.
 pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
+    let tree = render(stack, templates)?;
+    parse_back(&tree, &Manifest::new())?;
+    Ok(tree)
+}
+
+/// Renders the whole tree for `stack` from the templates in `templates`, without the parse-back:
+/// the caller must call `parse_back` before anything reads or writes the tree (check and gen do,
+/// with what generated/ vouches for). No I/O.
+pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
     compose::render(&mut out).context("monitoring compose stack")?;
@@ -78,27 +90,26 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     agents::render(stack, &mut out).context("log agents")?;
     cloud_init::render(stack, &mut out).context("cloud-init")?;
     terraform::render(stack, &mut out).context("terraform")?;
-    parse_back_all(&out.tree)?;
     Ok(out.tree)
 }
 
-/// Parses every output back with its format's parser, on every core: the parsers are most of
-/// the time of a render. The first problem in path order is the error.
-fn parse_back_all(tree: &Tree) -> Result<()> {
-    let files: Vec<(&str, &[u8])> = tree.files().collect();
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-    let chunk = files.len().div_ceil(workers).max(1);
-    let check = |part: &[(&str, &[u8])]| -> Vec<anyhow::Error> {
+/// Parses every output back with its format's parser, on every core, except an output whose
+/// sha256 is the hash `known` records for its path: those exact bytes were parsed back by the
+/// gen that wrote them (see ARCHITECTURE.md, Invariants). `known` comes from
+/// `OnDisk::vouched`; an empty one parses everything. The first problem in path order is the
+/// error.
+pub fn parse_back(tree: &Tree, known: &Manifest) -> Result<()> {
+    if !known.is_empty() {
+        tree.hash_all();
+    }
+    let files: Vec<(&str, &[u8])> = tree.files().filter(|(path, _)| known.get(*path).is_none_or(|h| Some(h.as_str()) != tree.hash(path))).collect();
+    let mut errors = crate::par::chunks(&files, |part| {
         part.iter()
             .filter_map(|(path, bytes)| match std::str::from_utf8(bytes) {
                 Ok(text) => formats::parse_back(path, text).err(),
                 Err(_) => Some(anyhow::anyhow!("{path}: not UTF-8")),
             })
             .collect()
-    };
-    let mut errors: Vec<anyhow::Error> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || check(part))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a parse-back worker panicked")).collect()
     });
     if errors.is_empty() { Ok(()) } else { Err(errors.remove(0)) }
 }
@@ -113,10 +124,23 @@ mod tests {
         tree.insert("a/ok.yml", "a: 1\n").unwrap();
         tree.insert("b/broken.json", "{\"a\": }\n").unwrap();
         tree.insert("c/broken.yml", "a: [1\n").unwrap();
-        let err = parse_back_all(&tree).unwrap_err();
+        let err = parse_back(&tree, &Manifest::new()).unwrap_err();
         assert!(format!("{err:#}").starts_with("b/broken.json: rendered JSON does not parse"), "{err:#}");
         tree = Tree::default();
         tree.insert("a/ok.yml", "a: 1\n").unwrap();
-        parse_back_all(&tree).unwrap();
+        parse_back(&tree, &Manifest::new()).unwrap();
+    }
+
+    #[test]
+    fn only_bytes_the_manifest_records_skip_the_parse_back() {
+        let mut tree = Tree::default();
+        tree.insert("b/broken.json", "{\"a\": }\n").unwrap();
+        let broken = crate::tree::sha256_hex(b"{\"a\": }\n");
+        let known: Manifest = [("b/broken.json".to_string(), broken)].into();
+        parse_back(&tree, &known).expect("recorded bytes are not parsed again");
+        let other: Manifest = [("b/broken.json".to_string(), crate::tree::sha256_hex(b"{}\n"))].into();
+        assert!(parse_back(&tree, &other).is_err(), "a hash of other bytes vouches for nothing");
+        let elsewhere: Manifest = [("a/broken.json".to_string(), crate::tree::sha256_hex(b"{\"a\": }\n"))].into();
+        assert!(parse_back(&tree, &elsewhere).is_err(), "a hash recorded for another path vouches for nothing");
     }
 }

@@ -1,0 +1,218 @@
+//! generated/ as it is on disk, read once and compared with the expected tree on the way: the
+//! drift of check, what gen must write, what the parse-back may skip, and the bytes the secret
+//! scan needs all come from this one reading.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{LOCK, MANIFEST, Manifest, TMP_SUFFIX, Tree, not_a_file, parse_manifest, sha256_hex};
+
+/// How a file on disk differs from what gen would write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// The inputs changed: the file is as gen last wrote it, but gen would now write it otherwise.
+    Changed,
+    /// Gen would write it; it is not on disk.
+    Missing,
+    /// Someone edited it after gen wrote it (its hash is not the manifest's).
+    HandEdited,
+    /// Gen wrote it before and no longer makes it: gen will remove it.
+    Stale,
+    /// Not made by gen (not in the manifest): gen keeps it; check reports it.
+    Extra,
+}
+
+impl Class {
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::Changed => "changed",
+            Class::Missing => "missing",
+            Class::HandEdited => "hand-edited",
+            Class::Stale => "extra (stale, gen removes it)",
+            Class::Extra => "extra (not generated, gen keeps it)",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Drift {
+    pub path: String,
+    pub class: Class,
+    pub expected: Option<Vec<u8>>,
+    pub actual: Option<Vec<u8>>,
+}
+
+/// Files that tools put next to generated files and that check ignores: Terraform's working
+/// files, and gen's own lock and temporary files.
+pub fn is_working_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path.split('/').any(|seg| seg == ".terraform")
+        || name == ".terraform.lock.hcl"
+        || name.ends_with(".tfstate")
+        || name.contains(".tfstate.")
+        || name.ends_with(".tfplan")
+        || name == LOCK
+        || name.ends_with(TMP_SUFFIX)
+}
+
+/// Every file under `root`, relative, sorted. A missing root is empty.
+fn disk_files(root: &Path) -> Result<Vec<String>> {
+    if !root.exists() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("{}: cannot list", root.display()))?;
+        if entry.file_type().is_file() || entry.file_type().is_symlink() {
+            let rel = entry.path().strip_prefix(root).expect("walkdir stays under root");
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// Every file under `root` that is not a working file, with its bytes, sorted by path.
+pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    not_a_file(root)?;
+    let mut out = Vec::new();
+    for path in disk_files(root)? {
+        if is_working_file(&path) {
+            continue;
+        }
+        if let Some(bytes) = read_opt(&root.join(&path))? {
+            out.push((path, bytes));
+        }
+    }
+    Ok(out)
+}
+
+/// generated/ read once against an expected tree. Files whose bytes are the expected ones are not
+/// kept (only counted as equal); everything else is, for the drift and the secret scan.
+#[derive(Debug, Default)]
+pub struct OnDisk {
+    /// The manifest on disk, parsed (empty when missing or mangled).
+    pub manifest: Manifest,
+    /// The manifest's bytes, when there is one.
+    pub manifest_bytes: Option<Vec<u8>>,
+    /// Every other file on disk (working files aside) whose bytes are not the expected tree's for
+    /// its path, or that the tree does not have, with its bytes.
+    pub differing: BTreeMap<String, Vec<u8>>,
+    /// Expected paths with no file on disk.
+    pub missing: BTreeSet<String>,
+}
+
+impl OnDisk {
+    /// Reads `root` once (one walk, each file read once) and compares it with `expected`.
+    pub fn read(expected: &Tree, root: &Path) -> Result<OnDisk> {
+        not_a_file(root)?;
+        let mut disk = OnDisk::default();
+        let listed = disk_files(root)?;
+        let mut equal = 0;
+        for path in &listed {
+            if is_working_file(path) {
+                continue;
+            }
+            let Some(bytes) = read_opt(&root.join(path))? else { continue };
+            if path == MANIFEST {
+                disk.manifest = parse_manifest(&bytes);
+                disk.manifest_bytes = Some(bytes);
+            } else if expected.get(path) == Some(bytes.as_slice()) {
+                equal += 1;
+            } else {
+                disk.differing.insert(path.clone(), bytes);
+            }
+        }
+        let seen = equal + expected.files().filter(|(p, _)| disk.differing.contains_key(*p)).count();
+        if seen < expected.len() {
+            // An expected file the walk did not list (absent, or behind a symlinked directory).
+            let listed: BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+            for (path, want) in expected.files().filter(|(p, _)| !listed.contains(p)) {
+                match read_opt(&root.join(path))? {
+                    None => {
+                        disk.missing.insert(path.to_string());
+                    }
+                    Some(bytes) if bytes == want => {}
+                    Some(bytes) => {
+                        disk.differing.insert(path.to_string(), bytes);
+                    }
+                }
+            }
+        }
+        Ok(disk)
+    }
+
+    /// Whether the file at `path` on disk is byte for byte the expected one (`path` expected).
+    pub fn is_same(&self, path: &str) -> bool {
+        !self.differing.contains_key(path) && !self.missing.contains(path)
+    }
+
+    /// The manifest entries that vouch for an expected file: the file on disk is byte for byte
+    /// the expected one, and the manifest records the sha256 of those bytes. Rendering may skip
+    /// the parse-back of exactly these outputs (ARCHITECTURE.md, Invariants).
+    pub fn vouched(&self, expected: &Tree) -> Manifest {
+        expected.hash_all();
+        self.manifest
+            .iter()
+            .filter(|(p, h)| self.is_same(p) && expected.hash(p) == Some(h.as_str()))
+            .map(|(p, h)| (p.clone(), h.clone()))
+            .collect()
+    }
+
+    /// The files on disk that the secret scan must read itself, as `(path, bytes)`: those not
+    /// byte for byte what gen renders (those were scanned as rendered), and the manifest unless
+    /// it is the one gen would write.
+    pub fn unscanned<'a>(&'a self, expected_manifest: &str) -> impl Iterator<Item = (&'a str, &'a [u8])> {
+        let manifest = self.manifest_bytes.as_deref().filter(|b| *b != expected_manifest.as_bytes()).map(|b| (MANIFEST, b));
+        self.differing.iter().map(|(p, b)| (p.as_str(), b.as_slice())).chain(manifest)
+    }
+
+    /// How `root` differs from `expected`, from this reading: what check reports.
+    pub fn drift(&self, expected: &Tree) -> Vec<Drift> {
+        let mut out = Vec::new();
+        for path in &self.missing {
+            out.push(Drift { path: path.clone(), class: Class::Missing, expected: expected.get(path).map(<[u8]>::to_vec), actual: None });
+        }
+        for (path, have) in &self.differing {
+            let drift = match expected.get(path) {
+                Some(want) => {
+                    let class = match self.manifest.get(path) {
+                        Some(recorded) if *recorded != sha256_hex(have) => Class::HandEdited,
+                        _ => Class::Changed,
+                    };
+                    Drift { path: path.clone(), class, expected: Some(want.to_vec()), actual: Some(have.clone()) }
+                }
+                None => {
+                    let class = if self.manifest.contains_key(path) { Class::Stale } else { Class::Extra };
+                    Drift { path: path.clone(), class, expected: None, actual: Some(have.clone()) }
+                }
+            };
+            out.push(drift);
+        }
+        let want = expected.manifest();
+        match &self.manifest_bytes {
+            Some(have) if *have == want.as_bytes() => {}
+            have => {
+                let class = if have.is_some() { Class::Changed } else { Class::Missing };
+                out.push(Drift { path: MANIFEST.to_string(), class, expected: Some(want.into_bytes()), actual: have.clone() });
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+}
+
+/// Compares the expected tree with `root` on disk. Never writes.
+pub fn drift(expected: &Tree, root: &Path) -> Result<Vec<Drift>> {
+    Ok(OnDisk::read(expected, root)?.drift(expected))
+}
