@@ -3,13 +3,12 @@
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
-use crate::cli::Flags;
 use crate::project::Project;
 use crate::secrets;
 use crate::tree::{self, Class, Drift};
+use crate::ui::Ui;
 
-pub fn run(flags: &Flags) -> Result<()> {
-    let project = Project::from_flags(flags);
+pub fn run(project: &Project, ui: &Ui) -> Result<()> {
     let stack = project.load()?;
     let expected = project.render(&stack)?;
     let drift = tree::drift(&expected, &project.generated())?;
@@ -17,12 +16,12 @@ pub fn run(flags: &Flags) -> Result<()> {
     for problem in &tls_problems {
         println!("tls: {problem}");
     }
-    let findings = secret_scan(&project, &stack, &expected)?;
+    let findings = secret_scan(project, &stack, &expected)?;
     for f in &findings {
         println!("secret  {f}");
     }
     if drift.is_empty() && findings.is_empty() && tls_problems.is_empty() {
-        println!("check: generated/ is up to date ({} files)", expected.len() + 1);
+        ui.summary(format_args!("check: generated/ is up to date ({} files)", expected.len() + 1));
         return Ok(());
     }
     if drift.is_empty() {
@@ -59,7 +58,7 @@ pub fn run(flags: &Flags) -> Result<()> {
 fn secret_scan(project: &Project, stack: &crate::stack::Stack, expected: &tree::Tree) -> Result<Vec<secrets::Finding>> {
     let stack_path = project.root.join(&project.stack_file);
     let stack_src = std::fs::read(&stack_path).unwrap_or_default();
-    let stack_name = project.stack_file.to_string_lossy().replace('\\', "/");
+    let stack_name = project.stack_name();
     let disk = tree::read_disk(&project.generated())?;
     let values = secrets::values(&secrets::referenced(stack), |k| std::env::var(k).ok());
     let expected_names: Vec<(String, &[u8])> = expected.files().map(|(p, c)| (format!("generated/{p}"), c)).collect();
