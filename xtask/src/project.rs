@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn a_bad_byte_is_located() {
         let err = utf8("stack.toml", b"a = 1\nname = \"caf\xe9\"\n".to_vec()).unwrap_err().to_string();
-        assert!(err.starts_with("stack.toml:2:13: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
+        assert!(err.starts_with("stack.toml:2:12: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
     }
 
     #[test]
