@@ -1,11 +1,44 @@
-//! `cargo xtask gen` and `check` end to end, on a temporary copy of the repository.
+//! The command line end to end, through the built binary: `gen` and `check` on a temporary
+//! copy of the repository; the checkout found at run time (also with two clones sharing one
+//! target dir); per-command help, flags refused per command, did-you-mean, `--version`; output
+//! conventions (stderr warnings said once, `-q`, colour, a closed pipe); the stack-file limits.
 
 mod common;
 
 use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::time::SystemTime;
 
-use common::{repo_copy, text, xtask};
+use common::{repo_root, text};
+use tempfile::TempDir;
+
+/// A scratch copy of what gen reads and writes (stack.toml, infrastructure/, generated/),
+/// removed when dropped; `.path()` is the root.
+fn repo_copy(name: &str) -> TempDir {
+    let dir = tempfile::Builder::new().prefix(&format!("xtask-cli-{name}-")).tempdir().unwrap();
+    let root = repo_root();
+    fs::copy(root.join("stack.toml"), dir.path().join("stack.toml")).unwrap();
+    common::copy_dir(&root.join("infrastructure"), &dir.path().join("infrastructure"));
+    common::copy_dir(&root.join("generated"), &dir.path().join("generated"));
+    dir
+}
+
+/// The xtask binary, run on `root`.
+fn xtask(root: &Path, args: &[&str]) -> Output {
+    bin().args(args).arg("--root").arg(root).output().unwrap()
+}
+
+/// The xtask binary with no `--root`, no colour settings and no CARGO_MANIFEST_DIR of the test.
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.env_remove("CARGO_MANIFEST_DIR").env_remove("NO_COLOR");
+    cmd
+}
+
+fn both(out: &Output) -> String {
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status, text(&out.stdout), text(&out.stderr))
+}
 
 fn mtimes(dir: &std::path::Path) -> Vec<(String, SystemTime)> {
     let mut out = Vec::new();
@@ -31,20 +64,22 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn check_passes_on_the_committed_tree() {
-    let root = repo_copy("fresh");
-    let out = xtask(&root, &["check"]);
+    let tmp = repo_copy("fresh");
+    let root = tmp.path();
+    let out = xtask(root, &["check"]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }
 
 #[test]
 fn gen_twice_changes_nothing_the_second_time() {
-    let root = repo_copy("twice");
+    let tmp = repo_copy("twice");
+    let root = tmp.path();
     fs::remove_dir_all(root.join("generated")).unwrap();
-    let first = xtask(&root, &["gen"]);
+    let first = xtask(root, &["gen"]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     let (bytes, times) = (snapshot(&root.join("generated")), mtimes(&root.join("generated")));
     std::thread::sleep(std::time::Duration::from_millis(20));
-    let second = xtask(&root, &["gen"]);
+    let second = xtask(root, &["gen"]);
     assert!(second.status.success());
     assert!(text(&second.stdout).contains("0 created, 0 updated, 0 removed"), "{}", text(&second.stdout));
     assert_eq!(snapshot(&root.join("generated")), bytes);
@@ -53,7 +88,8 @@ fn gen_twice_changes_nothing_the_second_time() {
 
 #[test]
 fn check_names_hand_edited_missing_and_extra_files() {
-    let root = repo_copy("drift");
+    let tmp = repo_copy("drift");
+    let root = tmp.path();
     let g = root.join("generated");
     let edited = g.join("compose/prometheus/prometheus.yml");
     let mut s = fs::read_to_string(&edited).unwrap();
@@ -61,7 +97,7 @@ fn check_names_hand_edited_missing_and_extra_files() {
     fs::write(&edited, s).unwrap();
     fs::remove_file(g.join("compose/alertmanager/alertmanager.yml")).unwrap();
     fs::write(g.join("compose/notes.txt"), "mine\n").unwrap();
-    let out = xtask(&root, &["check"]);
+    let out = xtask(root, &["check"]);
     let stdout = text(&out.stdout);
     assert!(!out.status.success());
     assert!(stdout.contains("hand-edited                            generated/compose/prometheus/prometheus.yml"), "{stdout}");
@@ -73,11 +109,12 @@ fn check_names_hand_edited_missing_and_extra_files() {
 
 #[test]
 fn check_says_changed_when_stack_toml_changed() {
-    let root = repo_copy("changed");
+    let tmp = repo_copy("changed");
+    let root = tmp.path();
     let stack = fs::read_to_string(root.join("stack.toml")).unwrap().replace("retention_days = 15", "retention_days = 30");
     fs::write(root.join("stack.toml"), stack).unwrap();
     let before = snapshot(&root.join("generated"));
-    let out = xtask(&root, &["check"]);
+    let out = xtask(root, &["check"]);
     assert!(!out.status.success());
     let stdout = text(&out.stdout);
     assert!(stdout.contains("changed                                generated/compose/docker-compose.yml"), "{stdout}");
@@ -87,7 +124,8 @@ fn check_says_changed_when_stack_toml_changed() {
 
 #[test]
 fn terraform_state_and_foreign_files_survive_gen() {
-    let root = repo_copy("survive");
+    let tmp = repo_copy("survive");
+    let root = tmp.path();
     let g = root.join("generated");
     let env_dir = g.join("compose/.terraform/providers");
     fs::create_dir_all(&env_dir).unwrap();
@@ -97,7 +135,7 @@ fn terraform_state_and_foreign_files_survive_gen() {
     fs::write(g.join("NOTES.md"), "my notes").unwrap();
     let stack = fs::read_to_string(root.join("stack.toml")).unwrap().replace("retention_days = 15", "retention_days = 30");
     fs::write(root.join("stack.toml"), stack).unwrap();
-    let out = xtask(&root, &["gen"]);
+    let out = xtask(root, &["gen"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for kept in ["compose/.terraform/providers/x", "compose/terraform.tfstate", "compose/.terraform.lock.hcl", "NOTES.md"] {
         assert!(g.join(kept).exists(), "{kept} was lost");
@@ -106,19 +144,20 @@ fn terraform_state_and_foreign_files_survive_gen() {
 
 #[test]
 fn removing_a_vm_removes_exactly_its_files() {
-    let root = repo_copy("remove-vm");
+    let tmp = repo_copy("remove-vm");
+    let root = tmp.path();
     let before: Vec<String> = snapshot(&root.join("generated")).into_iter().map(|(p, _)| p).collect();
     let stack = fs::read_to_string(root.join("stack.toml")).unwrap();
     let start = stack.find("[vms.prod-blog-the]").unwrap();
     let end = start + stack[start..].find("\n\n").unwrap() + 2;
     fs::write(root.join("stack.toml"), format!("{}{}", &stack[..start], &stack[end..])).unwrap();
-    let out = xtask(&root, &["gen"]);
+    let out = xtask(root, &["gen"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let after: Vec<String> = snapshot(&root.join("generated")).into_iter().map(|(p, _)| p).collect();
     let removed: Vec<&String> = before.iter().filter(|p| !after.contains(p)).collect();
     assert!(removed.iter().all(|p| p.contains("prod-blog-the")), "removed more than the VM's files: {removed:?}");
     assert!(after.iter().all(|p| !p.contains("prod-blog-the")), "files of the VM remain: {after:?}");
-    let check = xtask(&root, &["check"]);
+    let check = xtask(root, &["check"]);
     assert!(check.status.success(), "{}", text(&check.stdout));
     let prom = fs::read_to_string(root.join("generated/compose/prometheus/prometheus.yml")).unwrap();
     assert!(!prom.contains("192.168.1.103"), "the VM is still scraped");
@@ -126,11 +165,12 @@ fn removing_a_vm_removes_exactly_its_files() {
 
 #[test]
 fn a_bad_stack_writes_nothing_and_exits_non_zero() {
-    let root = repo_copy("bad");
+    let tmp = repo_copy("bad");
+    let root = tmp.path();
     let stack = fs::read_to_string(root.join("stack.toml")).unwrap().replace("ip = \"192.168.1.102\"", "ip = \"192.168.9.102\"");
     fs::write(root.join("stack.toml"), stack).unwrap();
     let before = snapshot(&root.join("generated"));
-    let out = xtask(&root, &["gen"]);
+    let out = xtask(root, &["gen"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("stack.toml:"), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("vms.prod-alloc-ia.ip: 192.168.9.102 is outside the network 192.168.1.0/24"));
@@ -139,7 +179,8 @@ fn a_bad_stack_writes_nothing_and_exits_non_zero() {
 
 #[test]
 fn a_stale_file_is_removed_but_a_hand_edited_stale_file_is_kept() {
-    let root = repo_copy("stale");
+    let tmp = repo_copy("stale");
+    let root = tmp.path();
     let g = root.join("generated");
     // Pretend an earlier gen made two more files: one untouched, one edited since.
     let manifest = fs::read_to_string(g.join(".manifest.sha256")).unwrap();
@@ -147,11 +188,331 @@ fn a_stale_file_is_removed_but_a_hand_edited_stale_file_is_kept() {
     fs::write(g.join("old-edited.yml"), "a: 2\n").unwrap();
     let line = |p: &str, c: &str| format!("{}  {p}\n", xtask::tree::sha256_hex(c.as_bytes()));
     fs::write(g.join(".manifest.sha256"), format!("{manifest}{}{}", line("old.yml", "a: 1\n"), line("old-edited.yml", "a: 1\n"))).unwrap();
-    let check = xtask(&root, &["check"]);
+    let check = xtask(root, &["check"]);
     assert!(text(&check.stdout).contains("extra (stale, gen removes it)          generated/old.yml"), "{}", text(&check.stdout));
-    let out = xtask(&root, &["gen"]);
+    let out = xtask(root, &["gen"]);
     assert!(out.status.success());
     assert!(!g.join("old.yml").exists());
     assert!(g.join("old-edited.yml").exists());
     assert!(text(&out.stdout).contains("kept     generated/old-edited.yml"), "{}", text(&out.stdout));
+}
+
+// ---- the checkout, found at run time ----
+
+/// A copy of every tracked file of the repository (a second clone), removed when dropped.
+fn clone_in(parent: &Path, name: &str) -> PathBuf {
+    let dest = parent.join(name);
+    let listing =
+        Command::new("git").arg("-C").arg(repo_root()).args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"]).output().expect("git runs");
+    assert!(listing.status.success(), "git ls-files: {}", both(&listing));
+    for rel in text(&listing.stdout).split('\0').filter(|p| !p.is_empty()) {
+        let from = repo_root().join(rel);
+        if !from.is_file() {
+            continue; // deleted in the working tree
+        }
+        let to = dest.join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap();
+    }
+    dest
+}
+
+/// Makes generated/ of a checkout drift: one hand edit.
+fn drift(root: &Path) -> &'static str {
+    let rel = "compose/prometheus/prometheus.yml";
+    let path = root.join("generated").join(rel);
+    let mut s = fs::read_to_string(&path).unwrap();
+    s.push_str("# drift\n");
+    fs::write(&path, s).unwrap();
+    rel
+}
+
+#[test]
+fn without_root_the_checkout_is_found_from_the_current_directory() {
+    let tmp = tempfile::Builder::new().prefix("xtask-cli-cwd-").tempdir().unwrap();
+    let a = clone_in(tmp.path(), "a");
+    let edited = drift(&a);
+    let out = bin().arg("check").current_dir(a.join("infrastructure/templates")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(text(&out.stdout).contains(&format!("generated/{edited}")), "{}", both(&out));
+
+    // CARGO_MANIFEST_DIR, as `cargo run` sets it, wins over the current directory.
+    let out = bin().arg("check").env("CARGO_MANIFEST_DIR", a.join("xtask")).current_dir(repo_root()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "checked the current directory, not the manifest's checkout: {}", both(&out));
+
+    let out = bin().arg("check").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("not inside a checkout of this repository") && err.contains("hint: run `cargo xtask` inside the checkout, or pass `--root DIR`"),
+        "{err}"
+    );
+}
+
+/// Issue 13 item 1: two clones, one CARGO_TARGET_DIR. Cargo's hash of a workspace member does not
+/// depend on where the checkout is, so after a build in clone B, cargo judges clone A (whose
+/// sources are older) fresh and runs B's binary: that binary must work on A. The shared target
+/// dir is a hard-linked copy of this build's own, so only xtask is compiled, once.
+#[test]
+fn two_clones_sharing_one_target_dir_each_work_on_their_own_checkout() {
+    let own_target = Path::new(env!("CARGO_BIN_EXE_xtask")).parent().unwrap().parent().unwrap().to_path_buf();
+    let profile = Path::new(env!("CARGO_BIN_EXE_xtask")).parent().unwrap().file_name().unwrap().to_owned();
+    // Inside the target dir: the same file system (hard links), and never committed.
+    let tmp = tempfile::Builder::new().prefix("two-clones-").tempdir_in(&own_target).unwrap();
+    let shared = tmp.path().join("target");
+    for part in ["deps", "build", ".fingerprint"] {
+        let from = own_target.join(&profile).join(part);
+        let to = shared.join(&profile).join(part);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let out = Command::new("cp").arg("-al").arg(&from).arg(&to).output().unwrap();
+        assert!(out.status.success(), "cp -al: {}", both(&out));
+    }
+    let (a, b) = (clone_in(tmp.path(), "a"), clone_in(tmp.path(), "b"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let run = |dir: &Path, args: &[&str]| {
+        let mut cmd = Command::new(&cargo);
+        cmd.args(args).current_dir(dir).env("CARGO_TARGET_DIR", &shared).env("CARGO_INCREMENTAL", "0").env_remove("CARGO_MANIFEST_DIR");
+        if profile != "debug" {
+            cmd.arg("--profile").arg(&profile);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&b, &["build", "--quiet", "--package", "xtask", "--bin", "xtask"]);
+    assert!(out.status.success(), "cargo build in B: {}", both(&out));
+    let linked = shared.join(&profile).join("xtask");
+    let built_in_b = fs::metadata(&linked).unwrap().modified().unwrap();
+    let edited = drift(&a);
+    let out = run(&a, &["xtask", "check"]);
+    assert_eq!(fs::metadata(&linked).unwrap().modified().unwrap(), built_in_b, "cargo rebuilt in A, so this did not run B's binary for A");
+    assert_eq!(out.status.code(), Some(1), "check in A did not see A's drift: {}", both(&out));
+    assert!(text(&out.stdout).contains(&format!("hand-edited                            generated/{edited}")), "{}", both(&out));
+    let out = run(&a, &["xtask", "gen", "-q"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(!fs::read_to_string(a.join("generated").join(edited)).unwrap().contains("# drift"), "gen wrote A");
+    let out = run(&b, &["xtask", "check", "-q"]);
+    assert!(out.status.success(), "B untouched: {}", both(&out));
+}
+
+// ---- per-command help, flags and arguments ----
+
+#[test]
+fn help_is_printed_per_command_and_runs_nothing() {
+    let nowhere = Path::new("/nonexistent-xtask-root");
+    for args in [&["gen", "--help"][..], &["gen", "-h"], &["help", "gen"]] {
+        let out = xtask(nowhere, args);
+        assert!(out.status.success(), "{args:?}: {}", both(&out));
+        let stdout = text(&out.stdout);
+        assert!(stdout.starts_with("cargo xtask gen: render generated/"), "{args:?}: {stdout}");
+        assert!(stdout.contains("usage: cargo xtask gen [OPTIONS]") && stdout.contains("-v, --verbose"), "{stdout}");
+        assert!(!stdout.contains("--auto-approve"), "gen's help lists only its flags: {stdout}");
+    }
+    for (command, flag) in [("apply", "--auto-approve"), ("diff", "--base REF"), ("certs", "--force"), ("plan", "<ENV>")] {
+        let out = xtask(nowhere, &[command, "--help"]);
+        assert!(out.status.success() && text(&out.stdout).contains(flag), "{command}: {}", both(&out));
+    }
+    let out = bin().arg("--help").output().unwrap();
+    assert!(out.status.success());
+    for command in ["gen", "check", "dns", "certs", "plan", "apply", "diff", "bench", "help"] {
+        assert!(text(&out.stdout).contains(&format!("\n  {command} ")), "{command} missing: {}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn version_is_printed() {
+    for flag in ["--version", "-V"] {
+        let out = bin().arg(flag).output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(text(&out.stdout), format!("xtask {}\n", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+/// Runs a command line that must be refused: exit 2, nothing on stdout, the message and the
+/// command's usage line on stderr.
+fn refused(args: &[&str], message: &str, usage: &str) -> String {
+    let tmp = repo_copy("refused");
+    let before = fs::read_dir(tmp.path().join("generated")).unwrap().count();
+    // `--root` first: a value flag at the end (`--base`) must find no value.
+    let out = bin().arg("--root").arg(tmp.path()).args(args).output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", both(&out));
+    assert!(out.stdout.is_empty(), "{args:?} ran: {}", both(&out));
+    assert!(err.starts_with(&format!("error: {message}")), "{args:?}: {err}");
+    assert!(err.contains(&format!("\n{usage}\n")), "{args:?}: no usage line `{usage}`: {err}");
+    assert_eq!(fs::read_dir(tmp.path().join("generated")).unwrap().count(), before);
+    err
+}
+
+#[test]
+fn unknown_flags_and_stray_arguments_are_refused_per_command() {
+    refused(&["gen", "extra-arg"], "gen: unexpected argument `extra-arg`", "usage: cargo xtask gen [OPTIONS]");
+    refused(&["check", "x"], "check: unexpected argument `x`", "usage: cargo xtask check [OPTIONS]");
+    refused(&["gen", "--frobnicate"], "gen: unknown flag `--frobnicate`", "usage: cargo xtask gen [OPTIONS]");
+    refused(&["dns", "-x"], "dns: unknown flag `-x`", "usage: cargo xtask dns [OPTIONS]");
+    let err = refused(&["check", "--force"], "check: unknown flag `--force`", "usage: cargo xtask check [OPTIONS]");
+    assert!(err.contains("hint: `--force` is a flag of `cargo xtask certs`"), "{err}");
+    refused(&["gen", "--verbose=yes"], "gen: `--verbose` takes no value", "usage: cargo xtask gen [OPTIONS]");
+    refused(&["diff", "--markdown", "--base"], "diff: `--base` needs a value", "usage: cargo xtask diff [OPTIONS]");
+    refused(&["plan", "prod", "monitoring"], "plan: takes one environment; `monitoring` is one too many", "usage: cargo xtask plan <ENV> [OPTIONS]");
+    refused(&["certs"], "certs: needs a subcommand: `init`", "usage: cargo xtask certs init [OPTIONS]");
+    refused(&["certs", "init", "now"], "certs: unexpected argument `now` after `init`", "usage: cargo xtask certs init [OPTIONS]");
+}
+
+#[test]
+fn a_flag_before_any_command_is_an_unknown_flag_not_an_unknown_command() {
+    let err = refused(&["--frobnicate"], "unknown flag `--frobnicate`", "usage: cargo xtask <COMMAND> [OPTIONS]");
+    assert!(!err.contains("unknown command"), "{err}");
+}
+
+#[test]
+fn typos_get_a_did_you_mean() {
+    let err = refused(&["gne"], "unknown command `gne`", "usage: cargo xtask <COMMAND> [OPTIONS]");
+    assert!(err.contains("hint: did you mean `gen`?"), "{err}");
+    let err = refused(&["chekc"], "unknown command `chekc`", "usage: cargo xtask <COMMAND> [OPTIONS]");
+    assert!(err.contains("hint: did you mean `check`?"), "{err}");
+    let err = refused(&["gen", "--verbos"], "gen: unknown flag `--verbos`", "usage: cargo xtask gen [OPTIONS]");
+    assert!(err.contains("hint: did you mean `--verbose`?"), "{err}");
+    let err = refused(&["apply", "prod", "--auto-aprove"], "apply: unknown flag `--auto-aprove`", "usage: cargo xtask apply <ENV> [OPTIONS]");
+    assert!(err.contains("hint: did you mean `--auto-approve`?"), "{err}");
+    let err = refused(&["check", "--quite"], "check: unknown flag `--quite`", "usage: cargo xtask check [OPTIONS]");
+    assert!(err.contains("hint: did you mean `--quiet`?"), "{err}");
+    let err = refused(&["certs", "iint"], "certs: unknown subcommand `iint`; did you mean `init`?", "usage: cargo xtask certs init [OPTIONS]");
+    assert!(!err.contains("hint:"), "{err}");
+    let err = refused(&["frobnicate"], "unknown command `frobnicate`", "usage: cargo xtask <COMMAND> [OPTIONS]");
+    assert!(err.contains("hint: `cargo xtask --help` lists the commands"), "{err}");
+}
+
+#[test]
+fn plan_refuses_auto_approve_because_it_never_applies() {
+    let err = refused(
+        &["plan", "prod", "--auto-approve"],
+        "plan: `--auto-approve` is not a flag of `plan`: plan never applies",
+        "usage: cargo xtask plan <ENV> [OPTIONS]",
+    );
+    assert!(err.contains("`cargo xtask apply <ENV> --auto-approve` applies"), "{err}");
+    // `apply --auto-approve` reaching Terraform is tests/plan_apply.rs's.
+}
+
+// ---- output conventions ----
+
+#[test]
+fn warnings_go_to_stderr_once_per_distinct_set() {
+    let tmp = repo_copy("warnings");
+    let root = tmp.path();
+    let first = xtask(root, &["gen"]);
+    assert!(first.status.success(), "{}", both(&first));
+    let (out, err) = (text(&first.stdout), text(&first.stderr));
+    assert!(!out.contains("warning"), "warnings on stdout: {out}");
+    assert!(err.contains("warning: .secrets/leaf.key: no leaf key here"), "{err}");
+    assert!(err.contains("warning: Promtail reached end of life"), "{err}");
+    assert!(root.join(".xtask/warnings").is_file());
+
+    let second = xtask(root, &["gen"]);
+    let err = text(&second.stderr);
+    assert_eq!(err, "note: 2 warning(s) said on an earlier run still hold; `cargo xtask gen --verbose` repeats them\n", "{}", both(&second));
+
+    let verbose = xtask(root, &["gen", "--verbose"]);
+    let err = text(&verbose.stderr);
+    assert!(err.contains("warning: .secrets/leaf.key") && err.contains("warning: Promtail"), "{err}");
+
+    // Another set (the key is there, but not the leaf's) is news: said in full.
+    fs::create_dir_all(root.join(".secrets")).unwrap();
+    fs::write(root.join(".secrets/leaf.key"), "not a key").unwrap();
+    let changed = xtask(root, &["gen"]);
+    let err = text(&changed.stderr);
+    assert!(err.contains("warning: .secrets/leaf.key: not the key of infrastructure/tls/leaf.crt"), "{err}");
+    assert!(err.contains("warning: Promtail"), "the whole new set is said: {err}");
+}
+
+#[test]
+fn quiet_silences_the_summary() {
+    let tmp = repo_copy("quiet");
+    let root = tmp.path();
+    assert!(xtask(root, &["gen"]).status.success());
+    let out = xtask(root, &["gen", "-q"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert_eq!((text(&out.stdout), text(&out.stderr)), (String::new(), String::new()));
+    let out = xtask(root, &["check", "--quiet"]);
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}", both(&out));
+    // Drift is no summary: it is still shown.
+    drift(root);
+    let out = xtask(root, &["check", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("hand-edited") && text(&out.stderr).contains("error: generated/ is out of date"), "{}", both(&out));
+}
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    for args in [&["dns"][..], &["check"], &["--help"], &["gen", "--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = bin().args(args).arg("--root").arg(repo_root()).stdout(writer).output().unwrap();
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert!(out.status.success() || out.status.signal() == Some(13), "{args:?}: {:?}", out.status);
+        }
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}
+
+/// Colour needs a terminal: `script` gives the command one.
+fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).is_file());
+    let Some(script) = script else {
+        eprintln!("SKIPPED: `script` (util-linux) is not installed; colour on a terminal was not tested");
+        return None;
+    };
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = Command::new(script);
+    cmd.args(["-qec", &line, "/dev/null"]).env_remove("CARGO_MANIFEST_DIR").env_remove("NO_COLOR").env("TERM", "xterm");
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    Some(text(&cmd.output().unwrap().stdout))
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let piped = bin().args(["gen", "extra"]).output().unwrap();
+    assert!(text(&piped.stderr).starts_with("error: gen:"), "no colour into a pipe: {}", both(&piped));
+    if let Some(tty) = on_a_terminal("gen extra", false) {
+        assert!(tty.contains("\x1b[1;31merror\x1b[0m: gen:"), "colour on a terminal: {tty:?}");
+    }
+    if let Some(tty) = on_a_terminal("gen extra", true) {
+        assert!(tty.contains("error: gen:") && !tty.contains('\x1b'), "NO_COLOR: {tty:?}");
+    }
+}
+
+// ---- the stack file ----
+
+#[test]
+fn a_stack_path_that_is_no_regular_file_or_too_large_is_refused_before_reading() {
+    let started = std::time::Instant::now();
+    let out = xtask(&repo_root(), &["check", "--stack", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(text(&out.stderr).contains("error: /dev/zero: not a regular file\n  hint: "), "{}", both(&out));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it read /dev/zero");
+
+    let tmp = TempDir::new().unwrap();
+    let big = tmp.path().join("big.toml");
+    fs::write(&big, "#".repeat(2 * 1024 * 1024)).unwrap();
+    let out = xtask(&repo_root(), &["check", "--stack", big.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("big.toml: larger than 1024 KiB, too large for a stack file\n  hint: "), "{}", both(&out));
+
+    let out = xtask(&repo_root(), &["dns", "--stack", tmp.path().to_str().unwrap()]);
+    assert!(text(&out.stderr).contains(": not a regular file"), "a directory: {}", both(&out));
+}
+
+#[test]
+fn a_stack_file_that_is_not_utf8_gets_a_located_message_with_a_hint() {
+    let tmp = TempDir::new().unwrap();
+    let file = tmp.path().join("latin1.toml");
+    fs::write(&file, b"schema_version = 1\ndomain = \"caf\xe9.lan\"\n").unwrap();
+    let out = xtask(&repo_root(), &["check", "--stack", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("latin1.toml:2:14: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
 }

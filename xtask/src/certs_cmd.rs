@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::Flags;
+use crate::cli::Certs;
 use crate::project::Project;
 use crate::stack::Stack;
 use crate::tls::{self, Decision, Reason};
@@ -17,17 +17,13 @@ pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-pub fn run(flags: &Flags) -> Result<()> {
-    match flags.args.first().map(String::as_str) {
-        Some("init") => init(flags),
-        Some(other) => bail!("unknown `certs` subcommand `{other}`\n  hint: `cargo xtask certs init [--force]`"),
-        None => bail!("`certs` needs a subcommand\n  hint: `cargo xtask certs init [--force]`"),
-    }
+/// `cargo xtask certs init [--force]` (`init`, the only subcommand, is checked by the parser).
+pub fn run(project: &Project, args: &Certs) -> Result<()> {
+    init(project, args.force)
 }
 
 /// Makes the lab's CA: its key at `tls.ca_key` (0600), its certificate at `<certs_dir>/ca.crt`.
-fn init(flags: &Flags) -> Result<()> {
-    let project = Project::from_flags(flags);
+fn init(project: &Project, force: bool) -> Result<()> {
     let stack = project.load()?;
     let t = &stack.tls;
     if !t.enabled {
@@ -35,7 +31,7 @@ fn init(flags: &Flags) -> Result<()> {
     }
     let key_path = project.root.join(&t.ca_key);
     let cert_rel = format!("{}/ca.crt", t.certs_dir);
-    if !flags.force {
+    if !force {
         if key_path.exists() {
             bail!(
                 "{}: a CA key already exists; refusing to replace it\n  hint: `cargo xtask certs init --force` makes a new CA, which every device must then import again",

@@ -5,18 +5,17 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
-use crate::cli::Flags;
 use crate::project::Project;
 use crate::secrets;
 use crate::targets;
 use crate::tree::{self, Class, Drift, Tree};
+use crate::ui::Ui;
 
-pub fn run(flags: &Flags) -> Result<()> {
-    let project = Project::from_flags(flags);
+pub fn run(project: &Project, ui: &Ui) -> Result<()> {
     let stack = project.load()?;
     let expected = project.render_unparsed(&stack)?;
     let stack_src = std::fs::read(project.root.join(&project.stack_file)).unwrap_or_default();
-    let stack_name = project.stack_file.to_string_lossy().replace('\\', "/");
+    let stack_name = project.stack_name();
     let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
     let Examined { drift, findings } = examine(&expected, &project.generated(), (&stack_name, &stack_src), &values)?;
     let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
@@ -27,7 +26,7 @@ pub fn run(flags: &Flags) -> Result<()> {
         println!("secret  {f}");
     }
     if drift.is_empty() && findings.is_empty() && tls_problems.is_empty() {
-        println!("check: generated/ is up to date ({} files)", expected.len() + 1);
+        ui.summary(format_args!("check: generated/ is up to date ({} files)", expected.len() + 1));
         return Ok(());
     }
     if drift.is_empty() {

@@ -5,21 +5,20 @@
 use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
-use crate::cli::Flags;
+use crate::cli::Diff;
 use crate::project::{self, Project};
 use crate::review;
 use crate::stack;
 use crate::tree::{self, Tree};
 
-pub fn run(flags: &Flags) -> Result<()> {
-    if !flags.markdown {
+pub fn run(project: &Project, args: &Diff) -> Result<()> {
+    if !args.markdown {
         bail!("diff: only markdown output exists; pass `--markdown`");
     }
-    let project = Project::from_flags(flags);
-    let base = base_ref(flags);
+    let base = base_ref(args);
     let sh = Shell::new()?;
     sh.change_dir(&project.root);
-    let stack_path = project.stack_file.to_string_lossy().replace('\\', "/");
+    let stack_path = project.stack_name();
 
     let new = project.load()?;
     let new_tree = project.render(&new)?;
@@ -51,8 +50,8 @@ pub fn run(flags: &Flags) -> Result<()> {
 }
 
 /// `--base`, else the pull request's base branch on GitHub, else `main`.
-fn base_ref(flags: &Flags) -> String {
-    if let Some(base) = &flags.base {
+fn base_ref(args: &Diff) -> String {
+    if let Some(base) = &args.base {
         return base.clone();
     }
     match std::env::var("GITHUB_BASE_REF") {

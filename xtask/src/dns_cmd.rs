@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 
-use crate::cli::Flags;
 use crate::project::Project;
 use crate::stack::Stack;
 
@@ -47,8 +46,8 @@ pub fn render(stack: &Stack) -> String {
     out
 }
 
-pub fn run(flags: &Flags) -> Result<()> {
-    let stack = Project::from_flags(flags).load()?;
+pub fn run(project: &Project) -> Result<()> {
+    let stack = project.load()?;
     print!("{}", render(&stack));
     Ok(())
 }

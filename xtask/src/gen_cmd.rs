@@ -4,43 +4,54 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::Flags;
+use crate::cli::Gen;
 use crate::project::Project;
 use crate::targets;
 use crate::tree::{self, Summary, Tree, Writer};
+use crate::ui::Ui;
 
-pub fn run(flags: &Flags) -> Result<()> {
-    let project = Project::from_flags(flags);
+pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
     let mut stack = project.load()?;
+    let mut warnings = Vec::new();
     for note in crate::certs_cmd::renew_leaf(&project.root, &mut stack, crate::certs_cmd::now())? {
-        println!("{note}");
+        match note.strip_prefix("warning: ") {
+            Some(warning) => warnings.push(warning.to_string()),
+            None => println!("{note}"),
+        }
     }
     let expected = project.render_unparsed(&stack)?;
     let summary = write_generated(&expected, &project.generated(), &mut tree::RealDisk)?;
     for path in &summary.created {
-        println!("  created  generated/{path}");
+        ui.summary(format_args!("  created  generated/{path}"));
     }
     for path in &summary.updated {
-        println!("  updated  generated/{path}");
+        ui.summary(format_args!("  updated  generated/{path}"));
     }
     for path in &summary.removed {
-        println!("  removed  generated/{path}");
+        ui.summary(format_args!("  removed  generated/{path}"));
     }
     for path in &summary.kept_edited {
-        println!("  kept     generated/{path} (no longer generated, but edited by hand: remove it yourself)");
+        ui.summary(format_args!("  kept     generated/{path} (no longer generated, but edited by hand: remove it yourself)"));
     }
-    println!("gen: {} created, {} updated, {} removed, {} unchanged", summary.created.len(), summary.updated.len(), summary.removed.len(), summary.unchanged);
+    ui.summary(format_args!(
+        "gen: {} created, {} updated, {} removed, {} unchanged",
+        summary.created.len(),
+        summary.updated.len(),
+        summary.removed.len(),
+        summary.unchanged
+    ));
     let m = &stack.memory;
-    println!(
+    ui.summary(format_args!(
         "memory of {}: container limits {} MB + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
         stack.monitoring.vm.name, m.limits_mb, m.os_reserve_mb, m.vm_mb, m.additions_reserved_mb, m.additions_target_mb
-    );
+    ));
     if stack.logging.uses_promtail {
-        println!(
-            "warning: Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",
+        warnings.push(format!(
+            "Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",
             stack.logging.promtail_version
-        );
+        ));
     }
+    say_warnings(project, &warnings, args.verbose, ui);
     Ok(())
 }
 
@@ -55,5 +66,15 @@ pub fn write_generated(expected: &Tree, root: &Path, io: &mut dyn Writer) -> Res
             lock.release();
             Err(e)
         }
+    }
+}
+
+/// Each warning in full when the set is new here (or `--verbose`); else one note that they hold.
+fn say_warnings(project: &Project, warnings: &[String], verbose: bool, ui: &Ui) {
+    let new = crate::warnings::remember(&project.root, warnings);
+    if new || verbose {
+        warnings.iter().for_each(|w| ui.warn(w));
+    } else if !warnings.is_empty() {
+        ui.note(format_args!("{} warning(s) said on an earlier run still hold; `cargo xtask gen --verbose` repeats them", warnings.len()));
     }
 }

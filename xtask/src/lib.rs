@@ -19,3 +19,5 @@ pub mod terraform_cmd;
 pub mod tls;
 pub mod tree;
 pub mod par;
+pub mod ui;
+pub mod warnings;

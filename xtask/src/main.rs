@@ -1,35 +1,48 @@
-//! `cargo xtask`: parses flags and dispatches to one module per task. Nothing else lives here.
+//! `cargo xtask`: parses the command line and dispatches to one module per task. Nothing else
+//! lives here.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use xtask::cli::{self, Command, Flags};
+use anyhow::Result;
+use xtask::cli::{self, Command, Global};
+use xtask::project::{self, Project};
+use xtask::ui::{self, Ui};
 use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd};
 
 fn main() -> ExitCode {
-    let flags = match Flags::from_args(std::env::args().skip(1)) {
-        Ok(flags) => flags,
+    ui::end_quietly_on_closed_pipe();
+    let cli = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(cli) => cli,
         Err(err) => {
-            eprintln!("error: {err:#}\n\n{}", cli::USAGE);
+            Ui::from_env(false).error(err);
             return ExitCode::from(2);
         }
     };
-    let result = match &flags.command {
-        Command::Help => {
-            println!("{}", cli::USAGE);
+    let ui = Ui::from_env(cli.global.quiet);
+    let global = &cli.global;
+    let result = match &cli.command {
+        Command::Help(text) => {
+            print!("{text}");
             Ok(())
         }
-        Command::Gen => gen_cmd::run(&flags),
-        Command::Check => check::run(&flags),
-        Command::Dns => dns_cmd::run(&flags),
-        Command::Certs => certs_cmd::run(&flags),
-        Command::Plan | Command::Apply => terraform_cmd::run(&flags),
-        Command::Diff => diff_cmd::run(&flags),
-        Command::Bench => bench_cmd::run(&flags),
+        Command::Version => {
+            println!("xtask {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Gen(args) => project(global).and_then(|p| gen_cmd::run(&p, args, &ui)),
+        Command::Check(_) => project(global).and_then(|p| check::run(&p, &ui)),
+        Command::Dns(_) => project(global).and_then(|p| dns_cmd::run(&p)),
+        Command::Certs(args) => project(global).and_then(|p| certs_cmd::run(&p, args)),
+        Command::Plan(args) => project(global).and_then(|p| terraform_cmd::plan(&p, args)),
+        Command::Apply(args) => project(global).and_then(|p| terraform_cmd::apply(&p, args)),
+        Command::Diff(args) => project(global).and_then(|p| diff_cmd::run(&p, args)),
+        Command::Bench(_) => project(global).and_then(|p| bench_cmd::run(&p)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            ui.error(format_args!("{err:#}"));
             // Terraform's own exit code, passed through.
             match err.downcast_ref::<terraform_cmd::TerraformFailed>() {
                 Some(failed) => ExitCode::from(failed.code),
@@ -37,4 +50,13 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The checkout to work on: `--root`, else found at run time; the stack file in it.
+fn project(global: &Global) -> Result<Project> {
+    let root = match &global.root {
+        Some(root) => root.clone(),
+        None => project::find_root(std::env::var_os("CARGO_MANIFEST_DIR"), &std::env::current_dir()?)?,
+    };
+    Ok(Project::new(root, global.stack.clone().unwrap_or_else(|| PathBuf::from("stack.toml"))))
 }

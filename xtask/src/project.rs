@@ -1,18 +1,43 @@
 //! The repository being worked on: where stack.toml, the templates and generated/ are, and the
-//! two steps every command shares (load the stack, render the tree).
+//! two steps every command shares (load the stack, render the tree). Knows nothing of flags.
 
+use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use crate::cli::Flags;
 use crate::stack::{self, Stack};
 use crate::targets;
 use crate::tree::Tree;
 
-/// The repository root: the parent of the xtask crate.
-pub fn default_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the repository").to_path_buf()
+/// The largest stack file read (the example is about 10 KiB): a larger one, or a device such as
+/// /dev/zero, is refused before it is read.
+pub const MAX_STACK_BYTES: u64 = 1024 * 1024;
+
+/// The repository root, found at run time (never compiled in: with one `CARGO_TARGET_DIR`
+/// shared by two clones, cargo may run the binary built in the other one). First the parent of
+/// `CARGO_MANIFEST_DIR`, which `cargo run` (`cargo xtask`) sets to this checkout's xtask/;
+/// else the nearest directory from `cwd` up that holds `stack.toml` and the xtask workspace.
+pub fn find_root(manifest_dir: Option<OsString>, cwd: &Path) -> Result<PathBuf> {
+    if let Some(dir) = manifest_dir.map(PathBuf::from)
+        && let Some(parent) = dir.parent()
+        && is_root(parent)
+    {
+        return Ok(parent.to_path_buf());
+    }
+    if let Some(found) = cwd.ancestors().find(|d| is_root(d)) {
+        return Ok(found.to_path_buf());
+    }
+    bail!(
+        "{}: not inside a checkout of this repository (no directory from here up holds stack.toml and the xtask workspace)\n  hint: run `cargo xtask` inside the checkout, or pass `--root DIR`",
+        cwd.display()
+    )
+}
+
+/// `dir` holds a stack file and the Cargo workspace whose member is xtask.
+fn is_root(dir: &Path) -> bool {
+    dir.join("stack.toml").is_file() && dir.join("xtask").join("Cargo.toml").is_file() && dir.join("Cargo.toml").is_file()
 }
 
 pub struct Project {
@@ -21,8 +46,9 @@ pub struct Project {
 }
 
 impl Project {
-    pub fn from_flags(flags: &Flags) -> Project {
-        Project { root: flags.root.clone(), stack_file: flags.stack.clone() }
+    /// `stack_file` is relative to `root` (or absolute).
+    pub fn new(root: impl Into<PathBuf>, stack_file: impl Into<PathBuf>) -> Project {
+        Project { root: root.into(), stack_file: stack_file.into() }
     }
 
     pub fn generated(&self) -> PathBuf {
@@ -33,12 +59,43 @@ impl Project {
         self.root.join("infrastructure").join("templates")
     }
 
+    /// The stack file's name as messages show it.
+    pub fn stack_name(&self) -> String {
+        self.stack_file.to_string_lossy().replace('\\', "/")
+    }
+
+    /// The text of the stack file: refused when it is not a regular file, larger than
+    /// [`MAX_STACK_BYTES`] or not UTF-8 (located at the first bad byte).
+    pub fn read_stack(&self) -> Result<String> {
+        let path = self.root.join(&self.stack_file);
+        let name = self.stack_name();
+        let meta = std::fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if !meta.is_file() {
+            bail!("{name}: not a regular file\n  hint: pass the path of a stack.toml with `--stack FILE`");
+        }
+        let too_big = || {
+            anyhow::anyhow!(
+                "{name}: larger than {} KiB, too large for a stack file\n  hint: pass the path of a stack.toml with `--stack FILE`",
+                MAX_STACK_BYTES / 1024
+            )
+        };
+        if meta.len() > MAX_STACK_BYTES {
+            return Err(too_big());
+        }
+        // The size on disk can lie (files of /proc say 0) or grow: read one byte past the bound.
+        let mut bytes = Vec::new();
+        let file = std::fs::File::open(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        file.take(MAX_STACK_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("{}: cannot read", path.display()))?;
+        if bytes.len() as u64 > MAX_STACK_BYTES {
+            return Err(too_big());
+        }
+        utf8(&name, bytes)
+    }
+
     /// Reads and validates the stack file; every problem is in the error.
     pub fn load(&self) -> Result<Stack> {
-        let path = self.root.join(&self.stack_file);
-        let src = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let name = self.stack_file.to_string_lossy().replace('\\', "/");
-        let mut stack = stack::from_str(&name, &src).map_err(anyhow::Error::new)?;
+        let src = self.read_stack()?;
+        let mut stack = stack::from_str(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
         load_certs(&mut stack, &self.root)?;
         Ok(stack)
     }
@@ -73,4 +130,41 @@ pub fn load_certs(stack: &mut Stack, root: &Path) -> Result<()> {
     stack.tls.certs.ca = read("ca.crt")?;
     stack.tls.certs.leaf = read("leaf.crt")?;
     Ok(())
+}
+
+/// The text of a file, or a located error at its first byte that is not UTF-8.
+fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+        anyhow::anyhow!(
+            "{name}:{line}:{col}: not valid UTF-8 (byte 0x{:02x})\n  hint: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); TOML files are UTF-8",
+            e.as_bytes()[at]
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_byte_is_located() {
+        let err = utf8("stack.toml", b"a = 1\nname = \"caf\xe9\"\n".to_vec()).unwrap_err().to_string();
+        assert!(err.starts_with("stack.toml:2:12: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn the_root_is_found_from_the_manifest_dir_then_from_the_current_directory() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let elsewhere = std::env::temp_dir();
+        assert_eq!(find_root(Some(repo.join("xtask").into()), &elsewhere).unwrap(), repo);
+        assert_eq!(find_root(None, &repo.join("infrastructure/templates")).unwrap(), repo);
+        assert_eq!(find_root(Some(elsewhere.clone().into()), &repo.join("generated")).unwrap(), repo);
+        let err = find_root(None, Path::new("/")).unwrap_err().to_string();
+        assert!(err.contains("not inside a checkout") && err.contains("hint: run `cargo xtask` inside the checkout, or pass `--root DIR`"), "{err}");
+    }
 }

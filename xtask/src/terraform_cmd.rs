@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use xshell::{Shell, cmd};
 
-use crate::cli::{Command, Flags};
+use crate::cli::{Apply, Plan};
 use crate::project::Project;
 use crate::stack::Stack;
 use crate::targets::terraform::{self, MONITORING};
@@ -34,16 +34,22 @@ const TOKEN_VAR: &str = "PROXMOX_VE_API_TOKEN";
 /// The pg backend's own variable for its connection string.
 const PG_VAR: &str = "PG_CONN_STR";
 
-pub fn run(flags: &Flags) -> Result<()> {
-    let apply = flags.command == Command::Apply;
+/// `cargo xtask plan <env>`.
+pub fn plan(project: &Project, args: &Plan) -> Result<()> {
+    run(project, false, args.env.as_deref(), false)
+}
+
+/// `cargo xtask apply <env> [--auto-approve]`.
+pub fn apply(project: &Project, args: &Apply) -> Result<()> {
+    run(project, true, args.env.as_deref(), args.auto_approve)
+}
+
+fn run(project: &Project, apply: bool, env: Option<&str>, auto_approve: bool) -> Result<()> {
     let verb: &'static str = if apply { "apply" } else { "plan" };
-    let project = Project::from_flags(flags);
     let stack = project.load()?;
     let envs = terraform::environments(&stack);
-    let env = match flags.args.as_slice() {
-        [env] => env.as_str(),
-        [] => bail!("{verb}: name the environment to {verb}\n  hint: one of: {}", envs.join(", ")),
-        more => bail!("{verb}: takes one environment, got {}\n  hint: one of: {}", more.join(" "), envs.join(", ")),
+    let Some(env) = env else {
+        bail!("{verb}: name the environment to {verb}\n  hint: one of: {}", envs.join(", "));
     };
     if !envs.iter().any(|e| e == env) {
         bail!("{verb}: unknown environment `{env}`\n  hint: one of: {}", envs.join(", "));
@@ -65,7 +71,7 @@ pub fn run(flags: &Flags) -> Result<()> {
     sh.change_dir(&project.root);
     terraform_step(&sh, &terraform, &dir, "init", &["-input=false"], &child_env)?;
     let mut args = vec!["-input=false"];
-    if apply && flags.auto_approve {
+    if apply && auto_approve {
         args.push("-auto-approve");
     }
     terraform_step(&sh, &terraform, &dir, verb, &args, &child_env)
