@@ -36,9 +36,9 @@ impl Project {
     /// Reads and validates the stack file; every problem is in the error.
     pub fn load(&self) -> Result<Stack> {
         let path = self.root.join(&self.stack_file);
-        let src = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let src = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let name = self.stack_file.to_string_lossy().replace('\\', "/");
-        let mut stack = stack::from_str(&name, &src).map_err(anyhow::Error::new)?;
+        let mut stack = stack::from_bytes(&name, &src).map_err(anyhow::Error::new)?;
         load_certs(&mut stack, &self.root)?;
         Ok(stack)
     }
