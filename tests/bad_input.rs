@@ -276,3 +276,180 @@ fn bad_default_user() {
 fn provider_version() {
     check("provider_version", &[("state_dir = \".state\"", "state_dir = \".state\"\nprovider_version = \"~> 0.111\"")]);
 }
+
+/// The report of the edited base, which must be exactly `expected` (lines joined by `\n`).
+fn exact(edits: &[(&str, &str)], expected: &[&str]) {
+    assert_eq!(report(&edit(edits)), expected.join("\n"));
+}
+
+#[test]
+fn a_local_domain_is_refused_for_mdns() {
+    exact(
+        &[("domain = \"home.lan\"", "domain = \"home.local\"")],
+        &[
+            "stack.toml:6:10: domain: `home.local` is under .local, which devices resolve with multicast DNS (RFC 6762), not with your DNS server: the routed names would not resolve",
+            "  hint: use `home.arpa` (RFC 8375, for home networks) or a name such as `home.lan`",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn domain_messages_name_the_rule() {
+    let rule = |d: &str| {
+        let out = report(&edit(&[("domain = \"home.lan\"", &format!("domain = \"{d}\""))]));
+        out.lines().next().unwrap().strip_prefix("stack.toml:6:10: domain: ").unwrap().to_string()
+    };
+    assert_eq!(rule("lan"), "`lan` is a single label: a domain needs at least two, e.g. `home.lan`");
+    assert_eq!(rule("Home.LAN"), "`Home.LAN` has uppercase letters: write `home.lan` (names are compared in lowercase)");
+    assert_eq!(
+        rule("home.lan."),
+        "`home.lan.` ends with a dot: write `home.lan` (URLs, certificates and Traefik's Host rules name hosts without the trailing dot)"
+    );
+    assert_eq!(rule("a..lan"), "`a..lan` has an empty label (two dots in a row, or a leading dot)");
+    assert_eq!(rule("my_lab.lan"), "`my_lab.lan` has '_' in the label `my_lab`: only letters, digits and inner hyphens");
+}
+
+#[test]
+fn a_vm_on_the_proxmox_node_address() {
+    exact(
+        &[("ip = \"192.168.1.101\"", "ip = \"192.168.1.10\"")],
+        &[
+            "stack.toml:56:6: vms.prod-alloc-budget.ip: 192.168.1.10 is the Proxmox node's own address (proxmox.endpoint)",
+            "  hint: give the VM a free address of network.cidr",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn the_gateway_as_the_network_address() {
+    exact(
+        &[("gateway = \"192.168.1.1\"", "gateway = \"192.168.1.0\"")],
+        &[
+            "stack.toml:33:11: network.gateway: 192.168.1.0 is the network address of 192.168.1.0/24, not a host",
+            "  hint: the gateway is your router's address, e.g. the .1 of the network",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn an_endpoint_port_out_of_range() {
+    for port in ["0", "70000", "x"] {
+        let out = report(&edit(&[("https://192.168.1.10:8006/", &format!("https://192.168.1.10:{port}/"))]));
+        assert!(
+            out.starts_with(&format!("stack.toml:18:12: proxmox.endpoint: port `{port}` of `https://192.168.1.10:{port}/` is not a TCP port (1 to 65535)\n")),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_digest() {
+    exact(
+        &[("image = \"grafana/loki:3.7.6\"", "image = \"grafana/loki:3.7.6@sha256:abc123\"")],
+        &[
+            "stack.toml:134:9: services.loki.image: digest `sha256:abc123` of `grafana/loki:3.7.6@sha256:abc123` is malformed: a digest is `sha256:` and 64 lowercase hex digits",
+            "  hint: copy it from `docker buildx imagetools inspect IMAGE`, or drop `@...` and pin the tag only",
+            "1 problem in stack.toml",
+        ],
+    );
+    let good = format!("image = \"grafana/loki:3.7.6@sha256:{}\"", "0123456789abcdef".repeat(4));
+    stack::from_str("stack.toml", &edit(&[("image = \"grafana/loki:3.7.6\"", &good)])).unwrap();
+}
+
+#[test]
+fn uptime_kuma_1_with_autokuma_2() {
+    exact(
+        &[("louislam/uptime-kuma:2.5.3", "louislam/uptime-kuma:1.23.16")],
+        &[
+            "stack.toml:146:9: services.uptime_kuma.image: `louislam/uptime-kuma:1.23.16` is Uptime Kuma 1, but `ghcr.io/bigboot/autokuma:2.0.0` is AutoKuma 2, which only talks to Uptime Kuma 2",
+            "  hint: use Uptime Kuma 2 (e.g. `louislam/uptime-kuma:2.5.3`), or AutoKuma's `uptime-kuma-v1-latest` image",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn ports_the_stack_already_uses_on_a_vm() {
+    let mut src = edit(&[("host_port = 3100", "host_port = 22")]);
+    src.push_str("\n[routes.nodex]\nvm = \"prod-blog-the\"\nport = 9100\n\n[routes.agent]\nvm = \"prod-alloc-ia\"\nport = 9080\n");
+    assert_eq!(
+        report(&src),
+        [
+            "stack.toml:136:13: services.loki.host_port: host port 22 of the monitoring VM is SSH, which Terraform's provisioners and you log in with",
+            "  hint: pick a port that nothing on the monitoring VM uses",
+            "stack.toml:166:8: routes.nodex.port: port 9100 of `prod-blog-the` is already used by node exporter, which runs on every VM: the route would expose that instead of the application",
+            "  hint: route to the port the application itself listens on",
+            "stack.toml:170:8: routes.agent.port: port 9080 of `prod-alloc-ia` is already used by the Promtail agent's metrics: the route would expose that instead of the application",
+            "  hint: route to the port the application itself listens on",
+            "3 problems in stack.toml",
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn an_unknown_key_hides_no_later_problem() {
+    exact(
+        &[("bridge = \"vmbr0\"", "bridge = \"vmbr0\"\nmtu = 9000"), ("ip = \"192.168.1.102\"", "ip = \"10.0.0.5\""), ("vm_id = 103", "vm_id = 102")],
+        &[
+            "stack.toml:36:1: network.mtu: unknown key `mtu`",
+            "  hint: the keys here are: cidr, gateway, dns, bridge, vlan_id, admin_cidr, search_domain",
+            "stack.toml:65:6: vms.prod-alloc-ia.ip: 10.0.0.5 is outside the network 192.168.1.0/24",
+            "  hint: pick an address of network.cidr",
+            "stack.toml:72:9: vms.prod-blog-the.vm_id: vm_id 102 is already used by vms.prod-alloc-ia",
+            "  hint: Proxmox VM ids must be unique",
+            "3 problems in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn integer_overflow_says_out_of_range() {
+    exact(
+        &[("vm_id = 101", "vm_id = 99999999999999999999")],
+        &[
+            "stack.toml:55:9: vms.prod-alloc-budget.vm_id: 99999999999999999999 is out of range: stack.toml integers are 64-bit",
+            "  hint: write a number between -9223372036854775808 and 9223372036854775807 (and within this key's own range)",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn an_unquoted_ip_is_not_an_invalid_float() {
+    exact(
+        &[("ip = \"192.168.1.101\"", "ip = 192.168.1.101")],
+        &[
+            "stack.toml:56:13: invalid TOML: `192.168.1.101` is not a number: an address is a string",
+            "  hint: quote it: \"192.168.1.101\"",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn a_misspelt_section_is_not_reported_as_missing_keys_elsewhere() {
+    exact(
+        &[("[proxmox]\n", "[proxmx]\n")],
+        &[
+            "stack.toml:17:2: proxmx: unknown section `proxmx`",
+            "  hint: did you mean `proxmox`? rename [proxmx] (and its sub-tables) to [proxmox]",
+            "1 problem in stack.toml",
+        ],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_located() {
+    let mut bytes = base().into_bytes();
+    let at = bytes.windows(8).position(|w| w == b"home.lan").unwrap();
+    bytes[at] = 0xe9;
+    let err = stack::from_bytes("stack.toml", &bytes).err().unwrap().to_string();
+    assert_eq!(
+        err,
+        "stack.toml:6:11: not UTF-8 text: byte 0xe9 is not valid UTF-8 (TOML files are UTF-8)\n  hint: save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 stack.toml > stack.utf8.toml` and move it back\n1 problem in stack.toml"
+    );
+}

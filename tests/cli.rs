@@ -514,5 +514,5 @@ fn a_stack_file_that_is_not_utf8_gets_a_located_message_with_a_hint() {
     let out = xtask(&repo_root(), &["check", "--stack", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("latin1.toml:2:14: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
+    assert!(err.contains("latin1.toml:2:14: not UTF-8 text: byte 0xe9 is not valid UTF-8 (TOML files are UTF-8)\n  hint: save the file as UTF-8"), "{err}");
 }

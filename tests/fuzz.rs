@@ -1,7 +1,9 @@
 //! Deterministic mutation fuzzing of parse + validate + render: thousands of stack.toml variants
 //! (bytes deleted, inserted or duplicated, lines swapped, numbers changed, values replaced by
 //! random TOML values) must never panic; a refused stack is a located report; an accepted one
-//! renders, and the tree gen writes passes check right away (empty drift).
+//! renders, and the tree gen writes passes check right away (empty drift). Every 10th accepted
+//! variant also goes through the whole of gen (certificate renewal included, with a CA of the
+//! base's domain) and then the whole of check: after any successful gen, check passes.
 //!
 //! Seeded xorshift, so a failure is reproducible: the panicking input is printed and saved.
 //! `FUZZ_ITERATIONS` and `FUZZ_SEED` change the run (e.g. `FUZZ_ITERATIONS=100000`).
@@ -195,6 +197,54 @@ fn run_one(src: &str, templates: &Path) -> Result<Outcome, String> {
     }
 }
 
+/// A repository-relative path that stays inside the temporary root.
+fn inside(path: &str) -> bool {
+    !path.is_empty() && !Path::new(path).is_absolute() && !path.split('/').any(|c| c == "..")
+}
+
+/// The whole of `cargo xtask gen` on a fresh temporary root (the CA of the base's domain and
+/// its key in place, no leaf yet), then the whole of `check` on what it left. Ok(true) when gen
+/// succeeded and check passed, Ok(false) when gen refused, Err when gen succeeded and check did
+/// not: the property "after any successful gen, check passes".
+fn gen_then_check(src: &str, ca: &(String, xtask::tls::Issued), templates: &Path) -> Result<bool, String> {
+    let root = common::temp_dir("fuzz-full");
+    let mut stack = stack::from_str("stack.toml", src).map_err(|e| format!("accepted once, refused now: {e}"))?;
+    let t = &stack.tls;
+    if t.enabled {
+        if !(inside(&t.certs_dir) && inside(&t.ca_key) && inside(&t.leaf_key)) {
+            return Ok(false);
+        }
+        let certs = root.join(&t.certs_dir);
+        std::fs::create_dir_all(&certs).unwrap();
+        std::fs::write(certs.join("ca.crt"), &ca.1.cert_pem).unwrap();
+        xtask::certs_cmd::write_private(&root.join(&t.ca_key), &ca.1.key_pem).unwrap();
+    }
+    let now = xtask::certs_cmd::now();
+    xtask::project::load_certs(&mut stack, &root).unwrap();
+    if xtask::certs_cmd::renew_leaf(&root, &mut stack, now).is_err() {
+        let _ = std::fs::remove_dir_all(&root);
+        return Ok(false);
+    }
+    let tree = xtask::targets::generate(&stack, templates).map_err(|e| format!("gen: {e:#}"))?;
+    let generated = root.join("generated");
+    xtask::tree::write(&tree, &generated).map_err(|e| format!("gen: {e:#}"))?;
+    // check: a fresh load of the same files, render, drift and the certificate audit.
+    let mut again = stack::from_str("stack.toml", src).unwrap();
+    xtask::project::load_certs(&mut again, &root).unwrap();
+    let expected = xtask::targets::generate(&again, templates).map_err(|e| format!("check: {e:#}"))?;
+    let drift = xtask::tree::drift(&expected, &generated).unwrap();
+    let audit = xtask::tls::audit(&again, now);
+    let _ = std::fs::remove_dir_all(&root);
+    if !drift.is_empty() || !audit.is_empty() {
+        return Err(format!(
+            "gen succeeded but check fails: drift {:?}, TLS {audit:?} (CA of {})",
+            drift.iter().map(|d| (&d.path, d.class)).collect::<Vec<_>>(),
+            ca.0
+        ));
+    }
+    Ok(true)
+}
+
 #[test]
 fn mutated_stacks_never_panic_and_valid_ones_pass_check_after_gen() {
     let templates = common::repo_root().join("infrastructure/templates");
@@ -202,6 +252,17 @@ fn mutated_stacks_never_panic_and_valid_ones_pass_check_after_gen() {
     let mut rng = Rng(seed());
     let (mut refused, mut rendered, mut checked) = (0, 0, 0);
     let dir = common::temp_dir("fuzz-gen");
+    // Each base gets a CA of its own domain, with its key: gen can issue, and must refuse what
+    // that CA cannot vouch for (a mutated domain).
+    let cas: Vec<(String, xtask::tls::Issued)> = bases
+        .iter()
+        .map(|b| {
+            let domain = stack::from_str("stack.toml", b).unwrap().domain;
+            let ca = xtask::tls::new_ca(&domain, xtask::certs_cmd::now()).unwrap();
+            (domain, ca)
+        })
+        .collect();
+    let (mut gen_ok, mut gen_refused) = (0, 0);
     for i in 0..iterations() {
         let base = &bases[i % bases.len()];
         let src = mutate(&mut rng, base);
@@ -229,11 +290,17 @@ fn mutated_stacks_never_panic_and_valid_ones_pass_check_after_gen() {
                         drift.iter().map(|d| (&d.path, d.class)).collect::<Vec<_>>()
                     );
                     checked += 1;
+                    match gen_then_check(&src, &cas[i % bases.len()], &templates) {
+                        Ok(true) => gen_ok += 1,
+                        Ok(false) => gen_refused += 1,
+                        Err(e) => panic!("iteration {i}: {e}\n--- input ---\n{src}"),
+                    }
                 }
             }
         }
     }
-    eprintln!("fuzz: {refused} refused, {rendered} rendered, {checked} written and checked");
+    eprintln!("fuzz: {refused} refused, {rendered} rendered, {checked} written and checked; full gen: {gen_ok} passed check, {gen_refused} refused");
+    assert!(gen_ok >= 5, "too few variants ({gen_ok}) went through the full gen (certificates included) and check");
     assert!(refused > iterations() / 10, "too few refusals: the mutations do not break anything");
     assert!(checked >= 5, "too few valid variants ({rendered}) to test gen then check");
 }
@@ -246,4 +313,21 @@ fn the_mutations_are_deterministic() {
         (0..50).map(|_| mutate(&mut rng, base)).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn the_changes_that_need_a_new_leaf_keep_gen_and_check_in_agreement() {
+    // The edits that once made gen issue a leaf that check then refused: a new domain (outside
+    // the CA's name constraint) and a new route (a new name on the leaf).
+    let templates = common::repo_root().join("infrastructure/templates");
+    for base in bases() {
+        let domain = stack::from_str("stack.toml", &base).unwrap().domain;
+        let ca = (domain.clone(), xtask::tls::new_ca(&domain, xtask::certs_cmd::now()).unwrap());
+        let moved = base.replacen(&format!("domain = \"{domain}\""), "domain = \"elsewhere.lan\"", 1);
+        assert_ne!(moved, base);
+        assert_eq!(gen_then_check(&moved, &ca, &templates), Ok(false), "gen must refuse a leaf outside the CA's domain");
+        let vm = stack::from_str("stack.toml", &base).unwrap().vms.iter().map(|v| v.name.clone()).next().unwrap();
+        let routed = format!("{base}\n[routes.fuzzwiki]\nvm = \"{vm}\"\nport = 8080\n");
+        assert_eq!(gen_then_check(&routed, &ca, &templates), Ok(true), "a new route with the CA key is one gen, then check passes");
+    }
 }

@@ -34,7 +34,7 @@ pub struct Row {
 }
 
 pub fn run(project: &Project) -> Result<()> {
-    let example = project.read_stack()?;
+    let example = String::from_utf8(project.read_stack()?)?;
     let templates = project.templates();
     println!("bench: {} profile; each figure is the median of several runs", if cfg!(debug_assertions) { "dev (unoptimized xtask)" } else { "release" });
     let mut stacks = vec![("example".to_string(), example.clone())];

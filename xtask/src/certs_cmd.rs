@@ -40,9 +40,9 @@ fn init(project: &Project, force: bool) -> Result<()> {
         }
         if t.certs.ca.is_some() {
             bail!(
-                "{cert_rel}: the repository already has a CA, but its key is not at {}\n  hint: put that CA's key at {} and run `cargo xtask gen`; if the key is lost, `cargo xtask certs init --force` makes a new CA (import it again on every device)",
+                "{cert_rel}: the repository already has a CA, but its key is not at {}\n  hint: {}",
                 t.ca_key,
-                t.ca_key
+                replace_ca_hint(t, "if you have this CA's key, put it there instead")
             );
         }
     }
@@ -62,6 +62,39 @@ fn init(project: &Project, force: bool) -> Result<()> {
     Ok(())
 }
 
+/// The one fix when the lab's CA cannot issue what the stack needs (its key is not here, or it
+/// vouches for another domain): replace it. On a fresh clone of the example this is the normal
+/// first step, since the example's CA key is nobody's; `alternative` says when not to.
+fn replace_ca_hint(t: &crate::stack::model::Tls, alternative: &str) -> String {
+    format!(
+        "run `cargo xtask certs init --force` (it replaces the lab CA with your own: every device must then import the new {}/ca.crt; a fresh clone of the example does this once, the example's CA is not yours), then `cargo xtask gen`; {alternative}",
+        t.certs_dir
+    )
+}
+
+/// Refuses a committed CA that cannot vouch for the stack (another domain, no name constraints,
+/// expired or expiring): a leaf it signed would fail `check` and every client.
+fn refuse_unfit_ca(stack: &Stack, ca_pem: &str, now: i64) -> Result<()> {
+    let t = &stack.tls;
+    let problems = tls::audit_ca_pem(ca_pem, &stack.domain, now, t.renew_before_days, &t.certs_dir);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let problems: Vec<&str> = problems.iter().map(|p| p.split("; make a new CA").next().unwrap_or(p)).collect();
+    bail!("{}\n  hint: {}", problems.join("\n"), replace_ca_hint(t, &format!("gen issues no leaf the CA cannot vouch for (names under {})", stack.domain)))
+}
+
+/// The last step of gen's certificates: what `check` would say about them. Empty by
+/// construction after the steps above; kept so that a successful gen is always one `check`
+/// accepts.
+fn refuse_what_check_refuses(stack: &Stack, now: i64) -> Result<()> {
+    let problems = tls::audit(stack, now);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!("{}\n  hint: see docs/tls.md", problems.join("\n"))
+}
+
 /// Gen's renewal step: issues a new leaf into `<certs_dir>/leaf.crt` (key at `tls.leaf_key`) when
 /// [`tls::decide`] says so, and updates `stack` with it; otherwise leaves every file alone.
 /// Returns what it did or noticed, one line each.
@@ -70,15 +103,19 @@ pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String
     if !t.enabled {
         return Ok(Vec::new());
     }
-    let dir = &t.certs_dir;
+    let dir = t.certs_dir.clone();
     let Some(ca_pem) = t.certs.ca.clone() else {
         bail!(
             "{dir}/ca.crt: missing; TLS is on and needs the lab's CA\n  hint: run `cargo xtask certs init`, then `cargo xtask gen` again (or set `[tls] enabled = false`)"
         );
     };
+    refuse_unfit_ca(stack, &ca_pem, now)?;
     let wanted = tls::wanted_names(stack);
     let reason = match tls::decide(t.certs.leaf.as_deref(), &ca_pem, &wanted, now, t.renew_before_days) {
-        Decision::Keep => return Ok(leaf_key_notes(root, stack)),
+        Decision::Keep => {
+            refuse_what_check_refuses(stack, now)?;
+            return Ok(leaf_key_notes(root, stack));
+        }
         Decision::Issue(reason) => reason,
     };
     let why = match &reason {
@@ -89,24 +126,30 @@ pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String
     let ca_key = match fs::read_to_string(&ca_key_path) {
         Ok(k) => k,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "{dir}/leaf.crt: a new leaf certificate is needed: {why}; issuing it needs the CA key, which is not at {}\n  hint: provide the CA key at {} (where `cargo xtask certs init` made it) and run `cargo xtask gen` again; if the key is lost, `cargo xtask certs init --force` makes a new CA (import it again on every device)",
+            "{dir}/leaf.crt: a new leaf certificate is needed: {why}; issuing it needs the key of {dir}/ca.crt, which is not at {}\n  hint: {}",
             t.ca_key,
-            t.ca_key
+            replace_ca_hint(t, &format!("if you have this CA's key, put it at {} and run `cargo xtask gen` instead", t.ca_key))
         ),
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read the CA key", t.ca_key)),
     };
     let issued = tls::issue_leaf(&ca_pem, &ca_key, &wanted, now, t.leaf_validity_days).with_context(|| format!("{dir}/leaf.crt: cannot issue"))?;
+    // What check will say of the new pair, before anything is written.
+    let old_leaf = stack.tls.certs.leaf.replace(issued.cert_pem.clone());
+    if let Err(e) = refuse_what_check_refuses(stack, now) {
+        stack.tls.certs.leaf = old_leaf;
+        return Err(e);
+    }
+    let t = &stack.tls;
     // The key first: a failure between the two writes leaves the old leaf, which the next run
     // replaces again, never a leaf whose key is lost.
     write_private(&root.join(&t.leaf_key), &issued.key_pem)?;
-    write_public(&root.join(dir).join("leaf.crt"), &issued.cert_pem)?;
+    write_public(&root.join(&dir).join("leaf.crt"), &issued.cert_pem)?;
     let note = format!(
         "tls: issued {dir}/leaf.crt for {} name(s), valid {} days ({why}); key in {} (mode 0600): commit {dir}/leaf.crt and deliver the key (Terraform reads it)",
         wanted.len(),
         t.leaf_validity_days,
         t.leaf_key
     );
-    stack.tls.certs.leaf = Some(issued.cert_pem);
     Ok(vec![note])
 }
 

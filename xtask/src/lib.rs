@@ -12,6 +12,7 @@ pub mod gen_cmd;
 pub mod project;
 pub mod render;
 pub mod review;
+pub mod review_lab;
 pub mod secrets;
 pub mod stack;
 pub mod targets;

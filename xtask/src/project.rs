@@ -64,9 +64,9 @@ impl Project {
         self.stack_file.to_string_lossy().replace('\\', "/")
     }
 
-    /// The text of the stack file: refused when it is not a regular file, larger than
-    /// [`MAX_STACK_BYTES`] or not UTF-8 (located at the first bad byte).
-    pub fn read_stack(&self) -> Result<String> {
+    /// The bytes of the stack file: refused when it is not a regular file or larger than
+    /// [`MAX_STACK_BYTES`] (UTF-8 is checked, located, by `stack::from_bytes`).
+    pub fn read_stack(&self) -> Result<Vec<u8>> {
         let path = self.root.join(&self.stack_file);
         let name = self.stack_name();
         let meta = std::fs::metadata(&path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -89,13 +89,13 @@ impl Project {
         if bytes.len() as u64 > MAX_STACK_BYTES {
             return Err(too_big());
         }
-        utf8(&name, bytes)
+        Ok(bytes)
     }
 
     /// Reads and validates the stack file; every problem is in the error.
     pub fn load(&self) -> Result<Stack> {
         let src = self.read_stack()?;
-        let mut stack = stack::from_str(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
+        let mut stack = stack::from_bytes(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
         load_certs(&mut stack, &self.root)?;
         Ok(stack)
     }
@@ -133,29 +133,9 @@ pub fn load_certs(stack: &mut Stack, root: &Path) -> Result<()> {
 }
 
 /// The text of a file, or a located error at its first byte that is not UTF-8.
-fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let before = &e.as_bytes()[..at];
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
-        anyhow::anyhow!(
-            "{name}:{line}:{col}: not valid UTF-8 (byte 0x{:02x})\n  hint: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`); TOML files are UTF-8",
-            e.as_bytes()[at]
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_bad_byte_is_located() {
-        let err = utf8("stack.toml", b"a = 1\nname = \"caf\xe9\"\n".to_vec()).unwrap_err().to_string();
-        assert!(err.starts_with("stack.toml:2:12: not valid UTF-8 (byte 0xe9)\n  hint: save the file as UTF-8"), "{err}");
-    }
 
     #[test]
     fn the_root_is_found_from_the_manifest_dir_then_from_the_current_directory() {

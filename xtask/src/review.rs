@@ -16,6 +16,7 @@ pub const TITLE: &str = "## Stack changes";
 /// per family.
 pub fn summarize(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> String {
     let sections = [
+        (crate::review_lab::TITLE, crate::review_lab::approvals(old, new, old_tree, new_tree)),
         ("VMs", vms(old, new)),
         ("Images", images(old, new)),
         ("Routes", routes(old, new)),
@@ -163,16 +164,17 @@ fn routes(old: &Stack, new: &Stack) -> Vec<String> {
     };
     let (a, b) = (index(old), index(new));
     let mut out = Vec::new();
+    let (was, now) = (crate::review_lab::scheme(old), crate::review_lab::scheme(new));
     for (host, url) in &b {
         match a.get(host) {
-            None => out.push(format!("added `https://{host}` → {url}")),
-            Some(before) if before != url => out.push(format!("changed `https://{host}`: {before} → {url}")),
+            None => out.push(format!("added `{now}://{host}` → {url}")),
+            Some(before) if before != url => out.push(format!("changed `{now}://{host}`: {before} → {url}")),
             Some(_) => {}
         }
     }
     for (host, url) in &a {
         if !b.contains_key(host) {
-            out.push(format!("removed `https://{host}` (was {url})"));
+            out.push(format!("removed `{was}://{host}` (was {url})"));
         }
     }
     out

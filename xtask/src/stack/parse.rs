@@ -92,7 +92,12 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             if let Some(text) = err.span().and_then(|s| src.get(s)).filter(|t| message == "duplicate key" && !t.is_empty()) {
                 message = format!("duplicate key `{text}`");
             }
-            let mut p = Problem::new("", format!("invalid TOML: {message}")).hint("fix the syntax first; the other checks run once the file parses");
+            let mut hint = "fix the syntax first; the other checks run once the file parses".to_string();
+            if let Some(addr) = err.span().and_then(|s| unquoted_address(src, s.start)).filter(|_| message.starts_with("invalid float")) {
+                message = format!("`{addr}` is not a number: an address is a string");
+                hint = format!("quote it: \"{addr}\"");
+            }
+            let mut p = Problem::new("", format!("invalid TOML: {message}")).hint(hint);
             if let Some(span) = err.span() {
                 p = p.at(span);
             }
@@ -135,7 +140,7 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             other => {
                 let mut p = Problem::new(join("", other), format!("unknown section `{other}`")).at(key.span());
                 p = match did_you_mean(other, SECTIONS.iter().copied()) {
-                    Some(near) => p.hint(format!("did you mean `{near}`?")),
+                    Some(near) => p.hint(format!("did you mean `{near}`? rename [{other}] (and its sub-tables) to [{near}]")),
                     None => p.hint(format!("the sections are: {}", SECTIONS.join(", "))),
                 };
                 problems.push(p);
@@ -151,17 +156,28 @@ struct Section<'a> {
 }
 
 impl Section<'_> {
+    /// Deserializes one section. An unknown key is reported, then left out and the section read
+    /// again, so that it does not hide the section's other problems, nor the checks of the
+    /// sections that depend on it (every problem at once).
     fn read<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> Option<T> {
         let span = value.span();
-        match T::deserialize(ValueDeserializer::from(value.clone())) {
-            Ok(v) => Some(v),
-            Err(err) => {
-                let at = err.span().unwrap_or(span);
-                let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
-                self.problems.push(humanize(&key, err.message()).at(at));
-                None
+        let mut value = value.clone();
+        // Each retry removes one key, so this ends; the bound is a guard only.
+        for _ in 0..256 {
+            match T::deserialize(ValueDeserializer::from(value.clone())) {
+                Ok(v) => return Some(v),
+                Err(err) => {
+                    let at = err.span().unwrap_or(span.clone());
+                    let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
+                    let unknown = err.message().starts_with("unknown field `");
+                    self.problems.push(humanize(&key, err.message()).at(at.clone()));
+                    if !(unknown && remove_key_at(&mut value, &at)) {
+                        return None;
+                    }
+                }
             }
         }
+        None
     }
 
     /// A table of named entries (`[vms.NAME]`): each entry is read on its own.
@@ -180,6 +196,47 @@ impl Section<'_> {
         }
         out
     }
+}
+
+/// Removes the entry whose key is at `at`, wherever it is in `value`; whether one was found.
+fn remove_key_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> bool {
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            if let Some(key) = table.iter().map(|(k, _)| k).find(|k| contains(&k.span(), at)).cloned() {
+                return table.remove(&key).is_some();
+            }
+            table.iter_mut().any(|(_, v)| remove_key_at(v, at))
+        }
+        DeValue::Array(items) => items.iter_mut().any(|v| remove_key_at(v, at)),
+        _ => false,
+    }
+}
+
+/// The value of the line at `offset` when it is an unquoted IPv4 address or CIDR (`ip =
+/// 192.168.1.5`), which TOML reads as a broken float.
+fn unquoted_address(src: &str, offset: usize) -> Option<String> {
+    let start = src.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = src[start..].lines().next()?;
+    let value = line.split_once('=')?.1.split('#').next()?.trim();
+    let (addr, prefix) = value.split_once('/').map_or((value, None), |(a, p)| (a, Some(p)));
+    let is_addr = addr.parse::<std::net::Ipv4Addr>().is_ok() && prefix.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    is_addr.then(|| value.to_string())
+}
+
+/// Drops the echoes of a misspelt section: with `[proxmx]` (did you mean `proxmox`?), a
+/// `[proxmox.cloud_image]` left behind makes `proxmox` look present with its keys missing, and
+/// without one `proxmox` is a missing section; both are the same mistake, already reported.
+pub fn drop_misspelt_section_echoes(problems: &mut Problems) {
+    let meant: Vec<String> = problems
+        .0
+        .iter()
+        .filter(|p| p.message.starts_with("unknown section `"))
+        .filter_map(|p| p.hint.as_deref()?.strip_prefix("did you mean `")?.split('`').next().map(str::to_string))
+        .collect();
+    problems.0.retain(|p| {
+        let echo = meant.iter().any(|m| p.key == *m || p.key.starts_with(&format!("{m}.")));
+        !(echo && (p.message.starts_with("missing key `") || p.message.starts_with("missing section `")))
+    });
 }
 
 fn first_line(s: &str) -> &str {
@@ -211,6 +268,10 @@ fn humanize(key: &str, message: &str) -> Problem {
     if let Some(rest) = message.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
+        if let Some(number) = found.strip_prefix("integer `").and_then(|r| r.strip_suffix("` as i128")) {
+            return Problem::new(key, format!("{number} is out of range: stack.toml integers are 64-bit"))
+                .hint("write a number between -9223372036854775808 and 9223372036854775807 (and within this key's own range)");
+        }
         return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
     }
     Problem::new(key, message.to_string())

@@ -72,10 +72,6 @@ fn check_label(p: &mut Problems, key: &str, what: &str, name: &str) -> bool {
     false
 }
 
-fn is_domain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').count() >= 2 && s.split('.').all(is_dns_label)
-}
-
 fn secret(p: &mut Problems, key: &str, raw: Option<&RawSecret>, default_env: &str) -> SecretRef {
     let env = match raw {
         None => default_env.to_string(),
@@ -132,8 +128,8 @@ impl Validator<'_> {
                 "home.lan".to_string()
             }
             Some(d) => {
-                if !is_domain(d) {
-                    p.add("domain", format!("`{d}` is not a domain name"), "write lowercase labels joined by dots, e.g. `home.lan`");
+                if let Some(why) = super::workable::domain_problem(d) {
+                    p.add("domain", format!("`{d}` {why}"), "write lowercase labels joined by dots, e.g. `home.lan`");
                 }
                 d.clone()
             }
@@ -155,6 +151,16 @@ impl Validator<'_> {
         self.authorize_ssh(raw.ssh.as_ref(), &mut monitoring, &mut vms, &proxmox);
         self.agents_reach_loki(&vms, &services);
         let routes = self.routes(&raw.routes, &services, &vms, &monitoring, &domain);
+        let lab = super::workable::Lab {
+            domain: &domain,
+            network: &network,
+            proxmox: &proxmox,
+            monitoring: &monitoring,
+            vms: &vms,
+            services: &services,
+            routes: &routes,
+        };
+        super::workable::check(self.p, &lab);
         let memory = self.memory(&services, &monitoring, &targets);
         let alerting = self.detection(alerting, &services, &targets);
 
@@ -251,8 +257,8 @@ impl Validator<'_> {
             None => cidr,
         };
         let search_domain = n.search_domain.clone().unwrap_or_default();
-        if !search_domain.is_empty() && !is_domain(&search_domain) {
-            self.p.add("network.search_domain", format!("`{search_domain}` is not a domain name"), "e.g. home.lan");
+        if let Some(why) = Some(&search_domain).filter(|d| !d.is_empty()).and_then(|d| super::workable::domain_problem(d)) {
+            self.p.add("network.search_domain", format!("`{search_domain}` {why}"), "e.g. home.lan");
         }
         let cidr = cidr?;
         Some(Network { cidr, prefix: cidr.prefix, gateway: gateway?, dns, bridge, vlan_id, admin_cidr: admin_cidr?, search_domain })

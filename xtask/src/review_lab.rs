@@ -1,0 +1,243 @@
+//! The first section of the pull-request summary: the changes an operator approves on purpose
+//! (TLS and URL schemes, the CA and the leaf, firewall rules, targets and the figures derived
+//! from them, the memory budget, log agents, the secrets folder, the Proxmox connection). Pure:
+//! two validated stacks and two rendered trees in, one line per change out.
+
+use std::collections::BTreeMap;
+
+use crate::stack::Stack;
+use crate::stack::model::{Agent, Vm};
+use crate::targets::terraform::firewall::{Rule, firewall_rules};
+use crate::tree::Tree;
+
+/// The title of the section `review::summarize` shows first.
+pub const TITLE: &str = "To approve on purpose";
+
+/// Every change of this kind, most consequential first; empty when there is none.
+pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(tls(old, new));
+    out.extend(certificates(new, old_tree, new_tree));
+    out.extend(firewall(old, new));
+    out.extend(targets(old, new));
+    out.extend(memory(old, new));
+    out.extend(agents(old, new));
+    out.extend(secrets_dir(old, new));
+    out.extend(proxmox(old, new));
+    out
+}
+
+/// The scheme clients use for the routed names.
+pub fn scheme(stack: &Stack) -> &'static str {
+    if stack.tls.enabled { "https" } else { "http" }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn tls(old: &Stack, new: &Stack) -> Vec<String> {
+    if old.tls.enabled == new.tls.enabled {
+        return Vec::new();
+    }
+    let (a, b) = (scheme(old), scheme(new));
+    let mut line = format!(
+        "**TLS {} → {}**: every URL goes from `{a}://` to `{b}://` ({} routed name(s)); Traefik's port 443 {} on `{}`",
+        on_off(old.tls.enabled),
+        on_off(new.tls.enabled),
+        new.routes.len(),
+        if new.tls.enabled { "opens" } else { "closes" },
+        new.monitoring.vm.name
+    );
+    if new.tls.enabled {
+        line.push_str("; every device must import the lab CA (docs/tls.md)");
+    }
+    vec![line]
+}
+
+fn certificates(new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    let dir = &new.tls.certs_dir;
+    match (old_tree.get("compose/tls/ca.crt"), new_tree.get("compose/tls/ca.crt")) {
+        (Some(a), Some(b)) if a != b => {
+            out.push(format!("**CA replaced** (`{dir}/ca.crt`): every device must import the new CA and remove the old one (docs/tls.md)"))
+        }
+        (None, Some(_)) => out.push(format!("**CA added** (`{dir}/ca.crt`): import it on every device (docs/tls.md)")),
+        (Some(_), None) if !new.tls.enabled => {}
+        (Some(_), None) => out.push(format!("**CA removed** (`{dir}/ca.crt`): gen cannot issue a leaf until `cargo xtask certs init`")),
+        _ => {}
+    }
+    if let (Some(a), Some(b)) = (old_tree.get("compose/tls/leaf.crt"), new_tree.get("compose/tls/leaf.crt"))
+        && a != b
+    {
+        out.push(format!(
+            "**leaf certificate reissued** (`{dir}/leaf.crt`, {} name(s)): apply `monitoring` so Terraform delivers its new key; devices need nothing",
+            crate::tls::wanted_names(new).len()
+        ));
+    }
+    out
+}
+
+/// Every VM of the lab, monitoring VM included, by name.
+fn all_vms(stack: &Stack) -> BTreeMap<&str, &Vm> {
+    std::iter::once(&stack.monitoring.vm).chain(&stack.vms).map(|vm| (vm.name.as_str(), vm)).collect()
+}
+
+/// A rule as a reviewer reads it, one per port: `proto port from source`, and what it is for.
+fn rule_keys(r: &Rule) -> Vec<(String, String)> {
+    let ports: Vec<String> = match r.dport.as_deref() {
+        Some(list) => list.split(',').map(|p| format!(" {}", p.trim())).collect(),
+        None => vec![String::new()],
+    };
+    ports.into_iter().map(|port| (format!("{}{port} from {}", r.proto, r.source), r.comment.clone())).collect()
+}
+
+fn rules(stack: &Stack, vm: &Vm) -> BTreeMap<String, String> {
+    firewall_rules(stack, vm).iter().flat_map(rule_keys).collect()
+}
+
+fn firewall(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (all_vms(old), all_vms(new));
+    let mut out = Vec::new();
+    for (name, new_vm) in &b {
+        let after = rules(new, new_vm);
+        let Some(old_vm) = a.get(name) else {
+            out.push(format!("**firewall** `{name}` (new VM): {} inbound rule(s) accepted, the rest denied", after.len()));
+            continue;
+        };
+        let before = rules(old, old_vm);
+        for (rule, why) in &after {
+            if !before.contains_key(rule) {
+                out.push(format!("**firewall opened** on `{name}`: {rule} ({why})"));
+            }
+        }
+        for (rule, why) in &before {
+            if !after.contains_key(rule) {
+                out.push(format!("**firewall closed** on `{name}`: {rule} (was {why})"));
+            }
+        }
+    }
+    for name in a.keys().filter(|n| !b.contains_key(*n)) {
+        out.push(format!("**firewall** `{name}` (VM removed): its rules go with it"));
+    }
+    out
+}
+
+/// `label before → after` when the two differ.
+fn figure(out: &mut Vec<String>, label: &str, before: impl ToString, after: impl ToString) {
+    let (x, y) = (before.to_string(), after.to_string());
+    if x != y {
+        out.push(format!("{label} {x} → {y}"));
+    }
+}
+
+fn targets(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.targets, &new.targets);
+    let mut t = Vec::new();
+    figure(&mut t, "failure detection target", format!("{} s", a.failure_detection_seconds), format!("{} s", b.failure_detection_seconds));
+    figure(&mut t, "log retention target", format!("{} days", a.log_retention_days), format!("{} days", b.log_retention_days));
+    figure(
+        &mut t,
+        "log search target",
+        format!("{} min in {} s", a.log_search_window_minutes, a.log_search_seconds),
+        format!("{} min in {} s", b.log_search_window_minutes, b.log_search_seconds),
+    );
+    figure(&mut t, "added memory target", format!("{} MB", a.added_memory_mb), format!("{} MB", b.added_memory_mb));
+    figure(&mut t, "proxy overhead target", format!("{} ms", a.proxy_overhead_ms), format!("{} ms", b.proxy_overhead_ms));
+    let mut d = Vec::new();
+    let (ua, ub) = (&old.services.uptime_kuma, &new.services.uptime_kuma);
+    figure(&mut d, "Uptime Kuma worst-case detection", format!("{} s", ua.worst_case_detection_seconds), format!("{} s", ub.worst_case_detection_seconds));
+    let (la, lb) = (&old.alerting, &new.alerting);
+    figure(&mut d, "alert worst-case detection", format!("{} s", la.worst_case_detection_seconds), format!("{} s", lb.worst_case_detection_seconds));
+    figure(&mut d, "InstanceDown `for`", format!("{} s", la.instance_down_for_seconds), format!("{} s", lb.instance_down_for_seconds));
+    figure(&mut d, "Alertmanager group_wait", format!("{} s", la.group_wait_seconds), format!("{} s", lb.group_wait_seconds));
+    let (pa, pb) = (&old.services.prometheus, &new.services.prometheus);
+    figure(&mut d, "Prometheus scrape interval", format!("{} s", pa.scrape_interval_seconds), format!("{} s", pb.scrape_interval_seconds));
+    figure(&mut d, "Prometheus retention", format!("{} days", pa.retention_days), format!("{} days", pb.retention_days));
+    let (ka, kb) = (&old.services.loki, &new.services.loki);
+    figure(&mut d, "Loki retention", format!("{} days", ka.retention_days), format!("{} days", kb.retention_days));
+    figure(
+        &mut d,
+        "Loki query split",
+        format!("{} min × {} in parallel", ka.split_queries_minutes, ka.max_query_parallelism),
+        format!("{} min × {} in parallel", kb.split_queries_minutes, kb.max_query_parallelism),
+    );
+    let mut out = Vec::new();
+    if !t.is_empty() {
+        out.push(format!("**targets**: {}", t.join("; ")));
+    }
+    if !d.is_empty() {
+        out.push(format!("**derived figures**: {}", d.join("; ")));
+    }
+    out
+}
+
+fn memory(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.memory, &new.memory);
+    let mut m = Vec::new();
+    figure(&mut m, "VM", format!("{} MB", a.vm_mb), format!("{} MB", b.vm_mb));
+    figure(&mut m, "container limits", format!("{} MB", a.limits_mb), format!("{} MB", b.limits_mb));
+    figure(&mut m, "OS reserve", format!("{} MB", a.os_reserve_mb), format!("{} MB", b.os_reserve_mb));
+    figure(
+        &mut m,
+        "the plan's additions reserve",
+        format!("{} MB of {} MB", a.additions_reserved_mb, a.additions_target_mb),
+        format!("{} MB of {} MB", b.additions_reserved_mb, b.additions_target_mb),
+    );
+    if m.is_empty() { Vec::new() } else { vec![format!("**memory budget** of `{}`: {}", new.monitoring.vm.name, m.join("; "))] }
+}
+
+fn agent_name(agent: Agent) -> &'static str {
+    match agent {
+        Agent::Promtail => "promtail",
+        Agent::Alloy => "alloy",
+        Agent::None => "none",
+    }
+}
+
+fn agents(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (all_vms(old), all_vms(new));
+    let mut changed = Vec::new();
+    for (name, vm) in &b {
+        if let Some(before) = a.get(name).filter(|o| o.agent != vm.agent) {
+            changed.push(format!("`{name}` {} → {}", agent_name(before.agent), agent_name(vm.agent)));
+        }
+    }
+    let mut out = Vec::new();
+    if !changed.is_empty() {
+        out.push(format!("**log agents**: {} (install-agent.sh runs again over SSH)", changed.join(", ")));
+    }
+    let mut v = Vec::new();
+    figure(&mut v, "default agent", agent_name(old.logging.default_agent), agent_name(new.logging.default_agent));
+    figure(&mut v, "promtail", &old.logging.promtail_version, &new.logging.promtail_version);
+    figure(&mut v, "alloy", &old.logging.alloy_version, &new.logging.alloy_version);
+    if !v.is_empty() {
+        out.push(format!("**log agent versions**: {}", v.join("; ")));
+    }
+    out
+}
+
+fn secrets_dir(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.monitoring.secrets_dir, &new.monitoring.secrets_dir);
+    if a == b {
+        return Vec::new();
+    }
+    vec![format!(
+        "**secrets folder** on `{}`: `{a}` → `{b}` (Terraform writes the secret files there; the old ones stay until removed)",
+        new.monitoring.vm.name
+    )]
+}
+
+fn proxmox(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.proxmox, &new.proxmox);
+    let mut p = Vec::new();
+    figure(&mut p, "endpoint", format!("`{}`", a.endpoint), format!("`{}`", b.endpoint));
+    figure(&mut p, "insecure TLS", a.insecure, b.insecure);
+    figure(&mut p, "node", format!("`{}`", a.node), format!("`{}`", b.node));
+    figure(&mut p, "SSH user", format!("`{}`", a.ssh_user), format!("`{}`", b.ssh_user));
+    figure(&mut p, "API token variable", format!("`{}`", a.api_token.env), format!("`{}`", b.api_token.env));
+    figure(&mut p, "VM datastore", format!("`{}`", a.vm_datastore), format!("`{}`", b.vm_datastore));
+    figure(&mut p, "snippets datastore", format!("`{}`", a.snippets_datastore), format!("`{}`", b.snippets_datastore));
+    figure(&mut p, "image datastore", format!("`{}`", a.image_datastore), format!("`{}`", b.image_datastore));
+    if p.is_empty() { Vec::new() } else { vec![format!("**Proxmox**: {}", p.join("; "))] }
+}

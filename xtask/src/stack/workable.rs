@@ -1,0 +1,214 @@
+//! Rules for labs that are well formed but cannot work: a `.local` domain (mDNS answers it, not
+//! DNS), a VM on the Proxmox node's own address, a gateway that is the network address, an
+//! endpoint port outside 1..65535, a malformed image digest, Uptime Kuma 1 driven by AutoKuma 2,
+//! and ports the stack itself already uses on a VM. Also the domain-name rules, each named.
+//!
+//! Runs on the validated pieces, after validate.rs; every rule adds to the same problem list.
+
+use std::net::Ipv4Addr;
+
+use super::diag::Problems;
+use super::model::{Agent, Container, MonitoringVm, Network, Proxmox, Route, Services, Vm};
+use super::parse::join;
+
+/// Why `s` is not a domain name the lab can use, naming the rule it breaks; `None` when it is one.
+pub fn domain_problem(s: &str) -> Option<String> {
+    if s.is_empty() {
+        return Some("is empty".to_string());
+    }
+    if s.ends_with('.') {
+        return Some(format!(
+            "ends with a dot: write `{}` (URLs, certificates and Traefik's Host rules name hosts without the trailing dot)",
+            s.trim_end_matches('.')
+        ));
+    }
+    if s.len() > 253 {
+        return Some(format!("is {} characters long, more than the 253 of a domain name", s.len()));
+    }
+    let labels: Vec<&str> = s.split('.').collect();
+    for label in &labels {
+        if label.is_empty() {
+            return Some("has an empty label (two dots in a row, or a leading dot)".to_string());
+        }
+        if label.len() > 63 {
+            return Some(format!("has the label `{label}`, longer than 63 characters"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!("has the label `{label}`, which starts or ends with a hyphen"));
+        }
+        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
+            return Some(format!("has {c:?} in the label `{label}`: only letters, digits and inner hyphens"));
+        }
+    }
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(format!("has uppercase letters: write `{}` (names are compared in lowercase)", s.to_ascii_lowercase()));
+    }
+    if labels.len() < 2 {
+        return Some(format!("is a single label: a domain needs at least two, e.g. `home.{s}`"));
+    }
+    None
+}
+
+/// The validated parts of the stack these rules read.
+pub struct Lab<'a> {
+    pub domain: &'a str,
+    pub network: &'a Network,
+    pub proxmox: &'a Proxmox,
+    pub monitoring: &'a MonitoringVm,
+    pub vms: &'a [Vm],
+    pub services: &'a Services,
+    pub routes: &'a [Route],
+}
+
+/// Every rule of this module.
+pub fn check(p: &mut Problems, lab: &Lab<'_>) {
+    mdns_domain(p, lab.domain);
+    gateway(p, lab.network);
+    let node = endpoint(p, &lab.proxmox.endpoint);
+    if let Some(node) = node {
+        vm_on_node(p, lab, node);
+    }
+    for c in lab.services.containers() {
+        digest(p, &image_key(c), &c.image);
+    }
+    kuma_versions(p, lab.services);
+    monitoring_host_ports(p, lab.services);
+    route_ports(p, lab);
+}
+
+fn image_key(c: &Container) -> String {
+    join(&join("services", &c.name.replace('-', "_")), "image")
+}
+
+/// `.local` is reserved for Multicast DNS (RFC 6762): resolvers send it to mDNS on the link, so
+/// the routed names never reach the DNS server that knows them.
+fn mdns_domain(p: &mut Problems, domain: &str) {
+    if domain == "local" || domain.ends_with(".local") {
+        p.add(
+            "domain",
+            format!(
+                "`{domain}` is under .local, which devices resolve with multicast DNS (RFC 6762), not with your DNS server: the routed names would not resolve"
+            ),
+            "use `home.arpa` (RFC 8375, for home networks) or a name such as `home.lan`",
+        );
+    }
+}
+
+fn gateway(p: &mut Problems, n: &Network) {
+    if n.cidr.prefix < 31 && n.gateway == n.cidr.network() {
+        p.add(
+            "network.gateway",
+            format!("{} is the network address of {}, not a host", n.gateway, n.cidr),
+            "the gateway is your router's address, e.g. the .1 of the network",
+        );
+    } else if n.cidr.prefix < 31 && n.gateway == n.cidr.broadcast() {
+        p.add("network.gateway", format!("{} is the broadcast address of {}, not a host", n.gateway, n.cidr), "the gateway is your router's address");
+    }
+}
+
+/// Checks the endpoint's port; returns the node's IPv4 address when the endpoint names one.
+fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(port)),
+        _ => (authority, None),
+    };
+    if let Some(port) = port {
+        let valid = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n));
+        if !valid {
+            p.add(
+                "proxmox.endpoint",
+                format!("port `{port}` of `{url}` is not a TCP port (1 to 65535)"),
+                "Proxmox VE listens on 8006: write e.g. https://192.168.1.10:8006/",
+            );
+        }
+    }
+    host.parse().ok()
+}
+
+/// A VM given the Proxmox node's own address would take it over on the LAN.
+fn vm_on_node(p: &mut Problems, lab: &Lab<'_>, node: Ipv4Addr) {
+    let mon = &lab.monitoring.vm;
+    let all = std::iter::once((join("monitoring", "ip"), mon)).chain(lab.vms.iter().map(|vm| (join(&join("vms", &vm.name), "ip"), vm)));
+    for (key, vm) in all {
+        if vm.ip == node {
+            p.add(key, format!("{} is the Proxmox node's own address (proxmox.endpoint)", vm.ip), "give the VM a free address of network.cidr");
+        }
+    }
+}
+
+/// A digest is `sha256:` and 64 lowercase hex digits (the OCI image spec's registered algorithm).
+fn digest(p: &mut Problems, key: &str, image: &str) {
+    let Some((_, digest)) = image.split_once('@') else { return };
+    let ok = digest.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    if !ok {
+        p.add(
+            key,
+            format!("digest `{digest}` of `{image}` is malformed: a digest is `sha256:` and 64 lowercase hex digits"),
+            "copy it from `docker buildx imagetools inspect IMAGE`, or drop `@...` and pin the tag only",
+        );
+    }
+}
+
+/// The major version of an image's tag (`v2.5.3`, `2.0.0`, `1-alpine`), if it starts with one.
+fn major(image: &str) -> Option<u32> {
+    let image = image.split('@').next().unwrap_or(image);
+    let (_, tag) = image.rsplit_once(':').filter(|(_, t)| !t.contains('/'))?;
+    let digits: String = tag.trim_start_matches('v').chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// AutoKuma 2 speaks Uptime Kuma 2's socket API; Uptime Kuma 1 needs AutoKuma's
+/// `uptime-kuma-v1-*` images (/work/shared/reference/tool-facts.md, AutoKuma's README).
+fn kuma_versions(p: &mut Problems, s: &Services) {
+    let (kuma, auto) = (&s.uptime_kuma.container.image, &s.autokuma.container.image);
+    if major(kuma) == Some(1) && major(auto).is_some_and(|m| m >= 2) {
+        p.add(
+            "services.uptime_kuma.image",
+            format!("`{kuma}` is Uptime Kuma 1, but `{auto}` is AutoKuma 2, which only talks to Uptime Kuma 2"),
+            "use Uptime Kuma 2 (e.g. `louislam/uptime-kuma:2.5.3`), or AutoKuma's `uptime-kuma-v1-latest` image",
+        );
+    }
+}
+
+/// What the stack itself listens on, on every VM: SSH (the provisioners and you), node exporter.
+const SSH: u16 = 22;
+
+fn monitoring_host_ports(p: &mut Problems, s: &Services) {
+    for c in s.containers() {
+        if c.host_port == Some(SSH) {
+            p.add(
+                join(&join("services", &c.name.replace('-', "_")), "host_port"),
+                "host port 22 of the monitoring VM is SSH, which Terraform's provisioners and you log in with",
+                "pick a port that nothing on the monitoring VM uses",
+            );
+        }
+    }
+}
+
+/// A `[routes]` entry to a port the stack already uses on that VM would proxy SSH, node
+/// exporter or the log agent's metrics, not the application.
+fn route_ports(p: &mut Problems, lab: &Lab<'_>) {
+    for route in lab.routes {
+        let Some(vm_name) = &route.vm else { continue };
+        let Some(port) = route.url.rsplit_once(':').and_then(|(_, port)| port.parse::<u16>().ok()) else { continue };
+        let is_mon = *vm_name == lab.monitoring.vm.name;
+        let vm = if is_mon { Some(&lab.monitoring.vm) } else { lab.vms.iter().find(|v| v.name == *vm_name) };
+        let Some(vm) = vm else { continue };
+        let what = if port == SSH {
+            "SSH"
+        } else if !is_mon && port == lab.services.node_exporter.port {
+            "node exporter, which runs on every VM"
+        } else if vm.agent_metrics_port == Some(port) {
+            if vm.agent == Agent::Alloy { "the Alloy agent's metrics" } else { "the Promtail agent's metrics" }
+        } else {
+            continue;
+        };
+        p.add(
+            join(&join("routes", &route.name), "port"),
+            format!("port {port} of `{vm_name}` is already used by {what}: the route would expose that instead of the application"),
+            "route to the port the application itself listens on",
+        );
+    }
+}
