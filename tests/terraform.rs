@@ -312,6 +312,7 @@ fn without_provider(tf_dir: &Path) {
             src.replace_range(start..end, "\"local:import/stub.qcow2\"");
         }
         src = src
+            .replace("proxmox_virtual_environment_vm.this.network_device[0].mac_address", "terraform_data.vm_stub.id")
             .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
             .replace("proxmox_virtual_environment_vm.this.name", "var.name")
             .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");

@@ -13,6 +13,12 @@ locals {
 
   # Where the agent files are staged on the VM before install-agent.sh runs.
   agent_stage = "/tmp/log-agent-${var.name}"
+
+  # What changes with every new VM, even one re-created with the same vm_id (a replacement,
+  # `-replace`, a taint): the MAC address Proxmox generates for it (`network_device.mac_address`
+  # is optional and computed, provider proxmoxtf/resource/vm/network/schema.go:108 at v0.111.1).
+  # The provisioners key on it so that a new VM gets its files again.
+  instance = proxmox_virtual_environment_vm.this.network_device[0].mac_address
 }
 
 resource "proxmox_virtual_environment_file" "user_data" {
@@ -148,14 +154,15 @@ resource "proxmox_virtual_environment_firewall_options" "this" {
 
 # Installs or updates the log agent on a running VM: copies generated/agents/<vm>/ and runs its
 # idempotent install-agent.sh. Replaced (so run again) when an agent file, the Loki URL or the VM
-# changes; never touches the VM itself.
+# itself is new (a re-created VM has a new MAC address; its vm_id may be the same); never touches
+# the VM itself.
 resource "terraform_data" "log_agent" {
   count = var.log_agent == "none" ? 0 : 1
 
   triggers_replace = {
     files    = local.agent_files
     loki_url = var.loki_url
-    vm_id    = proxmox_virtual_environment_vm.this.vm_id
+    instance = local.instance
   }
 
   connection {
