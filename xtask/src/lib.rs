@@ -18,3 +18,4 @@ pub mod targets;
 pub mod terraform_cmd;
 pub mod tls;
 pub mod tree;
+pub mod vm_fate;

@@ -19,6 +19,15 @@ locals {
   # is optional and computed, provider proxmoxtf/resource/vm/network/schema.go:108 at v0.111.1).
   # The provisioners key on it so that a new VM gets its files again.
   instance = proxmox_virtual_environment_vm.this.network_device[0].mac_address
+
+  # The snippets' volume ids, spelled as the provider makes them (`<datastore>:snippets/<file>`,
+  # proxmoxtf/resource/file.go:287). Known at plan time, so a snippet uploaded again (new content,
+  # or the same file on another node) leaves the VM alone: `meta_data_file_id` and
+  # `user_data_file_id` force a new VM when their value changes (vm/vm.go:999, :1023), and an
+  # id only known after apply counts as a change. They do change, and re-create the VM, with the
+  # snippets datastore or the VM's name: see README.md and ForceNew in xtask/src/vm_fate.rs.
+  user_data_file_id = "${var.snippets_datastore_id}:snippets/${var.name}-user-data.yaml"
+  meta_data_file_id = "${var.snippets_datastore_id}:snippets/${var.name}-meta-data.yaml"
 }
 
 resource "proxmox_virtual_environment_file" "user_data" {
@@ -96,8 +105,8 @@ resource "proxmox_virtual_environment_vm" "this" {
 
   initialization {
     datastore_id      = var.vm_datastore_id
-    user_data_file_id = proxmox_virtual_environment_file.user_data.id
-    meta_data_file_id = proxmox_virtual_environment_file.meta_data.id
+    user_data_file_id = local.user_data_file_id
+    meta_data_file_id = local.meta_data_file_id
 
     ip_config {
       ipv4 {
@@ -113,14 +122,23 @@ resource "proxmox_virtual_environment_vm" "this" {
   }
 
   lifecycle {
-    # The user data and the image only matter when the VM is created: a new user data file (the
-    # agent turned on, a key added) or a newer cloud image must not replace a running VM. The
-    # agent reaches existing VMs through terraform_data.log_agent instead.
+    # The image only matters when the VM is created: a newer cloud image must not replace a
+    # running VM. (New user data keeps its file id, above; the agent reaches existing VMs through
+    # terraform_data.log_agent.)
     ignore_changes = [
-      initialization[0].user_data_file_id,
       disk[0].import_from,
     ]
+
+    precondition {
+      condition     = proxmox_virtual_environment_file.user_data.id == local.user_data_file_id && proxmox_virtual_environment_file.meta_data.id == local.meta_data_file_id
+      error_message = "The snippets' volume ids are not the ones the VM was given: the provider's id format changed; fix local.user_data_file_id in modules/vm."
+    }
   }
+
+  depends_on = [
+    proxmox_virtual_environment_file.user_data,
+    proxmox_virtual_environment_file.meta_data,
+  ]
 }
 
 resource "proxmox_virtual_environment_firewall_rules" "this" {
