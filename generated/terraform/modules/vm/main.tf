@@ -14,6 +14,24 @@ locals {
   # Where the agent files are staged on the VM before install-agent.sh runs.
   agent_stage = "/tmp/log-agent-${var.name}"
 
+  # Removes every log agent install-agent.sh may have installed (see log_agent_removal).
+  agent_removal_script = <<-EOT
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export DEBIAN_FRONTEND=noninteractive
+    for agent in promtail alloy; do
+      systemctl disable --now "$agent" >/dev/null 2>&1 || true
+      if dpkg-query -W -f='$${Status}' "$agent" 2>/dev/null | grep -q 'ok installed'; then
+        apt-mark unhold "$agent" >/dev/null
+        apt-get purge -y -q -o DPkg::Lock::Timeout=600 "$agent"
+      fi
+      rm -rf "/etc/systemd/system/$${agent:?}.service" "/etc/$${agent:?}" "/var/lib/$${agent:?}"
+    done
+    rm -f /etc/default/alloy
+    systemctl daemon-reload
+    echo "log agent removal: no log agent on $(hostname)"
+  EOT
+
   # What changes with every new VM, even one re-created with the same vm_id (a replacement,
   # `-replace`, a taint): the MAC address Proxmox generates for it (`network_device.mac_address`
   # is optional and computed, provider proxmoxtf/resource/vm/network/schema.go:108 at v0.111.1).
@@ -218,6 +236,47 @@ resource "terraform_data" "log_agent" {
       condition     = fileexists("${var.agent_dir}/install-agent.sh")
       error_message = "The log agent is on but install-agent.sh is missing from agent_dir: run `cargo xtask gen`."
     }
+  }
+
+  depends_on = [proxmox_virtual_environment_firewall_options.this]
+}
+
+# With `log_agent = "none"`, stops, disables and purges whichever agent the VM ran before (a VM
+# switched from promtail or alloy), over SSH. Idempotent: on a VM that never had one it only
+# finds nothing to remove. Runs once per VM (and again on a new one); only where the stack
+# authorizes an SSH key (`agent_removal`), since nothing else needs to log in to such a VM.
+resource "terraform_data" "log_agent_removal" {
+  count = var.log_agent == "none" && var.agent_removal ? 1 : 0
+
+  triggers_replace = {
+    instance = local.instance
+  }
+
+  connection {
+    type  = "ssh"
+    host  = var.ip_address
+    user  = var.ssh_user
+    agent = true
+  }
+
+  provisioner "remote-exec" {
+    inline = [
+      "set -eu",
+      "cloud-init status --wait >/dev/null 2>&1 || true",
+    ]
+  }
+
+  provisioner "file" {
+    content     = local.agent_removal_script
+    destination = "${local.agent_stage}-removal.sh"
+  }
+
+  provisioner "remote-exec" {
+    inline = [
+      "set -eu",
+      "${local.sudo}bash '${local.agent_stage}-removal.sh'",
+      "rm -f '${local.agent_stage}-removal.sh'",
+    ]
   }
 
   depends_on = [proxmox_virtual_environment_firewall_options.this]
