@@ -9,6 +9,7 @@ pub mod diff_cmd;
 pub mod dns_cmd;
 pub mod formats;
 pub mod gen_cmd;
+pub mod plan_guard;
 pub mod project;
 pub mod render;
 pub mod review;

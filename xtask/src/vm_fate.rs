@@ -166,7 +166,10 @@ pub fn fates(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> BTre
             Some((new_name, _)) => {
                 renamed_to.push(new_name.to_string());
                 let why = if *name == old.monitoring.vm.name.as_str() {
-                    format!("VM `{name}` → `{new_name}` (vm_id {}): the monitoring VM's snippets are named after it, and new snippet ids force a new VM", old_vm.vm_id)
+                    format!(
+                        "VM `{name}` → `{new_name}` (vm_id {}): the monitoring VM's snippets are named after it, and new snippet ids force a new VM",
+                        old_vm.vm_id
+                    )
                 } else {
                     format!("VM `{name}` → `{new_name}` (vm_id {}): a new name is a new module address; add a `moved` block to keep the VM", old_vm.vm_id)
                 };
@@ -205,10 +208,7 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
     if old.proxmox.snippets_datastore != new.proxmox.snippets_datastore {
         note(
             Fate::Recreated,
-            format!(
-                "snippets datastore `{}` → `{}`: new snippet ids force a new VM",
-                old.proxmox.snippets_datastore, new.proxmox.snippets_datastore
-            ),
+            format!("snippets datastore `{}` → `{}`: new snippet ids force a new VM", old.proxmox.snippets_datastore, new.proxmox.snippets_datastore),
         );
     }
     if b.disk_gb < a.disk_gb {
@@ -237,16 +237,13 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         net.push("DNS".to_string());
     }
     if !net.is_empty() {
-        note(
-            Fate::Reboot,
-            format!(
-                "{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot",
-                net.join(", ")
-            ),
-        );
+        note(Fate::Reboot, format!("{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot", net.join(", ")));
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
-        note(Fate::Reboot, format!("disks move from `{}` to `{}`; moving the cloud-init drive stops the VM", old.proxmox.vm_datastore, new.proxmox.vm_datastore));
+        note(
+            Fate::Reboot,
+            format!("disks move from `{}` to `{}`; moving the cloud-init drive stops the VM", old.proxmox.vm_datastore, new.proxmox.vm_datastore),
+        );
     }
     if on.bridge != nn.bridge || on.vlan_id != nn.vlan_id {
         note(Fate::InPlace, "network device (bridge, VLAN) changed (hot-plugged)".to_string());
