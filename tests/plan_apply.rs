@@ -1,6 +1,8 @@
 //! `cargo xtask plan|apply <env>` against a stub `terraform` that records its arguments, working
 //! directory and the variables it was given: the right root, init before plan, refusal on a stale
-//! tree, secrets passed but never printed, clear errors, Terraform's exit code passed through.
+//! tree, secrets passed but never printed, clear errors, Terraform's exit code passed through;
+//! the plan guard on a real `terraform show -json` of a saved plan (made by real Terraform from a
+//! local-only config) and end to end through the stub.
 
 mod common;
 
@@ -16,7 +18,7 @@ const TOKEN: &str = "root@pam!ci=11111111-2222-3333-4444-555555555555";
 fn stub(log: &Path) -> PathBuf {
     let dir = temp_dir("stub-bin");
     let script = format!(
-        "#!/bin/sh\nPATH=/usr/bin:/bin\n{{ printf 'argv:'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; printf 'pwd: %s\\n' \"$(pwd)\"; env | grep -E '^(PROXMOX_VE_API_TOKEN=|TF_VAR_|PG_CONN_STR=)' | sort | sed 's/^/env: /'; }} >> '{}'\ncase \" $* \" in *' init '*) exit 0 ;; esac\nexit \"${{STUB_EXIT:-0}}\"\n",
+        "#!/bin/sh\nPATH=/usr/bin:/bin\n{{ printf 'argv:'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; printf 'pwd: %s\\n' \"$(pwd)\"; env | grep -E '^(PROXMOX_VE_API_TOKEN=|TF_VAR_|PG_CONN_STR=)' | sort | sed 's/^/env: /'; }} >> '{}'\ncase \" $* \" in *' init '*) exit 0 ;; *' show '*) if [ -n \"$STUB_SHOW\" ]; then cat \"$STUB_SHOW\"; else echo '{{\"format_version\":\"1.2\"}}'; fi; exit 0 ;; esac\nfor a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\" ;; esac; done\nexit \"${{STUB_EXIT:-0}}\"\n",
         log.display()
     );
     let path = dir.join("terraform");
@@ -60,6 +62,16 @@ impl Setup {
     fn calls(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// The argv lines, with the repository's path written ROOT.
+    fn argv(&self) -> Vec<String> {
+        let canonical = fs::canonicalize(&self.root).unwrap();
+        self.calls()
+            .lines()
+            .filter(|l| l.starts_with("argv:"))
+            .map(|l| l.replace(&canonical.display().to_string(), "ROOT").replace(&self.root.display().to_string(), "ROOT"))
+            .collect()
+    }
 }
 
 fn both(out: &Output) -> String {
@@ -72,11 +84,15 @@ fn plan_runs_init_then_plan_in_the_environments_root() {
     let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
     assert!(out.status.success(), "{}", both(&out));
     let calls = s.calls();
-    let argv: Vec<&str> = calls.lines().filter(|l| l.starts_with("argv:")).collect();
     assert_eq!(
-        argv,
-        ["argv: -chdir=generated/terraform/environments/prod init -input=false", "argv: -chdir=generated/terraform/environments/prod plan -input=false"]
+        s.argv(),
+        [
+            "argv: -chdir=generated/terraform/environments/prod init -input=false",
+            "argv: -chdir=generated/terraform/environments/prod plan -input=false -out=ROOT/.state/prod.tfplan",
+            "argv: -chdir=generated/terraform/environments/prod show -json ROOT/.state/prod.tfplan",
+        ]
     );
+    assert!(s.root.join(".state/prod.tfplan").is_file(), "the plan is saved outside generated/");
     let pwd = fs::canonicalize(&s.root).unwrap();
     assert!(calls.lines().filter(|l| l.starts_with("pwd:")).all(|l| Path::new(&l[5..]) == pwd), "{calls}");
     assert!(calls.contains(&format!("env: PROXMOX_VE_API_TOKEN={TOKEN}")), "the token reaches Terraform:\n{calls}");
@@ -84,18 +100,25 @@ fn plan_runs_init_then_plan_in_the_environments_root() {
 }
 
 #[test]
-fn apply_asks_for_approval_unless_told_not_to() {
+fn apply_applies_exactly_the_saved_plan_once() {
     let s = setup("apply");
     let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["apply", "prod"]);
-    assert!(out.status.success(), "{}", both(&out));
-    let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["apply", "prod", "--auto-approve"]);
-    assert!(out.status.success(), "{}", both(&out));
-    let applies: Vec<String> = s.calls().lines().filter(|l| l.contains(" apply ")).map(str::to_string).collect();
+    assert!(!out.status.success(), "no saved plan, no apply");
+    assert!(text(&out.stderr).contains("no saved plan for `prod`") && text(&out.stderr).contains("cargo xtask plan prod"), "{}", both(&out));
+    assert!(!s.argv().iter().any(|l| l.contains(" apply ")));
+    for extra in [&[][..], &["--auto-approve"][..]] {
+        let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
+        assert!(out.status.success(), "{}", both(&out));
+        let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &[&["apply", "prod"][..], extra].concat());
+        assert!(out.status.success(), "{}", both(&out));
+        assert!(!s.root.join(".state/prod.tfplan").exists(), "a saved plan is applied once");
+    }
+    let applies: Vec<String> = s.argv().into_iter().filter(|l| l.contains(" apply ")).collect();
     assert_eq!(
         applies,
         [
-            "argv: -chdir=generated/terraform/environments/prod apply -input=false",
-            "argv: -chdir=generated/terraform/environments/prod apply -input=false -auto-approve"
+            "argv: -chdir=generated/terraform/environments/prod apply -input=false ROOT/.state/prod.tfplan",
+            "argv: -chdir=generated/terraform/environments/prod apply -input=false -auto-approve ROOT/.state/prod.tfplan"
         ]
     );
     let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod", "--auto-approve"]);
@@ -175,5 +198,88 @@ fn the_monitoring_root_gets_its_secrets_from_the_named_variables() {
         assert!(calls.contains(&format!("env: TF_VAR_{}={value}", name.to_ascii_lowercase())), "{calls}");
         assert!(!both(&out).contains(value), "a secret was printed");
     }
-    assert!(calls.contains("-chdir=generated/terraform/environments/monitoring plan -input=false"));
+    assert!(calls.contains("-chdir=generated/terraform/environments/monitoring plan -input=false -out="));
+}
+
+/// A real saved plan, shown as JSON by real Terraform: a local-only config whose modules are
+/// named like the generated roots' (`module.prod_app`, ...), each with one `terraform_data`.
+/// Applied once, then planned with `prod_app` replaced, `old` removed and `prod_db` unchanged.
+/// None when Terraform is not installed.
+fn real_plan_json() -> Option<String> {
+    let tf = common::validator("terraform")?;
+    let dir = temp_dir("real-plan");
+    fs::create_dir_all(dir.join("vm")).unwrap();
+    fs::write(
+        dir.join("vm/main.tf"),
+        "variable \"generation\" {\n  type = number\n}\n\nresource \"terraform_data\" \"this\" {\n  triggers_replace = var.generation\n}\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("main.tf"),
+        "variable \"generation\" {\n  type = number\n}\n\nvariable \"keep_old\" {\n  type = bool\n}\n\nmodule \"prod_app\" {\n  source     = \"./vm\"\n  generation = var.generation\n}\n\nmodule \"prod_db\" {\n  source     = \"./vm\"\n  generation = 1\n}\n\nmodule \"old\" {\n  source     = \"./vm\"\n  count      = var.keep_old ? 1 : 0\n  generation = 1\n}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(&tf).arg(format!("-chdir={}", dir.display())).args(args).env("TF_IN_AUTOMATION", "1").output().unwrap();
+        assert!(out.status.success(), "terraform {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    };
+    run(&["init", "-input=false"]);
+    run(&["apply", "-input=false", "-auto-approve", "-var=generation=1", "-var=keep_old=true"]);
+    run(&["plan", "-input=false", "-out=saved.tfplan", "-var=generation=2", "-var=keep_old=false"]);
+    Some(run(&["show", "-json", "saved.tfplan"]))
+}
+
+#[test]
+fn the_guard_reads_a_real_plan_and_refuses_an_unacknowledged_replacement() {
+    let Some(json) = real_plan_json() else { return };
+    // The same plan as the guard sees it, with terraform_data standing for the VM resource.
+    let changes = xtask::plan_guard::changes(&json, &["terraform_data"]).unwrap();
+    assert_eq!(
+        xtask::plan_guard::table(&changes),
+        [
+            "replace  module.prod_app.terraform_data.this  (VM prod-app; replace_because_cannot_update)",
+            "delete   module.old[0].terraform_data.this  (VM old; delete_because_no_module)",
+        ]
+    );
+    let err = xtask::plan_guard::verdict("plan", &changes, &[]).unwrap_err().to_string();
+    assert!(err.contains("destroys `prod-app` (replace), `old` (delete)"), "{err}");
+    xtask::plan_guard::verdict("plan", &changes, &["prod-app".to_string(), "old".to_string()]).unwrap();
+}
+
+#[test]
+fn plan_and_apply_refuse_a_plan_that_replaces_an_unacknowledged_vm() {
+    let Some(json) = real_plan_json() else { return };
+    let s = setup("guard");
+    // Real `show -json` output, with the resource type the guard watches written in for
+    // terraform_data (in types and addresses): no provider can be downloaded here.
+    let show = s.root.join("show.json");
+    fs::write(&show, json.replace("terraform_data", "proxmox_virtual_environment_vm")).unwrap();
+    let show = show.display().to_string();
+    let env = [("PROXMOX_VE_API_TOKEN", TOKEN), ("STUB_SHOW", show.as_str())];
+    let out = s.run(&env, &["plan", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let stdout = text(&out.stdout);
+    let replace = stdout.find("replace  module.prod_app.proxmox_virtual_environment_vm.this").expect("the replacement is listed");
+    let delete = stdout.find("delete   module.old[0].proxmox_virtual_environment_vm.this").expect("the deletion is listed");
+    assert!(replace < delete, "{stdout}");
+    let err = text(&out.stderr);
+    assert!(err.contains("plan: refused: the plan destroys `prod-app` (replace), `old` (delete)"), "{err}");
+    assert!(err.contains("acknowledge_recreate = [\"prod-app\", \"old\"]"), "{err}");
+    // The saved plan cannot be applied either.
+    let out = s.run(&env, &["apply", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(text(&out.stderr).contains("apply: refused"), "{}", both(&out));
+    assert!(!s.argv().iter().any(|l| l.contains(" apply ")), "terraform apply ran");
+    // Acknowledged in stack.toml (one of the two is not enough), it goes through.
+    let stack = fs::read_to_string(s.root.join("stack.toml")).unwrap();
+    let ack = |names: &str| stack.replacen("[terraform]\n", &format!("[terraform]\nacknowledge_recreate = [{names}]\n"), 1);
+    fs::write(s.root.join("stack.toml"), ack("\"prod-app\"")).unwrap();
+    let out = s.run(&env, &["plan", "prod"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(text(&out.stderr).contains("destroys `old` (delete)") && !text(&out.stderr).contains("`prod-app`"), "{}", both(&out));
+    fs::write(s.root.join("stack.toml"), ack("\"prod-app\", \"old\"")).unwrap();
+    let out = s.run(&env, &["apply", "prod"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(s.argv().iter().any(|l| l.ends_with("apply -input=false ROOT/.state/prod.tfplan")), "{:?}", s.argv());
 }

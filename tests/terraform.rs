@@ -312,6 +312,7 @@ fn without_provider(tf_dir: &Path) {
             src.replace_range(start..end, "\"local:import/stub.qcow2\"");
         }
         src = src
+            .replace("proxmox_virtual_environment_vm.this.network_device[0].mac_address", "terraform_data.vm_stub.id")
             .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
             .replace("proxmox_virtual_environment_vm.this.name", "var.name")
             .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");
@@ -388,7 +389,13 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
             // The VM stub, the agent, the secrets and the delivery.
             assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", 1 + agents + files.len() + 1)), "{name}:\n{plan}");
         } else {
-            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", vms.len() + agents)), "{name}/{env}:\n{plan}");
+            // A VM without an agent, reachable over SSH, gets the agent removal instead.
+            let removals = vms.iter().filter(|vm| vm.agent == xtask::stack::model::Agent::None && !vm.ssh_keys.is_empty()).count();
+            for vm in vms.iter().filter(|vm| vm.agent == xtask::stack::model::Agent::None && !vm.ssh_keys.is_empty()) {
+                let module = vm.name.replace('-', "_");
+                assert!(plan.contains(&format!("module.{module}.terraform_data.log_agent_removal[0] will be created")), "{name}/{env}:\n{plan}");
+            }
+            assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", vms.len() + agents + removals)), "{name}/{env}:\n{plan}");
         }
     }
     assert!(!repo.join("generated/.state").exists(), "state landed inside generated/");

@@ -176,7 +176,7 @@ fn the_provider_constraint_follows_provider_version() {
     let edited = format!("{}provider_version = \"0.112.3\"{}", &src[..at], &src[end..]);
     let stack = xtask::stack::from_str("stack.toml", &edited).unwrap();
     assert_eq!(stack.terraform.provider_version, "0.112.3");
-    assert_eq!(stack.terraform.provider_constraint, "~> 0.112");
+    assert_eq!(stack.terraform.provider_constraint, "= 0.112.3");
 }
 
 fn yaml(path: &Path) -> serde_norway::Value {

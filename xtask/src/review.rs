@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::stack::Stack;
 use crate::stack::model::{Agent, Vm};
 use crate::tree::{self, Tree};
+use crate::vm_fate::{self, Fate};
 
 /// The heading every summary starts with (the sticky comment is found by its own marker).
 pub const TITLE: &str = "## Stack changes";
@@ -21,7 +22,8 @@ pub fn summarize(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
         ("Images", images(old, new)),
         ("Routes", routes(old, new)),
         ("Ports", ports(old, new)),
-        ("Terraform will likely re-create", replacements(old, new)),
+        ("What happens to each VM", vm_fates(old, new, old_tree, new_tree)),
+        ("Terraform will likely re-create", replacements(old, new, old_tree, new_tree)),
         ("Slow, refused or first-boot-only changes", caveats(old, new, old_tree, new_tree)),
     ];
     let mut out = format!("{TITLE}\n\n");
@@ -215,34 +217,31 @@ fn ports(old: &Stack, new: &Stack) -> Vec<String> {
     out
 }
 
-/// Changes that destroy a VM and create it again, losing its disk. With bpg/proxmox (0.111) and
-/// the generated `vm` module:
-///
-/// - `vm_id` is the VM's identity in Proxmox: the provider forces a new VM when it changes.
-/// - The environment: each environment is its own Terraform root and state, so the VM is
-///   destroyed by one root and created by the other.
-/// - A rename: the `[vms.<name>]` key is the module's address in its root, so a VM that leaves
-///   under one name and comes back under another with the same vm_id is destroyed and re-created
-///   (a `moved` block written by hand avoids it).
-fn replacements(old: &Stack, new: &Stack) -> Vec<String> {
-    let (a, b) = (all_vms(old), all_vms(new));
+/// One line per VM that the change touches, with what happens to it and why
+/// (`crate::vm_fate`, where the provider facts it relies on are listed with their source lines).
+fn vm_fates(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
+    vm_fate::fates(old, new, old_tree, new_tree)
+        .into_iter()
+        .filter(|(_, f)| f.fate != Fate::Unchanged)
+        .map(|(name, f)| {
+            let why: Vec<&str> = f.reasons.iter().map(|(_, why)| why.as_str()).collect();
+            format!("`{name}`: **{}**: {}", f.fate.label(), why.join("; "))
+        })
+        .collect()
+}
+
+/// Changes that destroy a VM and create it again, losing its disk (see `crate::vm_fate` and its
+/// `FORCE_NEW` list): a new `vm_id`, a move to another environment (another root and state), a
+/// rename (a new module address; for the monitoring VM, new snippet ids), a new snippets
+/// datastore (new snippet ids for every VM).
+fn replacements(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
     let mut out = Vec::new();
-    for (name, old_vm) in &a {
-        let Some(new_vm) = b.get(name) else {
-            if let Some((renamed, _)) = b.iter().find(|(n, vm)| !a.contains_key(*n) && vm.vm_id == old_vm.vm_id) {
-                out.push(format!("VM `{name}` → `{renamed}` (vm_id {}): a new name is a new module address; add a `moved` block to keep the VM", old_vm.vm_id));
-            }
-            continue;
-        };
-        let mut why = Vec::new();
-        if old_vm.vm_id != new_vm.vm_id {
-            why.push(format!("vm_id {} → {}", old_vm.vm_id, new_vm.vm_id));
-        }
-        if old_vm.environment != new_vm.environment {
-            why.push(format!("moves from the `{}` root to the `{}` root", old_vm.environment, new_vm.environment));
-        }
-        if !why.is_empty() {
-            out.push(format!("VM `{name}`: {}", why.join("; ")));
+    for (name, f) in vm_fate::fates(old, new, old_tree, new_tree) {
+        let why = f.because(Fate::Recreated);
+        match why.as_slice() {
+            [] => {}
+            [rename] if rename.starts_with("VM `") => out.push(rename.to_string()),
+            _ => out.push(format!("VM `{name}`: {}", why.join("; "))),
         }
     }
     out
@@ -253,7 +252,8 @@ fn replacements(old: &Stack, new: &Stack) -> Vec<String> {
 ///
 /// - A smaller disk: Proxmox only grows disks, so the apply fails.
 /// - A new node: the generated module sets `migrate = true`, so the VM migrates (slow, and it
-///   needs shared or migratable storage) instead of being re-created.
+///   needs shared or migratable storage) instead of being re-created; its snippets are uploaded
+///   to the new node first, under the same ids (`crate::vm_fate::FORCE_NEW`).
 /// - The VM datastore: the provider moves the disks (`move_disk`), slow for large disks.
 /// - The cloud image (`url`, `file_name`): the download resource is replaced (each of its
 ///   arguments forces a new download), but `disk[0].import_from` is ignored after creation, so
@@ -270,7 +270,7 @@ fn caveats(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<St
             out.push(format!("VM `{name}`: disk {} GB → {} GB is refused, Proxmox only grows disks", old_vm.disk_gb, new_vm.disk_gb));
         }
         if old_vm.node != new_vm.node {
-            out.push(format!("VM `{name}`: migrates from node `{}` to `{}`", old_vm.node, new_vm.node));
+            out.push(format!("VM `{name}`: migrates from node `{}` to `{}` (kept; slow, needs migratable storage)", old_vm.node, new_vm.node));
         }
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {

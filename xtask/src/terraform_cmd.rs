@@ -1,6 +1,8 @@
 //! `cargo xtask plan <env>` and `cargo xtask apply <env>`: run Terraform on one generated root,
 //! only when generated/ is exactly what stack.toml says, with the secrets taken from the
-//! environment (never printed, never written), and Terraform's exit code passed through.
+//! environment (never printed, never written), and Terraform's exit code passed through. `plan`
+//! saves the plan; `apply` applies exactly that saved plan; both list its resource changes and
+//! refuse one that destroys an unacknowledged VM (`plan_guard`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use anyhow::{Result, anyhow, bail};
 use xshell::{Shell, cmd};
 
 use crate::cli::{Apply, Plan};
+use crate::plan_guard;
 use crate::project::Project;
 use crate::stack::Stack;
 use crate::targets::terraform::{self, MONITORING};
@@ -70,11 +73,63 @@ fn run(project: &Project, apply: bool, env: Option<&str>, auto_approve: bool) ->
     let sh = Shell::new()?;
     sh.change_dir(&project.root);
     terraform_step(&sh, &terraform, &dir, "init", &["-input=false"], &child_env)?;
+    let plan_file = plan_path(&project.root, &stack, env);
+    let plan_arg = plan_file.to_string_lossy().into_owned();
+    if apply {
+        if !plan_file.is_file() {
+            bail!("apply: no saved plan for `{env}` at {}\n  hint: run `cargo xtask plan {env}` first and read what it will do", plan_file.display());
+        }
+    } else {
+        let dir_of_plans = plan_file.parent().expect("a plan path has a parent");
+        std::fs::create_dir_all(dir_of_plans).map_err(|e| anyhow!("plan: {}: {e}", dir_of_plans.display()))?;
+        let out = format!("-out={plan_arg}");
+        terraform_step(&sh, &terraform, &dir, "plan", &["-input=false", &out], &child_env)?;
+    }
+    // The guard reads the saved plan, as `terraform apply` will run it.
+    let json = terraform_output(&sh, &terraform, &dir, "show", &["-json", &plan_arg], &child_env)?;
+    let changes = plan_guard::changes(&json, plan_guard::GUARDED_TYPES).map_err(|e| anyhow!("{verb}: {e:#}"))?;
+    println!("{verb} `{env}`: {} resource change(s){}", changes.len(), if changes.is_empty() { "" } else { ":" });
+    for line in plan_guard::table(&changes) {
+        println!("  {line}");
+    }
+    plan_guard::verdict(verb, &changes, &stack.terraform.acknowledge_recreate)?;
+    if !apply {
+        eprintln!("plan: saved to {}; `cargo xtask apply {env}` applies exactly this plan", plan_file.display());
+        return Ok(());
+    }
     let mut args = vec!["-input=false"];
-    if apply && auto_approve {
+    if auto_approve {
         args.push("-auto-approve");
     }
-    terraform_step(&sh, &terraform, &dir, verb, &args, &child_env)
+    args.push(&plan_arg);
+    terraform_step(&sh, &terraform, &dir, "apply", &args, &child_env)?;
+    // A saved plan applies once; the next apply needs a new plan.
+    let _ = std::fs::remove_file(&plan_file);
+    Ok(())
+}
+
+/// Where `plan` saves the plan of `env` and `apply` reads it: beside the local state, outside
+/// generated/ and git (`*.tfplan` is ignored), because a plan file holds the sensitive values.
+pub fn plan_path(root: &Path, stack: &Stack, env: &str) -> PathBuf {
+    root.join(stack.terraform.state_dir.trim_start_matches("./").trim_end_matches('/')).join(format!("{env}.tfplan"))
+}
+
+/// Runs one Terraform command and returns its standard output (its errors go to stderr).
+fn terraform_output(sh: &Shell, terraform: &Path, dir: &str, step: &'static str, args: &[&str], env: &[(String, String)]) -> Result<String> {
+    let chdir = format!("-chdir={dir}");
+    eprintln!("$ terraform {chdir} {step} {}", args.join(" "));
+    let mut cmd = cmd!(sh, "{terraform} {chdir} {step} {args...}");
+    for (name, value) in env {
+        cmd = cmd.env(name, value);
+    }
+    let mut command = std::process::Command::from(cmd);
+    command.stderr(std::process::Stdio::inherit());
+    let out = command.output().map_err(|e| anyhow!("{step}: cannot run {}: {e}", terraform.display()))?;
+    if !out.status.success() {
+        let code = out.status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1).max(1));
+        return Err(TerraformFailed { step, code }.into());
+    }
+    String::from_utf8(out.stdout).map_err(|_| anyhow!("{step}: terraform printed something that is not UTF-8"))
 }
 
 /// Runs one Terraform command, printing the command (never the environment).

@@ -6,6 +6,9 @@
 set -euo pipefail
 
 AGENT=promtail
+# The other agent this project installs: a VM switched from it must not run both (duplicate
+# lines, one no longer scraped), so it is stopped first and purged once $AGENT runs.
+OTHER=alloy
 VERSION=3.6.11
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONFIG_SRC="${1:-$HERE/promtail.yml}"
@@ -18,6 +21,8 @@ if [ ! -f "$CONFIG_SRC" ]; then
   echo "install-agent.sh: $CONFIG_SRC is missing" >&2
   exit 1
 fi
+
+systemctl disable --now "$OTHER" >/dev/null 2>&1 || true
 
 export DEBIAN_FRONTEND=noninteractive
 # Keep the config we write over the one a package upgrade ships; wait for apt-daily or
@@ -101,4 +106,13 @@ UNIT
 systemctl daemon-reload
 systemctl enable "$AGENT"
 systemctl restart "$AGENT"
+
+# The other agent, if this VM ran it before: purged with its unit, config and state.
+if dpkg-query -W -f='${Status}' "$OTHER" 2>/dev/null | grep -q 'ok installed'; then
+  apt-mark unhold "$OTHER" >/dev/null
+  apt-get purge "${APT_OPTS[@]}" "$OTHER"
+fi
+rm -rf "/etc/systemd/system/${OTHER:?}.service" "/etc/${OTHER:?}" "/var/lib/${OTHER:?}"
+rm -f /etc/default/alloy
+systemctl daemon-reload
 echo "install-agent.sh: $AGENT $(dpkg-query -W -f='${Version}' "$AGENT") running with $CONFIG_SRC"

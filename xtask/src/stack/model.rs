@@ -140,8 +140,11 @@ pub struct TerraformSettings {
     pub pg_conn_str: Option<SecretRef>,
     /// The bpg/proxmox provider release, `MAJOR.MINOR.PATCH` (bumped by Renovate in stack.toml).
     pub provider_version: String,
-    /// The `required_providers` constraint derived from it: `~> MAJOR.MINOR` (e.g. `~> 0.111`).
+    /// The `required_providers` constraint derived from it: exactly that release (`= 0.111.1`).
     pub provider_constraint: String,
+    /// VMs whose re-creation or deletion the reviewed change accepts: `cargo xtask plan|apply`
+    /// refuse a plan that replaces or deletes any other VM.
+    pub acknowledge_recreate: Vec<String>,
 }
 
 /// Log shipping agent on a VM.

@@ -106,6 +106,7 @@ pub struct RawTerraform {
     pub s3_endpoint: Option<String>,
     pub pg_conn_str: Option<RawSecret>,
     pub provider_version: Option<String>,
+    pub acknowledge_recreate: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

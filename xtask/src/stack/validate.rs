@@ -344,6 +344,7 @@ impl Validator<'_> {
             s3_endpoint: None,
             pg_conn_str: None,
             provider_version: None,
+            acknowledge_recreate: None,
         });
         let backend = t.backend.clone().unwrap_or_else(|| "local".to_string());
         match backend.as_str() {
@@ -376,9 +377,10 @@ impl Validator<'_> {
         if parts.len() != 3 || !parts.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())) {
             p.add("terraform.provider_version", format!("`{provider_version}` is not a bpg/proxmox release"), "write MAJOR.MINOR.PATCH, e.g. 0.111.1");
         }
-        // `~> MAJOR.MINOR`: this release's minor or a later one before 1.0; a Renovate minor bump
-        // moves the floor, a patch bump only changes the lock file.
-        let provider_constraint = format!("~> {}", parts.iter().take(2).copied().collect::<Vec<_>>().join("."));
+        // Exactly this release: a later 0.x may change the schema the templates were checked
+        // against (Renovate proposes each release as a stack.toml change, reviewed and tested).
+        let provider_constraint = format!("= {provider_version}");
+        let acknowledge_recreate = crate::stack::acknowledge::names(p, t.acknowledge_recreate.as_deref());
         TerraformSettings {
             backend,
             state_dir,
@@ -388,6 +390,7 @@ impl Validator<'_> {
             pg_conn_str,
             provider_version,
             provider_constraint,
+            acknowledge_recreate,
         }
     }
 

@@ -96,6 +96,9 @@ struct VmCtx<'a> {
     /// The module block's name: the VM name with `_` for `-`.
     module: String,
     log_agent: Agent,
+    /// The agent is off and the stack authorizes an SSH key: Terraform removes any agent the VM
+    /// ran before (`terraform_data.log_agent_removal`).
+    agent_removal: bool,
     rules: Vec<Rule>,
     /// HCL string expressions of the VM's files under generated/ (names are DNS labels).
     cloud_init_file: String,
@@ -136,6 +139,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
             vm,
             module: vm.name.replace('-', "_"),
             log_agent: vm.agent,
+            agent_removal: vm.agent == Agent::None && !vm.ssh_keys.is_empty() && env != MONITORING,
             rules: firewall::firewall_rules(stack, vm),
             cloud_init_file: format!("\"${{local.generated_dir}}/cloud-init/{}.yaml\"", vm.name),
             agent_dir: format!("\"${{local.generated_dir}}/agents/{}\"", vm.name),

@@ -58,6 +58,7 @@ module "prod_alloc_budget" {
   log_agent             = "promtail"
   loki_url              = var.loki_url
   agent_dir             = "${local.generated_dir}/agents/prod-alloc-budget"
+  agent_removal         = false
   ssh_user              = var.vm_ssh_user
 
   firewall_rules = [
@@ -120,6 +121,7 @@ module "prod_alloc_ia" {
   log_agent             = "promtail"
   loki_url              = var.loki_url
   agent_dir             = "${local.generated_dir}/agents/prod-alloc-ia"
+  agent_removal         = false
   ssh_user              = var.vm_ssh_user
 
   firewall_rules = [
@@ -182,6 +184,7 @@ module "prod_blog_the" {
   log_agent             = "promtail"
   loki_url              = var.loki_url
   agent_dir             = "${local.generated_dir}/agents/prod-blog-the"
+  agent_removal         = false
   ssh_user              = var.vm_ssh_user
 
   firewall_rules = [

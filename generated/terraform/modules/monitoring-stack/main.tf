@@ -67,16 +67,22 @@ locals {
   # Staging directories of the provisioners' SSH user, emptied after each run.
   compose_stage = "/tmp/monitoring-stack"
   secrets_stage = "/tmp/monitoring-secrets"
+
+  # Where the VM remembers the stack_dir it runs the stack from, so a move can stop the old one.
+  stack_dir_marker = "/var/lib/monitoring-stack/stack_dir"
 }
 
 # One secret file on the VM, mode 0600, owned by the container that reads it. Written again when
-# its value changes (or the VM is new); the value only travels over SSH, never into generated/.
+# its value, its place (secrets_dir) or its owner changes, or the VM is new (module.vm.instance
+# changes with every new VM); the value only travels over SSH, never into generated/.
 resource "terraform_data" "secret" {
   for_each = local.secret_owners
 
   triggers_replace = {
-    content = sha256(local.secret_contents[each.key])
-    vm_id   = module.vm.vm_id
+    content     = sha256(local.secret_contents[each.key])
+    owner       = each.value
+    secrets_dir = var.secrets_dir
+    instance    = module.vm.instance
   }
 
   connection {
@@ -115,9 +121,10 @@ resource "terraform_data" "secret" {
 # configs and secrets.
 resource "terraform_data" "compose" {
   triggers_replace = {
-    files   = local.compose_files
-    secrets = [for k in sort(keys(terraform_data.secret)) : terraform_data.secret[k].id]
-    vm_id   = module.vm.vm_id
+    files     = local.compose_files
+    secrets   = [for k in sort(keys(terraform_data.secret)) : terraform_data.secret[k].id]
+    stack_dir = var.stack_dir
+    instance  = module.vm.instance
   }
 
   connection {
@@ -147,11 +154,19 @@ resource "terraform_data" "compose" {
       "${local.sudo}rm -rf '${var.stack_dir}.next' '${var.stack_dir}.previous'",
       "${local.sudo}cp -R '${local.compose_stage}' '${var.stack_dir}.next'",
       "${local.sudo}chown -R 0:0 '${var.stack_dir}.next'",
-      "${local.sudo}chmod 0755 '${var.stack_dir}.next'",
+      # Modes set explicitly, whatever the umask of the machine that ran Terraform: every
+      # container (Grafana 472, Loki 10001, nobody...) reads its config; nothing is secret here.
+      "${local.sudo}find '${var.stack_dir}.next' -type d -exec chmod 0755 {} +",
+      "${local.sudo}find '${var.stack_dir}.next' -type f -exec chmod 0644 {} +",
       "if [ -d '${var.stack_dir}' ]; then ${local.sudo}mv '${var.stack_dir}' '${var.stack_dir}.previous'; fi",
       "${local.sudo}mv '${var.stack_dir}.next' '${var.stack_dir}'",
+      # A stack delivered before to another stack_dir is stopped first (it holds ports 80/443).
+      "previous=$(cat '${local.stack_dir_marker}' 2>/dev/null || true)",
+      "if [ -n \"$previous\" ] && [ \"$previous\" != '${var.stack_dir}' ] && [ -f \"$previous/docker-compose.yml\" ]; then cd \"$previous\" && ${local.sudo}docker compose down --remove-orphans; fi",
       "cd '${var.stack_dir}'",
       "${local.sudo}docker compose up -d --remove-orphans --force-recreate",
+      "${local.sudo}install -d -m 0755 '${dirname(local.stack_dir_marker)}'",
+      "printf '%s\\n' '${var.stack_dir}' | ${local.sudo}tee '${local.stack_dir_marker}' >/dev/null",
       "${local.sudo}rm -rf '${var.stack_dir}.previous'",
       "rm -rf '${local.compose_stage}'",
     ]

@@ -13,6 +13,39 @@ locals {
 
   # Where the agent files are staged on the VM before install-agent.sh runs.
   agent_stage = "/tmp/log-agent-${var.name}"
+
+  # Removes every log agent install-agent.sh may have installed (see log_agent_removal).
+  agent_removal_script = <<-EOT
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export DEBIAN_FRONTEND=noninteractive
+    for agent in promtail alloy; do
+      systemctl disable --now "$agent" >/dev/null 2>&1 || true
+      if dpkg-query -W -f='$${Status}' "$agent" 2>/dev/null | grep -q 'ok installed'; then
+        apt-mark unhold "$agent" >/dev/null
+        apt-get purge -y -q -o DPkg::Lock::Timeout=600 "$agent"
+      fi
+      rm -rf "/etc/systemd/system/$${agent:?}.service" "/etc/$${agent:?}" "/var/lib/$${agent:?}"
+    done
+    rm -f /etc/default/alloy
+    systemctl daemon-reload
+    echo "log agent removal: no log agent on $(hostname)"
+  EOT
+
+  # What changes with every new VM, even one re-created with the same vm_id (a replacement,
+  # `-replace`, a taint): the MAC address Proxmox generates for it (`network_device.mac_address`
+  # is optional and computed, provider proxmoxtf/resource/vm/network/schema.go:108 at v0.111.1).
+  # The provisioners key on it so that a new VM gets its files again.
+  instance = proxmox_virtual_environment_vm.this.network_device[0].mac_address
+
+  # The snippets' volume ids, spelled as the provider makes them (`<datastore>:snippets/<file>`,
+  # proxmoxtf/resource/file.go:287). Known at plan time, so a snippet uploaded again (new content,
+  # or the same file on another node) leaves the VM alone: `meta_data_file_id` and
+  # `user_data_file_id` force a new VM when their value changes (vm/vm.go:999, :1023), and an
+  # id only known after apply counts as a change. They do change, and re-create the VM, with the
+  # snippets datastore or the VM's name: see README.md and ForceNew in xtask/src/vm_fate.rs.
+  user_data_file_id = "${var.snippets_datastore_id}:snippets/${var.name}-user-data.yaml"
+  meta_data_file_id = "${var.snippets_datastore_id}:snippets/${var.name}-meta-data.yaml"
 }
 
 resource "proxmox_virtual_environment_file" "user_data" {
@@ -90,8 +123,8 @@ resource "proxmox_virtual_environment_vm" "this" {
 
   initialization {
     datastore_id      = var.vm_datastore_id
-    user_data_file_id = proxmox_virtual_environment_file.user_data.id
-    meta_data_file_id = proxmox_virtual_environment_file.meta_data.id
+    user_data_file_id = local.user_data_file_id
+    meta_data_file_id = local.meta_data_file_id
 
     ip_config {
       ipv4 {
@@ -107,14 +140,23 @@ resource "proxmox_virtual_environment_vm" "this" {
   }
 
   lifecycle {
-    # The user data and the image only matter when the VM is created: a new user data file (the
-    # agent turned on, a key added) or a newer cloud image must not replace a running VM. The
-    # agent reaches existing VMs through terraform_data.log_agent instead.
+    # The image only matters when the VM is created: a newer cloud image must not replace a
+    # running VM. (New user data keeps its file id, above; the agent reaches existing VMs through
+    # terraform_data.log_agent.)
     ignore_changes = [
-      initialization[0].user_data_file_id,
       disk[0].import_from,
     ]
+
+    precondition {
+      condition     = proxmox_virtual_environment_file.user_data.id == local.user_data_file_id && proxmox_virtual_environment_file.meta_data.id == local.meta_data_file_id
+      error_message = "The snippets' volume ids are not the ones the VM was given: the provider's id format changed; fix local.user_data_file_id in modules/vm."
+    }
   }
+
+  depends_on = [
+    proxmox_virtual_environment_file.user_data,
+    proxmox_virtual_environment_file.meta_data,
+  ]
 }
 
 resource "proxmox_virtual_environment_firewall_rules" "this" {
@@ -148,14 +190,15 @@ resource "proxmox_virtual_environment_firewall_options" "this" {
 
 # Installs or updates the log agent on a running VM: copies generated/agents/<vm>/ and runs its
 # idempotent install-agent.sh. Replaced (so run again) when an agent file, the Loki URL or the VM
-# changes; never touches the VM itself.
+# itself is new (a re-created VM has a new MAC address; its vm_id may be the same); never touches
+# the VM itself.
 resource "terraform_data" "log_agent" {
   count = var.log_agent == "none" ? 0 : 1
 
   triggers_replace = {
     files    = local.agent_files
     loki_url = var.loki_url
-    vm_id    = proxmox_virtual_environment_vm.this.vm_id
+    instance = local.instance
   }
 
   connection {
@@ -193,6 +236,47 @@ resource "terraform_data" "log_agent" {
       condition     = fileexists("${var.agent_dir}/install-agent.sh")
       error_message = "The log agent is on but install-agent.sh is missing from agent_dir: run `cargo xtask gen`."
     }
+  }
+
+  depends_on = [proxmox_virtual_environment_firewall_options.this]
+}
+
+# With `log_agent = "none"`, stops, disables and purges whichever agent the VM ran before (a VM
+# switched from promtail or alloy), over SSH. Idempotent: on a VM that never had one it only
+# finds nothing to remove. Runs once per VM (and again on a new one); only where the stack
+# authorizes an SSH key (`agent_removal`), since nothing else needs to log in to such a VM.
+resource "terraform_data" "log_agent_removal" {
+  count = var.log_agent == "none" && var.agent_removal ? 1 : 0
+
+  triggers_replace = {
+    instance = local.instance
+  }
+
+  connection {
+    type  = "ssh"
+    host  = var.ip_address
+    user  = var.ssh_user
+    agent = true
+  }
+
+  provisioner "remote-exec" {
+    inline = [
+      "set -eu",
+      "cloud-init status --wait >/dev/null 2>&1 || true",
+    ]
+  }
+
+  provisioner "file" {
+    content     = local.agent_removal_script
+    destination = "${local.agent_stage}-removal.sh"
+  }
+
+  provisioner "remote-exec" {
+    inline = [
+      "set -eu",
+      "${local.sudo}bash '${local.agent_stage}-removal.sh'",
+      "rm -f '${local.agent_stage}-removal.sh'",
+    ]
   }
 
   depends_on = [proxmox_virtual_environment_firewall_options.this]

@@ -14,6 +14,11 @@ output "node_name" {
   value       = proxmox_virtual_environment_vm.this.node_name
 }
 
+output "instance" {
+  description = "Changes with every new VM (its generated MAC address): what provisioners key on to run again on a re-created VM."
+  value       = local.instance
+}
+
 output "ip_address" {
   description = "Static IPv4 address of the VM."
   value       = var.ip_address

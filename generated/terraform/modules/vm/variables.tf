@@ -166,6 +166,12 @@ variable "log_agent" {
   }
 }
 
+variable "agent_removal" {
+  description = "With log_agent = none: log in over SSH once per VM and remove any log agent it ran before (needs an authorized key)."
+  type        = bool
+  default     = false
+}
+
 variable "loki_url" {
   description = "Loki push URL the agent ships to; passed to install-agent.sh as LOKI_URL."
   type        = string
