@@ -182,8 +182,8 @@ fn check_traefik(lab: &mut Lab, stack: &Stack, root: &Path, traefik: &Path, cfg:
     let ca = ca.to_str().unwrap();
     for route in &stack.routes {
         let host = &route.host;
-        // The dashboard (api@internal) lives under /dashboard/.
-        let https = if route.internal { format!("https://{host}/dashboard/") } else { format!("https://{host}/") };
+        // The route's health path: what Uptime Kuma requests (the dashboard's is /dashboard/).
+        let https = format!("https://{host}{}", xtask::targets::traefik::health_path(route));
         let resolve = format!("{host}:443:{ip}");
         let mut last = (String::new(), String::new(), false);
         let answered = wait_until(Duration::from_secs(20), || {
@@ -193,6 +193,15 @@ fn check_traefik(lab: &mut Lab, stack: &Stack, root: &Path, traefik: &Path, cfg:
         f.check(answered, format!("{host}: no answer over HTTPS verified by the lab's CA: {} {}", last.0, last.1));
         if stubbed.contains(&route.name) {
             f.check(last.0.contains(&format!("host={host} ")), format!("{host}: the backend did not get Host: {host}: {}", last.0));
+        }
+        if route.service.as_deref() == Some("loki") {
+            // Loki's route is read-only: queries reach Loki, a push or an admin call does not.
+            let (out, _, _) = curl(&["--cacert", ca, "--resolve", &resolve, &format!("https://{host}/loki/api/v1/labels")]);
+            f.check(out.contains("path=/loki/api/v1/labels"), format!("{host}: a Loki query does not reach Loki: {out}"));
+            for (method, path) in [("POST", "/loki/api/v1/push"), ("GET", "/loki/api/v1/push"), ("POST", "/flush"), ("GET", "/config"), ("POST", "/loki/api/v1/delete")] {
+                let (code, _, _) = curl(&["--cacert", ca, "--resolve", &resolve, "-X", method, "-o", "/dev/null", "-w", "%{http_code}", &format!("https://{host}{path}")]);
+                f.check(code == "404", format!("{host}: {method} {path} answered {code} through the read-only Loki route"));
+            }
         }
         let (out, err, _) =
             curl(&["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "--resolve", &format!("{host}:80:{ip}"), &format!("http://{host}/x")]);
