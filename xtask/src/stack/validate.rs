@@ -495,6 +495,10 @@ impl Validator<'_> {
                 if spec.port == 0 && spec.name != "traefik" {
                     p.add(key("route"), format!("{} has no web interface to route to", spec.name), "remove `route`");
                     None
+                } else if spec.name == "node_exporter" {
+                    // network_mode: host: `node-exporter` does not resolve on the compose network.
+                    p.add(key("route"), "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach", "remove `route`: Prometheus scrapes it at <monitoring ip>:9100");
+                    None
                 } else if check_label(p, &key("route"), "route", &r) {
                     Some(r)
                 } else {
