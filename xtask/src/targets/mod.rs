@@ -8,6 +8,7 @@ pub mod cloud_init;
 pub mod compose;
 pub mod logs;
 pub mod terraform;
+pub mod terraform_tests;
 pub mod tls;
 pub mod traefik;
 pub mod uptime_kuma;
@@ -78,6 +79,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
     agents::render(stack, &mut out).context("log agents")?;
     cloud_init::render(stack, &mut out).context("cloud-init")?;
     terraform::render(stack, &mut out).context("terraform")?;
+    terraform_tests::render(stack, &mut out).context("terraform module tests")?;
     parse_back_all(&out.tree)?;
     Ok(out.tree)
 }
