@@ -18,6 +18,8 @@ commands:
   diff     --markdown [--base REF]: what this branch changes in the lab compared with REF
            (default: origin/$GITHUB_BASE_REF on GitHub, else main), as a pull-request summary
            or on anything that looks like a secret in stack.toml or generated/
+  verify   [--env NAME] [--send-test-alert] [--json] [--since 15m]: the running lab against
+           stack.toml (routes, TLS, Prometheus, Alertmanager, Grafana, logs, Uptime Kuma)
   bench    time parse + validate + render and check for the example and 10/100/1,000-VM labs
   help     this text
 
@@ -38,6 +40,7 @@ pub enum Command {
     Apply,
     Diff,
     Bench,
+    Verify,
     Help,
 }
 
@@ -56,6 +59,8 @@ pub struct Flags {
     pub markdown: bool,
     /// `diff --base REF`.
     pub base: Option<String>,
+    /// `verify`'s own options.
+    pub verify: crate::verify::Options,
 }
 
 impl Flags {
@@ -71,6 +76,7 @@ impl Flags {
             Some("apply") => Command::Apply,
             Some("diff") => Command::Diff,
             Some("bench") => Command::Bench,
+            Some("verify") => Command::Verify,
             Some(other) => bail!("unknown command `{other}`"),
         };
         let mut flags = Flags {
@@ -82,6 +88,7 @@ impl Flags {
             auto_approve: false,
             markdown: false,
             base: None,
+            verify: crate::verify::Options::default(),
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -91,6 +98,14 @@ impl Flags {
                 "--auto-approve" if flags.command == Command::Apply => flags.auto_approve = true,
                 "--markdown" => flags.markdown = true,
                 "--base" => flags.base = Some(value(&arg, args.next())?),
+                "--env" if flags.command == Command::Verify => flags.verify.env = Some(value(&arg, args.next())?),
+                "--send-test-alert" if flags.command == Command::Verify => flags.verify.send_test_alert = true,
+                "--json" if flags.command == Command::Verify => flags.verify.json = true,
+                "--since" if flags.command == Command::Verify => {
+                    let v = value(&arg, args.next())?;
+                    flags.verify.since =
+                        crate::verify::parse_since(&v).ok_or_else(|| anyhow::anyhow!("`--since {v}`: expected a duration such as 15m, 90s or 2h"))?;
+                }
                 s if s.starts_with("--") => bail!("unknown flag `{s}`"),
                 _ => flags.args.push(arg),
             }

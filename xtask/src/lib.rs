@@ -18,3 +18,5 @@ pub mod targets;
 pub mod terraform_cmd;
 pub mod tls;
 pub mod tree;
+pub mod verify;
+pub mod verify_cmd;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use xtask::cli::{self, Command, Flags};
-use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd};
+use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd, verify_cmd};
 
 fn main() -> ExitCode {
     let flags = match Flags::from_args(std::env::args().skip(1)) {
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Plan | Command::Apply => terraform_cmd::run(&flags),
         Command::Diff => diff_cmd::run(&flags),
         Command::Bench => bench_cmd::run(&flags),
+        Command::Verify => verify_cmd::run(&flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
