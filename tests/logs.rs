@@ -74,7 +74,10 @@ fn loki_keeps_logs_for_the_retention_with_tsdb_v13() {
         assert_eq!(str_at(&loki, &["limits_config", "split_queries_by_interval"]), split, "{name}");
         // Keys Loki 3 removed make it refuse to start.
         let raw = text(&tree, "compose/loki/loki-config.yml");
-        for removed in ["shared_store", "deletion_mode:", "max_transfer_retries", "enforce_metric_name", "use_boltdb_shipper_as_backup"] {
+        // compactor.deletion_mode moved to limits_config in Loki 3; the delete API stays off.
+        assert!(loki["compactor"]["deletion_mode"].is_null(), "{name}: compactor.deletion_mode was removed in Loki 3");
+        assert_eq!(str_at(&loki, &["limits_config", "deletion_mode"]), "disabled", "{name}: Loki's delete API must be off");
+        for removed in ["shared_store", "max_transfer_retries", "enforce_metric_name", "use_boltdb_shipper_as_backup"] {
             assert!(!raw.contains(removed), "{name}: loki-config.yml uses `{removed}`, removed in Loki 3");
         }
         assert!(!raw.contains("${"), "{name}: `${{` needs -config.expand-env");

@@ -48,6 +48,10 @@ pub fn check(ctx: &Ctx, report: &mut Report) {
         let name = format!("{host} answers over {}", ctx.scheme().to_uppercase());
         match ctx.send(&ctx.request(host, "/")) {
             Ok(resp) if resp.status >= 500 => report.fail(SERVICE, name, format!("HTTP {} (is its backend up?)", resp.status)),
+            // Traefik's own answer for a host no router matches.
+            Ok(resp) if resp.status == 404 && resp.body.trim() == "404 page not found" => {
+                report.fail(SERVICE, name, "HTTP 404 from Traefik: no router for this host (is traefik/dynamic/routes.yml the generated one?)")
+            }
             Ok(resp) => report.pass(SERVICE, name, format!("HTTP {}", resp.status)),
             Err(e) => report.fail(SERVICE, name, e.0),
         }
