@@ -59,7 +59,11 @@ fn example() -> Expectations {
 fn healthy(exp: &Expectations) -> Recorded {
     let mut r = Recorded::default();
     r.on("/api/health", 200, r#"{"commit":"03f502a94d","database":"ok","version":"12.3.0"}"#);
-    r.on("/api/datasources/uid/prometheus", 200, r#"{"id":1,"uid":"prometheus","name":"Prometheus","type":"prometheus","access":"proxy","url":"http://prometheus:9090","isDefault":true}"#);
+    r.on(
+        "/api/datasources/uid/prometheus",
+        200,
+        r#"{"id":1,"uid":"prometheus","name":"Prometheus","type":"prometheus","access":"proxy","url":"http://prometheus:9090","isDefault":true}"#,
+    );
     r.on("/api/datasources/uid/prometheus/health", 200, r#"{"message":"Successfully queried the Prometheus API.","status":"OK"}"#);
     r.on("/api/datasources/uid/loki", 200, r#"{"id":2,"uid":"loki","name":"Loki","type":"loki","access":"proxy","url":"http://loki:3100"}"#);
     r.on("/api/datasources/uid/loki/health", 200, r#"{"message":"Data source successfully connected.","status":"OK"}"#);
@@ -72,7 +76,9 @@ fn healthy(exp: &Expectations) -> Recorded {
     );
     let mut metrics = String::from("# HELP monitor_status Monitor Status (1 = UP, 0= DOWN, 2= PENDING, 3= MAINTENANCE)\n# TYPE monitor_status gauge\n");
     for m in &exp.monitors {
-        metrics.push_str(&format!("monitor_status{{monitor_name=\"{m}\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"}} 1\n"));
+        metrics.push_str(&format!(
+            "monitor_status{{monitor_name=\"{m}\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"}} 1\n"
+        ));
     }
     r.on("/metrics", 200, &metrics);
     r
@@ -148,9 +154,16 @@ fn a_silent_host_a_down_monitor_and_a_missing_datasource_each_fail_their_line() 
     let mut transport = healthy(&exp);
     let result: Vec<String> =
         exp.log_hosts.iter().filter(|h| *h != "prod-blog-the").map(|h| format!(r#"{{"metric":{{"host":"{h}"}},"value":[1764620000.1,"7"]}}"#)).collect();
-    transport.on("/api/datasources/proxy/uid/loki/loki/api/v1/query", 200, &format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#, result.join(",")));
+    transport.on(
+        "/api/datasources/proxy/uid/loki/loki/api/v1/query",
+        200,
+        &format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#, result.join(",")),
+    );
     transport.on("/api/datasources/uid/loki", 404, r#"{"message":"Data source not found"}"#);
-    let metrics = transport.answers[&("GET".to_string(), "/metrics".to_string())].1.replace("monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 1", "monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 0");
+    let metrics = transport.answers[&("GET".to_string(), "/metrics".to_string())].1.replace(
+        "monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 1",
+        "monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 0",
+    );
     let metrics: String = metrics.lines().filter(|l| !l.contains("\"prometheus.home.lan\"")).map(|l| format!("{l}\n")).collect();
     transport.on("/metrics", 200, &metrics);
     let report = run(&exp, &transport, secrets());

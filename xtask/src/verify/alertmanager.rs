@@ -12,17 +12,28 @@ use super::report::{Report, Status};
 const SERVICE: &str = "alertmanager";
 pub const TEST_ALERT: &str = "XtaskVerifyTestAlert";
 
-/// (failed, sent) Telegram notification counters.
-pub type Counters = (f64, f64);
+/// Alertmanager's Telegram counters. `notifications_total` counts notifications started and
+/// `notifications_failed_total` those given up after every retry (which takes up to
+/// group_interval); each attempt to reach Telegram is a `notification_requests_total`, and a
+/// refused or unreachable one also a `notification_requests_failed_total`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counters {
+    pub failed: f64,
+    pub requests: f64,
+    pub requests_failed: f64,
+}
 
 fn counters(ctx: &Ctx, host: &str) -> Result<Counters, String> {
     let text = ctx.text(&ctx.request(host, "/metrics"))?;
-    let failed = prom_text::sum_where(&text, "alertmanager_notifications_failed_total", "integration", "telegram");
-    let sent = prom_text::sum_where(&text, "alertmanager_notifications_total", "integration", "telegram");
-    match (failed, sent) {
-        (Some(f), Some(s)) => Ok((f, s)),
-        _ => Err("no telegram integration in /metrics: is a Telegram receiver configured?".to_string()),
+    let sum = |metric: &str| prom_text::sum_where(&text, metric, "integration", "telegram");
+    if sum("alertmanager_notifications_total").is_none() {
+        return Err("no telegram integration in /metrics: is a Telegram receiver configured?".to_string());
     }
+    Ok(Counters {
+        failed: sum("alertmanager_notifications_failed_total").unwrap_or(0.0),
+        requests: sum("alertmanager_notification_requests_total").unwrap_or(0.0),
+        requests_failed: sum("alertmanager_notification_requests_failed_total").unwrap_or(0.0),
+    })
 }
 
 /// Runs the checks; returns the counters at the start, for `failed_not_grown` at the end.
@@ -62,12 +73,20 @@ pub fn check(ctx: &Ctx, report: &mut Report) -> Option<Counters> {
 
 /// The failed counter at the end of the run, compared with the start.
 pub fn failed_not_grown(ctx: &Ctx, report: &mut Report, before: Option<Counters>) {
-    let (Some(host), Some((failed_before, _))) = (ctx.exp.host_of("alertmanager"), before) else { return };
+    let (Some(host), Some(b)) = (ctx.exp.host_of("alertmanager"), before) else { return };
     let name = "telegram notifications failed";
     match counters(ctx, host) {
         Err(e) => report.fail(SERVICE, name, e),
-        Ok((failed, _)) if failed > failed_before => report.fail(SERVICE, name, format!("grew from {failed_before} to {failed} during this run")),
-        Ok((failed, _)) => report.pass(SERVICE, name, format!("none during this run ({failed} since Alertmanager started)")),
+        Ok(now) if now.failed > b.failed || now.requests_failed > b.requests_failed => report.fail(
+            SERVICE,
+            name,
+            format!(
+                "{} failed requests to Telegram and {} notifications given up during this run (see Alertmanager's log)",
+                now.requests_failed - b.requests_failed,
+                now.failed - b.failed
+            ),
+        ),
+        Ok(now) => report.pass(SERVICE, name, format!("none during this run ({} since Alertmanager started)", now.failed)),
     }
 }
 
@@ -90,7 +109,7 @@ fn post(ctx: &Ctx, host: &str, body: String) -> Result<(), String> {
 
 fn test_alert(ctx: &Ctx, report: &mut Report, host: &str, before: Option<Counters>) {
     let name = "test alert reaches telegram";
-    let Some((failed0, sent0)) = before else {
+    let Some(b) = before else {
         report.fail(SERVICE, name, "the notification counters are unreadable");
         return;
     };
@@ -103,8 +122,10 @@ fn test_alert(ctx: &Ctx, report: &mut Report, host: &str, before: Option<Counter
     let start = Instant::now();
     let outcome = loop {
         match counters(ctx, host) {
-            Ok((failed, _)) if failed > failed0 => break Err("Telegram refused the notification (alertmanager_notifications_failed_total grew)".to_string()),
-            Ok((_, sent)) if sent > sent0 => break Ok(format!("sent after {} s", start.elapsed().as_secs())),
+            Ok(c) if c.requests_failed > b.requests_failed => {
+                break Err("Telegram refused it or is unreachable (alertmanager_notification_requests_failed_total grew; see Alertmanager's log)".to_string());
+            }
+            Ok(c) if c.requests - c.requests_failed > b.requests - b.requests_failed => break Ok(format!("sent after {} s", start.elapsed().as_secs())),
             Ok(_) | Err(_) if start.elapsed() >= bound => break Err(format!("no notification within {} s", bound.as_secs())),
             _ => std::thread::sleep(Duration::from_millis(500)),
         }
