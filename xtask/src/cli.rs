@@ -91,6 +91,7 @@ pub enum Command {
     Apply(Apply),
     Diff(Diff),
     Bench(Bench),
+    Verify(Verify),
 }
 
 type ParseFn = fn(&mut Parser, &mut Global) -> Result<Command, CliError>;
@@ -105,6 +106,7 @@ pub const COMMANDS: &[(&Spec, ParseFn)] = &[
     (&Apply::SPEC, command::<Apply>),
     (&Diff::SPEC, command::<Diff>),
     (&Bench::SPEC, command::<Bench>),
+    (&Verify::SPEC, command::<Verify>),
 ];
 
 #[derive(Debug)]
@@ -346,6 +348,44 @@ impl Args for Bench {
     };
     fn into_command(self) -> Command {
         Command::Bench(self)
+    }
+}
+
+/// `cargo xtask verify [--env NAME] [--send-test-alert] [--json] [--since 15m]`.
+#[derive(Debug, Default)]
+pub struct Verify {
+    pub options: crate::verify::Options,
+}
+
+impl Args for Verify {
+    const SPEC: Spec = Spec {
+        name: "verify",
+        args: "",
+        about: "the running lab against stack.toml (routes, TLS, Prometheus, Alertmanager, Grafana, logs, Uptime Kuma)",
+        details: "Run from a machine inside the LAN after apply. Credentials come from the environment variables\nstack.toml names; nothing secret is printed. Exit 1 when a check fails.",
+        flags: &[
+            Flag { long: "env", short: None, value: Some("NAME"), help: "expect only the VMs of this environment (and the monitoring VM)" },
+            Flag { long: "send-test-alert", short: None, value: None, help: "post a test alert and wait until Alertmanager has sent it to Telegram" },
+            Flag { long: "json", short: None, value: None, help: "print the report as JSON" },
+            Flag { long: "since", short: None, value: Some("DURATION"), help: "how far back to look for each host's logs (default 15m)" },
+        ],
+        not_here: &[],
+    };
+    fn flag(&mut self, long: &str, p: &mut Parser) -> Result<(), lexopt::Error> {
+        match long {
+            "env" => self.options.env = Some(text(p.value()?)?),
+            "send-test-alert" => self.options.send_test_alert = true,
+            "json" => self.options.json = true,
+            _ => {
+                let v = text(p.value()?)?;
+                self.options.since =
+                    crate::verify::parse_since(&v).ok_or_else(|| format!("`--since {v}`: expected a duration such as 15m, 90s or 2h"))?;
+            }
+        }
+        Ok(())
+    }
+    fn into_command(self) -> Command {
+        Command::Verify(self)
     }
 }
 

@@ -24,3 +24,5 @@ pub mod par;
 pub mod ui;
 pub mod warnings;
 pub mod vm_fate;
+pub mod verify;
+pub mod verify_cmd;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use xtask::cli::{self, Command, Global};
 use xtask::project::{self, Project};
 use xtask::ui::{self, Ui};
-use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd};
+use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd, verify_cmd};
 
 fn main() -> ExitCode {
     ui::end_quietly_on_closed_pipe();
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => project(global).and_then(|p| terraform_cmd::apply(&p, args)),
         Command::Diff(args) => project(global).and_then(|p| diff_cmd::run(&p, args)),
         Command::Bench(_) => project(global).and_then(|p| bench_cmd::run(&p)),
+        Command::Verify(args) => project(global).and_then(|p| verify_cmd::run(&p, &args.options)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

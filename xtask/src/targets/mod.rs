@@ -10,6 +10,7 @@ pub mod cloud_init;
 pub mod compose;
 pub mod logs;
 pub mod terraform;
+pub mod terraform_tests;
 pub mod tls;
 pub mod traefik;
 pub mod uptime_kuma;
@@ -90,6 +91,7 @@ pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     agents::render(stack, &mut out).context("log agents")?;
     cloud_init::render(stack, &mut out).context("cloud-init")?;
     terraform::render(stack, &mut out).context("terraform")?;
+    terraform_tests::render(stack, &mut out).context("terraform module tests")?;
     Ok(out.tree)
 }
 

@@ -1,0 +1,210 @@
+//! `cargo xtask verify` against recorded answers, for the services that cannot run here:
+//! Grafana, Loki (through Grafana's datasource proxy) and Uptime Kuma have no binary on this
+//! machine, so their part is checked against responses in the formats their APIs document
+//! (Grafana HTTP API: /api/health, /api/datasources/uid/:uid[/health], /api/search, the
+//! datasource proxy; Loki: /loki/api/v1/query vector results; Uptime Kuma: /metrics
+//! `monitor_status`). The real Traefik, Prometheus and Alertmanager are checked in
+//! tests/verify_live.rs. A fake transport stands in for curl: no socket is opened here.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use xtask::verify::expect::{self, Expectations};
+use xtask::verify::http::{HttpError, Request, Response, Transport};
+use xtask::verify::report::{Report, Status};
+use xtask::verify::{self, Ctx, Options, Secrets};
+
+const PASSWORD: &str = "recorded-grafana-password";
+const API_KEY: &str = "uk1_recordedkey";
+
+/// Answers by (method, path without query); anything else is "connection refused".
+#[derive(Default)]
+struct Recorded {
+    answers: BTreeMap<(String, String), (u16, String)>,
+    seen: RefCell<Vec<Request>>,
+}
+
+impl Recorded {
+    fn on(&mut self, path: &str, status: u16, body: &str) {
+        self.answers.insert(("GET".into(), path.into()), (status, body.into()));
+    }
+}
+
+impl Transport for Recorded {
+    fn send(&self, req: &Request) -> Result<Response, HttpError> {
+        self.seen.borrow_mut().push(req.clone());
+        let rest = req.url.split_once("://").unwrap().1;
+        let path = &rest[rest.find('/').unwrap()..];
+        let path = path.split('?').next().unwrap();
+        match self.answers.get(&(req.method.to_string(), path.to_string())) {
+            Some((status, body)) => Ok(Response { status: *status, body: body.clone(), ..Response::default() }),
+            None => Err(HttpError("connection refused or unreachable".into())),
+        }
+    }
+
+    fn resolve(&self, _host: &str) -> Result<Vec<Ipv4Addr>, String> {
+        Ok(vec![Ipv4Addr::new(192, 168, 1, 51)])
+    }
+}
+
+fn example() -> Expectations {
+    let stack = common::load(&common::repo_root().join("stack.toml"));
+    expect::derive(&stack, &common::render(&stack), None).unwrap()
+}
+
+/// Grafana and Uptime Kuma of the example stack, healthy, as their APIs answer.
+fn healthy(exp: &Expectations) -> Recorded {
+    let mut r = Recorded::default();
+    r.on("/api/health", 200, r#"{"commit":"03f502a94d","database":"ok","version":"12.3.0"}"#);
+    r.on(
+        "/api/datasources/uid/prometheus",
+        200,
+        r#"{"id":1,"uid":"prometheus","name":"Prometheus","type":"prometheus","access":"proxy","url":"http://prometheus:9090","isDefault":true}"#,
+    );
+    r.on("/api/datasources/uid/prometheus/health", 200, r#"{"message":"Successfully queried the Prometheus API.","status":"OK"}"#);
+    r.on("/api/datasources/uid/loki", 200, r#"{"id":2,"uid":"loki","name":"Loki","type":"loki","access":"proxy","url":"http://loki:3100"}"#);
+    r.on("/api/datasources/uid/loki/health", 200, r#"{"message":"Data source successfully connected.","status":"OK"}"#);
+    r.on("/api/search", 200, r#"[{"id":3,"uid":"logs-overview","title":"Logs overview","uri":"db/logs-overview","type":"dash-db","tags":[]}]"#);
+    let result: Vec<String> = exp.log_hosts.iter().map(|h| format!(r#"{{"metric":{{"host":"{h}"}},"value":[1764620000.123,"120"]}}"#)).collect();
+    r.on(
+        "/api/datasources/proxy/uid/loki/loki/api/v1/query",
+        200,
+        &format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{}],"stats":{{}}}}}}"#, result.join(",")),
+    );
+    let mut metrics = String::from("# HELP monitor_status Monitor Status (1 = UP, 0= DOWN, 2= PENDING, 3= MAINTENANCE)\n# TYPE monitor_status gauge\n");
+    for m in &exp.monitors {
+        metrics.push_str(&format!(
+            "monitor_status{{monitor_name=\"{m}\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"}} 1\n"
+        ));
+    }
+    r.on("/metrics", 200, &metrics);
+    r
+}
+
+fn run(exp: &Expectations, transport: &Recorded, secrets: Secrets) -> Report {
+    let opts = Options::default();
+    let ctx = Ctx { exp, http: transport, ca_file: None, opts: &opts, secrets };
+    let mut report = Report::default();
+    verify::grafana::check(&ctx, &mut report);
+    verify::uptime::check(&ctx, &mut report);
+    report
+}
+
+fn secrets() -> Secrets {
+    Secrets { grafana_password: Some(PASSWORD.into()), uptime_api_key: Some(API_KEY.into()) }
+}
+
+fn line<'r>(report: &'r Report, name: &str) -> &'r xtask::verify::report::Check {
+    report.checks.iter().find(|c| c.name == name).unwrap_or_else(|| panic!("no line {name}:\n{}", report.text()))
+}
+
+#[test]
+fn the_expectations_come_from_the_stack() {
+    let exp = example();
+    assert_eq!(exp.log_hosts, ["pve-mon", "prod-alloc-budget", "prod-alloc-ia", "prod-blog-the"]);
+    assert!(exp.datasources.contains(&("Loki".into(), "loki".into(), "loki".into())), "{:?}", exp.datasources);
+    assert_eq!(exp.dashboard_titles, ["Logs overview"]);
+    assert!(exp.monitors.contains(&"grafana.home.lan".to_string()) && exp.notifications == ["Telegram"], "{:?}", exp.monitors);
+    assert!(exp.scrape_targets.contains(&("node".into(), "192.168.1.103:9100".into())));
+    assert!(exp.rule_groups.iter().any(|(f, _)| f == "logs.yml"));
+    assert_eq!(exp.telegram_receivers, ["telegram"]);
+    // The other lab: its own hosts and agents; --env keeps one environment's VMs.
+    let (_, path) = common::fixture_stacks().into_iter().find(|(n, _)| n == "other-lab").unwrap();
+    let stack = common::load(&path);
+    let tree = common::render(&stack);
+    let all = expect::derive(&stack, &tree, None).unwrap();
+    let env = "staging".to_string();
+    assert!(stack.environments.contains(&env));
+    let one = expect::derive(&stack, &tree, Some(&env)).unwrap();
+    let agents = stack.vms.iter().filter(|v| v.agent != xtask::stack::model::Agent::None).count();
+    assert_eq!(all.log_hosts.len(), 1 + agents);
+    assert!(one.log_hosts.len() < all.log_hosts.len() && one.scrape_targets.len() < all.scrape_targets.len(), "{:?}", one.log_hosts);
+    for vm in stack.vms.iter().filter(|v| v.environment != env) {
+        assert!(!one.log_hosts.contains(&vm.name) && !one.scrape_targets.iter().any(|(_, t)| t.starts_with(&format!("{}:", vm.ip))), "{}", vm.name);
+    }
+}
+
+#[test]
+fn healthy_grafana_loki_and_uptime_kuma_pass() {
+    let exp = example();
+    let transport = healthy(&exp);
+    let report = run(&exp, &transport, secrets());
+    let s = report.summary();
+    assert_eq!(s.failed, 0, "{}", report.text());
+    // Health, 2 datasources, 1 dashboard, one logs line per host, one line per monitor.
+    assert_eq!(s.passed, 1 + 2 + 1 + exp.log_hosts.len() + exp.monitors.len(), "{}", report.text());
+    assert_eq!(line(&report, "notification Telegram").status, Status::Skip);
+    // Credentials went only into the requests' auth, never into the report.
+    let seen = transport.seen.borrow();
+    assert!(seen.iter().filter(|r| r.url.contains("/api/datasources")).all(|r| r.auth == Some(("admin".into(), PASSWORD.into()))));
+    assert!(seen.iter().any(|r| r.url.ends_with("/metrics") && r.auth == Some((String::new(), API_KEY.into()))));
+    let loki = seen.iter().find(|r| r.url.contains("/loki/api/v1/query")).unwrap();
+    assert!(loki.url.contains("count_over_time") && loki.url.contains("%5B900s%5D"), "{}", loki.url);
+    for out in [report.text(), report.json()] {
+        assert!(!out.contains(PASSWORD) && !out.contains(API_KEY));
+    }
+}
+
+#[test]
+fn a_silent_host_a_down_monitor_and_a_missing_datasource_each_fail_their_line() {
+    let exp = example();
+    let mut transport = healthy(&exp);
+    let result: Vec<String> =
+        exp.log_hosts.iter().filter(|h| *h != "prod-blog-the").map(|h| format!(r#"{{"metric":{{"host":"{h}"}},"value":[1764620000.1,"7"]}}"#)).collect();
+    transport.on(
+        "/api/datasources/proxy/uid/loki/loki/api/v1/query",
+        200,
+        &format!(r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#, result.join(",")),
+    );
+    transport.on("/api/datasources/uid/loki", 404, r#"{"message":"Data source not found"}"#);
+    let metrics = transport.answers[&("GET".to_string(), "/metrics".to_string())].1.replace(
+        "monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 1",
+        "monitor_name=\"grafana.home.lan\",monitor_type=\"http\",monitor_url=\"https://x/\",monitor_hostname=\"null\",monitor_port=\"null\"} 0",
+    );
+    let metrics: String = metrics.lines().filter(|l| !l.contains("\"prometheus.home.lan\"")).map(|l| format!("{l}\n")).collect();
+    transport.on("/metrics", 200, &metrics);
+    let report = run(&exp, &transport, secrets());
+    let failed: Vec<String> = report.failures();
+    assert_eq!(
+        failed,
+        [
+            "grafana: datasource Loki (uid loki): HTTP 404 from /api/datasources/uid/loki: {\"message\":\"Data source not found\"}",
+            "grafana: logs from prod-blog-the in the last 15 min: none: is its agent running and can it reach Loki's push port?",
+            "uptime-kuma: monitor grafana.home.lan: down",
+            "uptime-kuma: monitor prometheus.home.lan: missing: has AutoKuma synced? (docker logs autokuma)",
+        ],
+        "{}",
+        report.text()
+    );
+}
+
+#[test]
+fn missing_credentials_and_a_service_that_is_down_are_failed_lines_not_hangs() {
+    let exp = example();
+    let report = run(&exp, &healthy(&exp), Secrets::default());
+    assert_eq!(
+        report.failures(),
+        [
+            "grafana: admin login: set GRAFANA_ADMIN_PASSWORD (the Grafana admin password Terraform uses) to check datasources, dashboards and logs",
+            "uptime-kuma: metrics: set UPTIME_KUMA_API_KEY to an API key of Uptime Kuma (Settings → API Keys) to check its monitors",
+        ]
+    );
+    // Nothing answers at all: every check of every service is a failed line, and the run ends.
+    let nothing = Recorded::default();
+    let opts = Options::default();
+    let ctx = Ctx { exp: &exp, http: &nothing, ca_file: None, opts: &opts, secrets: secrets() };
+    let report = verify::run(&ctx);
+    assert!(!report.ok());
+    for service in ["routes", "prometheus", "alertmanager", "grafana", "uptime-kuma"] {
+        assert!(report.checks.iter().any(|c| c.service == service && c.status == Status::Fail), "{service}:\n{}", report.text());
+    }
+    let s = report.summary();
+    assert_eq!((s.passed, s.skipped), (exp.routes.len(), 0), "only name resolution passes:\n{}", report.text());
+    assert!(report.text().ends_with(&format!("verify: {} passed, {} failed, 0 skipped, 0 info\n", s.passed, s.failed)), "{}", report.text());
+    let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["checks"][0]["status"], "pass", "resolution is recorded as working: {json}");
+}
