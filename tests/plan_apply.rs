@@ -41,6 +41,20 @@ fn xtask(root: &Path, path: &Path, env: &[(&str, &str)], args: &[&str]) -> Outpu
     cmd.output().unwrap()
 }
 
+/// Like [`xtask`], with `input` on standard input.
+fn xtask_with_input(root: &Path, path: &Path, env: &[(&str, &str)], args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.env_clear().env("PATH", path).args(args).arg("--root").arg(root);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 struct Setup {
     root: PathBuf,
     bin: PathBuf,
@@ -106,10 +120,22 @@ fn apply_applies_exactly_the_saved_plan_once() {
     assert!(!out.status.success(), "no saved plan, no apply");
     assert!(text(&out.stderr).contains("no saved plan for `prod`") && text(&out.stderr).contains("cargo xtask plan prod"), "{}", both(&out));
     assert!(!s.argv().iter().any(|l| l.contains(" apply ")));
+    // Terraform does not ask before it applies a saved plan: xtask asks, and anything but `yes`
+    // (or no input at all) applies nothing.
+    let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
+    assert!(out.status.success(), "{}", both(&out));
+    for answer in ["", "no\n", "y\n"] {
+        let out = xtask_with_input(&s.root, &s.bin, &[("PROXMOX_VE_API_TOKEN", TOKEN)], &["apply", "prod"], answer);
+        assert!(!out.status.success(), "applied on {answer:?}: {}", both(&out));
+        assert!(text(&out.stderr).contains("not approved, nothing applied"), "{}", both(&out));
+        assert!(s.root.join(".state/prod.tfplan").is_file(), "a refused apply keeps the plan");
+    }
+    assert!(!s.argv().iter().any(|l| l.contains(" apply ")), "nothing was applied without approval");
     for extra in [&[][..], &["--auto-approve"][..]] {
         let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
         assert!(out.status.success(), "{}", both(&out));
-        let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &[&["apply", "prod"][..], extra].concat());
+        let args = [&["apply", "prod"][..], extra].concat();
+        let out = xtask_with_input(&s.root, &s.bin, &[("PROXMOX_VE_API_TOKEN", TOKEN)], &args, if extra.is_empty() { "yes\n" } else { "" });
         assert!(out.status.success(), "{}", both(&out));
         assert!(!s.root.join(".state/prod.tfplan").exists(), "a saved plan is applied once");
     }
@@ -279,7 +305,7 @@ fn plan_and_apply_refuse_a_plan_that_replaces_an_unacknowledged_vm() {
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     assert!(text(&out.stderr).contains("destroys `old` (delete)") && !text(&out.stderr).contains("`prod-app`"), "{}", both(&out));
     fs::write(s.root.join("stack.toml"), ack("\"prod-app\", \"old\"")).unwrap();
-    let out = s.run(&env, &["apply", "prod"]);
+    let out = xtask_with_input(&s.root, &s.bin, &env, &["apply", "prod"], "yes\n");
     assert!(out.status.success(), "{}", both(&out));
     assert!(s.argv().iter().any(|l| l.ends_with("apply -input=false ROOT/.state/prod.tfplan")), "{:?}", s.argv());
 }

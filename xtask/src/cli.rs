@@ -250,8 +250,8 @@ impl Args for Plan {
     const SPEC: Spec = Spec {
         name: "plan",
         args: "<ENV>",
-        about: "terraform init + plan in generated/terraform/environments/ENV; refused when generated/ is stale",
-        details: "Secrets are passed from the environment as TF_VAR_<name>, never printed; the exit code is\nTerraform's.",
+        about: "terraform init + plan of generated/terraform/environments/ENV, saved for apply; lists every resource action",
+        details: "Refused when generated/ is stale, or when the plan replaces or deletes a VM that\n`[terraform] acknowledge_recreate` does not name. Secrets are passed from the environment as\nTF_VAR_<name>, never printed; the exit code is Terraform's.",
         flags: &[],
         not_here: &[("auto-approve", "plan never applies, so there is nothing to approve; `cargo xtask apply <ENV> --auto-approve` applies")],
     };
@@ -275,8 +275,8 @@ impl Args for Apply {
     const SPEC: Spec = Spec {
         name: "apply",
         args: "<ENV>",
-        about: "terraform init + apply in generated/terraform/environments/ENV; asks for approval",
-        details: "Refused when generated/ is stale, as plan is.",
+        about: "apply exactly the plan `cargo xtask plan ENV` saved, once; asks for `yes` first",
+        details: "Refused, as plan is, when generated/ is stale or the plan replaces or deletes a VM that\n`[terraform] acknowledge_recreate` does not name. Without --auto-approve only `yes` on standard\ninput applies.",
         flags: &[Flag { long: "auto-approve", short: None, value: None, help: "apply without asking for approval" }],
         not_here: &[],
     };

@@ -97,6 +97,10 @@ fn run(project: &Project, apply: bool, env: Option<&str>, auto_approve: bool) ->
         eprintln!("plan: saved to {}; `cargo xtask apply {env}` applies exactly this plan", plan_file.display());
         return Ok(());
     }
+    // Terraform applies a saved plan without asking: the approval is asked here.
+    if !auto_approve {
+        confirm(env, changes.len(), &mut std::io::stdin().lock())?;
+    }
     let mut args = vec!["-input=false"];
     if auto_approve {
         args.push("-auto-approve");
@@ -105,6 +109,19 @@ fn run(project: &Project, apply: bool, env: Option<&str>, auto_approve: bool) ->
     terraform_step(&sh, &terraform, &dir, "apply", &args, &child_env)?;
     // A saved plan applies once; the next apply needs a new plan.
     let _ = std::fs::remove_file(&plan_file);
+    Ok(())
+}
+
+/// Asks for the approval Terraform does not ask for a saved plan: only `yes` applies; anything
+/// else, or no input at all (CI without `--auto-approve`), applies nothing.
+fn confirm(env: &str, changes: usize, input: &mut dyn std::io::BufRead) -> Result<()> {
+    eprint!("apply these {changes} change(s) to `{env}`? Only `yes` is accepted: ");
+    let mut answer = String::new();
+    input.read_line(&mut answer).map_err(|e| anyhow!("apply: cannot read the approval: {e}"))?;
+    if answer.trim() != "yes" {
+        eprintln!();
+        bail!("apply: not approved, nothing applied\n  hint: answer `yes`, or pass `--auto-approve` after reading the plan (CI does)");
+    }
     Ok(())
 }
 
