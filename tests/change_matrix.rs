@@ -174,6 +174,11 @@ fn rows() -> Vec<Row> {
         },
         Row { name: "admin_cidr", edit: |s| sub(s, "admin_cidr = \"192.168.1.0/24\"", "admin_cidr = \"192.168.1.0/25\""), expect: Fates(&[], Unchanged) },
         Row {
+            name: "Proxmox CA file while insecure",
+            edit: |s| sub(s, "insecure = true ", "ca_file = \"infrastructure/pve-ca.pem\"\ninsecure = true "),
+            expect: Rejected("proxmox.ca_file", "insecure = true"),
+        },
+        Row {
             name: "acknowledgement with a bad name",
             edit: |s| sub(s, "# acknowledge_recreate = [\"prod-blog-the\"]", "acknowledge_recreate = [\"Prod Blog\"]"),
             expect: Rejected("terraform.acknowledge_recreate", "is not a VM name"),

@@ -32,6 +32,9 @@ pub fn run(flags: &Flags) -> Result<()> {
         "memory of {}: container limits {} MB + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
         stack.monitoring.vm.name, m.limits_mb, m.os_reserve_mb, m.vm_mb, m.additions_reserved_mb, m.additions_target_mb
     );
+    for warning in crate::targets::terraform::warnings(&stack) {
+        println!("warning: {warning}");
+    }
     if stack.logging.uses_promtail {
         println!(
             "warning: Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",

@@ -75,6 +75,11 @@ pub const IN_PLACE: &[ForceNew] = &[
         effect: "cores, memory_mb: rebooted",
     },
     ForceNew {
+        attribute: "proxmox_virtual_environment_vm.agent",
+        source: "proxmoxtf/resource/vm/vm.go:6266-6290 (any change of the block: reboot required)",
+        effect: "the module's agent timeout and wait_for_ip are in ignore_changes, so existing VMs never reboot for them",
+    },
+    ForceNew {
         attribute: "proxmox_virtual_environment_vm.disk.size",
         source: "proxmoxtf/resource/vm/vm.go:7299 (shrinking is an error at apply)",
         effect: "a smaller disk_gb: the apply fails; a larger one grows the disk live",
