@@ -43,7 +43,7 @@ pub const FORCE_NEW: &[ForceNew] = &[
     ForceNew {
         attribute: "proxmox_virtual_environment_file.node_name",
         source: "proxmoxtf/resource/file.go:130",
-        effect: "a VM's `node`: the snippets are uploaded again to the new node, under the same id",
+        effect: "a VM's `node`: the snippets are uploaded again to the new node, under the same id, before the VM migrates (Proxmox reads them when it builds the cloud-init drive, and a start fails if one is missing: qemu-server src/PVE/QemuServer/Cloudinit.pm:640-679)",
     },
     ForceNew {
         attribute: "proxmox_virtual_environment_file.datastore_id",
