@@ -2,9 +2,10 @@
 //! whether the edit is refused (with a located error) or, when it renders, what happens to every
 //! VM (`xtask::vm_fate`), and checks that gen of the edit over gen of the original leaves a tree
 //! that `check` finds up to date and that a second gen does not touch, and that the pull-request
-//! summary says the same fate for each VM. (Whether real Terraform's plan agrees is not asserted
-//! here: the stubbed provider of tests/terraform.rs has no ForceNew to disagree with; the plan
-//! guard is tested on a real plan in tests/plan_apply.rs.)
+//! summary says the same fate for each VM. Real Terraform, with the provider stubbed out, then
+//! checks what it can tell: which deliveries a change (or a re-created VM) runs again. The
+//! stub has no ForceNew, so VM replacements themselves are not planned here; the plan guard is
+//! tested on a real plan in tests/plan_apply.rs.
 
 mod common;
 
@@ -174,6 +175,11 @@ fn rows() -> Vec<Row> {
         },
         Row { name: "admin_cidr", edit: |s| sub(s, "admin_cidr = \"192.168.1.0/24\"", "admin_cidr = \"192.168.1.0/25\""), expect: Fates(&[], Unchanged) },
         Row {
+            name: "Proxmox CA file while insecure",
+            edit: |s| sub(s, "insecure = true ", "ca_file = \"infrastructure/pve-ca.pem\"\ninsecure = true "),
+            expect: Rejected("proxmox.ca_file", "insecure = true"),
+        },
+        Row {
             name: "acknowledgement with a bad name",
             edit: |s| sub(s, "# acknowledge_recreate = [\"prod-blog-the\"]", "acknowledge_recreate = [\"Prod Blog\"]"),
             expect: Rejected("terraform.acknowledge_recreate", "is not a VM name"),
@@ -304,4 +310,144 @@ fn the_agent_removal_script_passes_shellcheck() {
     fs::write(&path, &script).unwrap();
     common::run_ok(std::process::Command::new(shellcheck).arg(&path), "shellcheck of the agent removal script");
     common::run_ok(std::process::Command::new("bash").arg("-n").arg(&path), "bash -n of the agent removal script");
+}
+
+// ---- Real Terraform on the rendered roots, the bpg/proxmox resources stubbed out ----
+//
+// The stub (as in tests/terraform.rs) removes the provider's resources, stands `terraform_data
+// .vm_stub` for each VM (its id for the MAC address, which changes when it is replaced), and
+// drops provisioners and connections so that an offline apply can make a state. What it can
+// tell: which deliveries (agents, secrets, compose) a change makes Terraform run again.
+
+fn drop_blocks(src: &str, heads: &[&str], end: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in src.lines() {
+        if !skipping && heads.iter().any(|h| line.starts_with(h)) {
+            skipping = true;
+        }
+        if skipping {
+            if line == end {
+                skipping = false;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+fn stub_provider(tf_dir: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(tf_dir).into_iter().map(|e| e.unwrap()).filter(|e| e.path().extension().is_some_and(|x| x == "tf")) {
+        let path = entry.path();
+        let mut src = fs::read_to_string(path).unwrap();
+        if path.ends_with("versions.tf") {
+            src = drop_blocks(&src, &["  required_providers {"], "  }");
+        }
+        src = drop_blocks(&src, &["provider \"proxmox\"", "resource \"proxmox_"], "}");
+        src = drop_blocks(&src, &["  provisioner ", "  connection {"], "  }");
+        src = src.lines().filter(|l| !l.trim_start().starts_with("depends_on = [proxmox_")).map(|l| format!("{l}\n")).collect();
+        while let Some(start) = src.find("proxmox_download_file.cloud_image[") {
+            let end = start + src[start..].find("].id").unwrap() + 4;
+            src.replace_range(start..end, "\"local:import/stub.qcow2\"");
+        }
+        src = src
+            .replace("proxmox_virtual_environment_vm.this.network_device[0].mac_address", "terraform_data.vm_stub.id")
+            .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
+            .replace("proxmox_virtual_environment_vm.this.name", "var.name")
+            .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");
+        if path.ends_with("modules/vm/main.tf") {
+            src.push_str("\nresource \"terraform_data\" \"vm_stub\" {\n  input = var.vm_id\n}\n");
+        }
+        assert!(!src.contains("proxmox_"), "{}: still refers to the provider", path.display());
+        fs::write(path, src).unwrap();
+    }
+}
+
+/// A lab directory whose generated/ is `tree` with the provider stubbed (the state survives).
+fn put_tree(repo: &std::path::Path, tree: &Tree) {
+    let _ = fs::remove_dir_all(repo.join("generated"));
+    for (path, bytes) in tree.files() {
+        let dest = repo.join("generated").join(path);
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::write(dest, bytes).unwrap();
+    }
+    stub_provider(&repo.join("generated/terraform"));
+}
+
+/// Applies `old`'s root `env` offline, then plans `new`'s (with `extra` plan arguments), and
+/// returns each resource change as `action address`.
+fn stub_plan(tf: &std::path::Path, name: &str, old: &Stack, new: &Stack, env: &str, extra: &[&str]) -> Vec<String> {
+    let secrets: Vec<(String, String)> = xtask::targets::terraform::monitoring_secrets(new)
+        .iter()
+        .map(|(role, s)| {
+            (format!("TF_VAR_{}", s.tf_var), if *role == "telegram_bot_token" { format!("123456789:{}", "A".repeat(35)) } else { format!("{role}-value") })
+        })
+        .collect();
+    let repo = temp_dir(&format!("stub-plan-{name}"));
+    fs::create_dir_all(repo.join(".secrets")).unwrap();
+    fs::write(repo.join(&new.tls.leaf_key), "leaf-key").unwrap();
+    let root = repo.join("generated/terraform/environments").join(env);
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(tf)
+            .arg(format!("-chdir={}", root.display()))
+            .args(args)
+            .envs(secrets.clone())
+            .env("TF_IN_AUTOMATION", "1")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", common::text(&out.stdout), common::text(&out.stderr));
+        assert!(out.status.success(), "{name}: terraform {args:?}:\n{all}");
+        common::text(&out.stdout)
+    };
+    put_tree(&repo, &render(old));
+    run(&["init", "-input=false"]);
+    run(&["apply", "-input=false", "-auto-approve"]);
+    put_tree(&repo, &render(new));
+    run(&["init", "-input=false"]);
+    run(&[&["plan", "-input=false", "-out=change.tfplan"][..], extra].concat());
+    let json = run(&["show", "-json", "change.tfplan"]);
+    let _ = fs::remove_dir_all(&repo);
+    let changes = xtask::plan_guard::changes(&json, &[]).unwrap();
+    xtask::plan_guard::table(&changes).into_iter().map(|l| l.split("  (").next().unwrap().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+}
+
+#[test]
+fn real_terraform_redelivers_what_each_change_needs() {
+    let Some(tf) = common::validator("terraform") else { return };
+    let src = example();
+    let old = parse(&src).unwrap();
+    let changed = |from: &str, to: &str| parse(&sub(&src, from, to)).unwrap();
+    // Nothing changed: nothing to do.
+    assert_eq!(stub_plan(&tf, "nothing", &old, &old, "prod", &[]), Vec::<String>::new());
+    // A new secrets_dir: every secret is written again, then the stack is delivered.
+    let plan =
+        stub_plan(&tf, "secrets-dir", &old, &changed("secrets_dir = \"/etc/monitoring-secrets\"", "secrets_dir = \"/etc/mon-secrets\""), "monitoring", &[]);
+    for file in ["autokuma.env", "grafana_admin_password", "telegram_bot_token", "tls/leaf.key"] {
+        assert!(plan.contains(&format!("replace module.monitoring.terraform_data.secret[\"{file}\"]")), "{plan:?}");
+    }
+    assert!(plan.contains(&"replace module.monitoring.terraform_data.compose".to_string()), "{plan:?}");
+    // A new stack_dir: the stack is delivered again (to the new directory).
+    let plan = stub_plan(&tf, "stack-dir", &old, &changed("stack_dir = \"/opt/monitoring\"", "stack_dir = \"/opt/mon\""), "monitoring", &[]);
+    assert_eq!(plan, ["replace module.monitoring.terraform_data.compose"], "{plan:?}");
+    // A re-created monitoring VM (here `-replace` of its stand-in): secrets and stack again.
+    let plan = stub_plan(&tf, "replace-mon", &old, &old, "monitoring", &["-replace=module.monitoring.module.vm.terraform_data.vm_stub"]);
+    assert!(plan.contains(&"replace module.monitoring.module.vm.terraform_data.vm_stub".to_string()), "{plan:?}");
+    assert!(plan.contains(&"replace module.monitoring.terraform_data.compose".to_string()), "{plan:?}");
+    assert!(plan.contains(&"replace module.monitoring.terraform_data.secret[\"telegram_bot_token\"]".to_string()), "{plan:?}");
+    // A re-created VM gets its agent again.
+    let plan = stub_plan(&tf, "replace-vm", &old, &old, "prod", &["-replace=module.prod_alloc_ia.terraform_data.vm_stub"]);
+    assert_eq!(plan, ["replace module.prod_alloc_ia.terraform_data.log_agent[0]", "replace module.prod_alloc_ia.terraform_data.vm_stub"], "{plan:?}");
+    // promtail → alloy: install-agent.sh runs again; → none: the removal runs instead.
+    let alloy = parse(&add_to_vm(&src, IA, "log_agent = \"alloy\"")).unwrap();
+    let plan = stub_plan(&tf, "alloy", &old, &alloy, "prod", &[]);
+    assert_eq!(plan, ["replace module.prod_alloc_ia.terraform_data.log_agent[0]"], "{plan:?}");
+    let none = parse(&add_to_vm(&src, IA, "log_agent = \"none\"")).unwrap();
+    let plan = stub_plan(&tf, "none", &old, &none, "prod", &[]);
+    assert_eq!(
+        plan,
+        ["delete module.prod_alloc_ia.terraform_data.log_agent[0]", "create module.prod_alloc_ia.terraform_data.log_agent_removal[0]"],
+        "{plan:?}"
+    );
 }

@@ -18,7 +18,7 @@ const TOKEN: &str = "root@pam!ci=11111111-2222-3333-4444-555555555555";
 fn stub(log: &Path) -> PathBuf {
     let dir = temp_dir("stub-bin");
     let script = format!(
-        "#!/bin/sh\nPATH=/usr/bin:/bin\n{{ printf 'argv:'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; printf 'pwd: %s\\n' \"$(pwd)\"; env | grep -E '^(PROXMOX_VE_API_TOKEN=|TF_VAR_|PG_CONN_STR=)' | sort | sed 's/^/env: /'; }} >> '{}'\ncase \" $* \" in *' init '*) exit 0 ;; *' show '*) if [ -n \"$STUB_SHOW\" ]; then cat \"$STUB_SHOW\"; else echo '{{\"format_version\":\"1.2\"}}'; fi; exit 0 ;; esac\nfor a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\" ;; esac; done\nexit \"${{STUB_EXIT:-0}}\"\n",
+        "#!/bin/sh\nPATH=/usr/bin:/bin\n{{ printf 'argv:'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; printf 'pwd: %s\\n' \"$(pwd)\"; env | grep -E '^(PROXMOX_VE_API_TOKEN=|TF_VAR_|PG_CONN_STR=|SSL_CERT_FILE=)' | sort | sed 's/^/env: /'; }} >> '{}'\ncase \" $* \" in *' init '*) exit 0 ;; *' show '*) if [ -n \"$STUB_SHOW\" ]; then cat \"$STUB_SHOW\"; else echo '{{\"format_version\":\"1.2\"}}'; fi; exit 0 ;; esac\nfor a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\" ;; esac; done\nexit \"${{STUB_EXIT:-0}}\"\n",
         log.display()
     );
     let path = dir.join("terraform");
@@ -308,4 +308,32 @@ fn plan_and_apply_refuse_a_plan_that_replaces_an_unacknowledged_vm() {
     let out = xtask_with_input(&s.root, &s.bin, &env, &["apply", "prod"], "yes\n");
     assert!(out.status.success(), "{}", both(&out));
     assert!(s.argv().iter().any(|l| l.ends_with("apply -input=false ROOT/.state/prod.tfplan")), "{:?}", s.argv());
+}
+
+#[test]
+fn a_ca_file_reaches_terraform_as_ssl_cert_file() {
+    let s = setup("ca-file");
+    let stack = fs::read_to_string(s.root.join("stack.toml")).unwrap();
+    let edited = stack.replacen("insecure = true ", "ca_file = \"infrastructure/proxmox-ca.pem\"\n#", 1);
+    assert_ne!(edited, stack, "the example no longer says `insecure = true`");
+    fs::write(s.root.join("stack.toml"), edited).unwrap();
+    // The generated provider block now verifies the endpoint.
+    let regen = common::xtask(&s.root, &["gen"]);
+    assert!(regen.status.success(), "{}", both(&regen));
+    let main = fs::read_to_string(s.root.join("generated/terraform/environments/prod/main.tf")).unwrap();
+    assert!(main.contains("insecure = false"), "{main}");
+    let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("infrastructure/proxmox-ca.pem: the Proxmox endpoint's CA file (proxmox.ca_file) is missing"), "{}", both(&out));
+    assert!(!s.log.exists());
+    fs::write(s.root.join("infrastructure/proxmox-ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let out = s.run(&[("PROXMOX_VE_API_TOKEN", TOKEN)], &["plan", "prod"]);
+    assert!(out.status.success(), "{}", both(&out));
+    let want = fs::canonicalize(&s.root).unwrap().join("infrastructure/proxmox-ca.pem");
+    let calls = s.calls();
+    assert!(
+        calls.contains(&format!("env: SSL_CERT_FILE={}", want.display()))
+            || calls.contains(&format!("env: SSL_CERT_FILE={}", s.root.join("infrastructure/proxmox-ca.pem").display())),
+        "{calls}"
+    );
 }

@@ -45,6 +45,7 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
         "memory of {}: container limits {} MB + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
         stack.monitoring.vm.name, m.limits_mb, m.os_reserve_mb, m.vm_mb, m.additions_reserved_mb, m.additions_target_mb
     ));
+    warnings.extend(crate::targets::terraform::warnings(&stack));
     if stack.logging.uses_promtail {
         warnings.push(format!(
             "Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",

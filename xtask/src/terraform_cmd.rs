@@ -202,6 +202,14 @@ fn child_env(stack: &Stack, env: &str, root: &Path, verb: &str) -> Result<Vec<(S
             missing.join(", ")
         );
     }
+    // The provider (Go) verifies the endpoint against the CAs of SSL_CERT_FILE when it is set.
+    if let Some(ca) = &stack.proxmox.ca_file {
+        let path = root.join(ca);
+        if !path.is_file() {
+            bail!("{verb}: {ca}: the Proxmox endpoint's CA file (proxmox.ca_file) is missing\n  hint: copy the node's /etc/pve/pve-root-ca.pem there");
+        }
+        out.push(("SSL_CERT_FILE".to_string(), path.to_string_lossy().into_owned()));
+    }
     if env == MONITORING && stack.tls.enabled {
         let key = root.join(&stack.tls.leaf_key);
         if !key.is_file() {

@@ -43,7 +43,7 @@ pub const FORCE_NEW: &[ForceNew] = &[
     ForceNew {
         attribute: "proxmox_virtual_environment_file.node_name",
         source: "proxmoxtf/resource/file.go:130",
-        effect: "a VM's `node`: the snippets are uploaded again to the new node, under the same id",
+        effect: "a VM's `node`: the snippets are uploaded again to the new node, under the same id, before the VM migrates (Proxmox reads them when it builds the cloud-init drive, and a start fails if one is missing: qemu-server src/PVE/QemuServer/Cloudinit.pm:640-679)",
     },
     ForceNew {
         attribute: "proxmox_virtual_environment_file.datastore_id",
@@ -73,6 +73,11 @@ pub const IN_PLACE: &[ForceNew] = &[
         attribute: "proxmox_virtual_environment_vm.cpu, memory",
         source: "proxmoxtf/resource/vm/vm.go:6476, :6810 (reboot unless hot-plugged; hotplug default network,disk,usb, vm.go:85)",
         effect: "cores, memory_mb: rebooted",
+    },
+    ForceNew {
+        attribute: "proxmox_virtual_environment_vm.agent",
+        source: "proxmoxtf/resource/vm/vm.go:6266-6290 (any change of the block: reboot required)",
+        effect: "the module's agent timeout and wait_for_ip are in ignore_changes, so existing VMs never reboot for them",
     },
     ForceNew {
         attribute: "proxmox_virtual_environment_vm.disk.size",

@@ -1,7 +1,7 @@
 //! stack.toml: read it, check it, and hand back the validated `Stack` or every problem at once.
 
-pub mod acknowledge;
 pub mod catalog;
+pub mod day2;
 pub mod diag;
 pub mod model;
 pub mod parse;

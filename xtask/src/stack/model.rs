@@ -96,6 +96,9 @@ pub struct Targets {
 pub struct Proxmox {
     pub endpoint: String,
     pub insecure: bool,
+    /// PEM file (relative to the repository root) of the CA that signed the endpoint's
+    /// certificate: `cargo xtask plan|apply` give it to Terraform as SSL_CERT_FILE.
+    pub ca_file: Option<String>,
     pub node: String,
     pub ssh_user: String,
     pub api_token: SecretRef,

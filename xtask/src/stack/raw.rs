@@ -64,6 +64,7 @@ pub struct RawTargets {
 pub struct RawProxmox {
     pub endpoint: String,
     pub insecure: Option<bool>,
+    pub ca_file: Option<String>,
     pub node: String,
     pub ssh_user: Option<String>,
     pub api_token: Option<RawSecret>,

@@ -315,9 +315,11 @@ impl Validator<'_> {
             );
         }
         let ssh_user = x.ssh_user.clone().unwrap_or_else(|| "root".to_string());
+        let ca_file = crate::stack::day2::ca_file(p, x.ca_file.as_deref(), x.insecure.unwrap_or(false));
         Proxmox {
             endpoint: x.endpoint.clone(),
             insecure: x.insecure.unwrap_or(false),
+            ca_file,
             node: x.node.clone(),
             ssh_user,
             api_token: secret(p, "proxmox.api_token", x.api_token.as_ref(), "PROXMOX_VE_API_TOKEN"),
@@ -380,7 +382,7 @@ impl Validator<'_> {
         // Exactly this release: a later 0.x may change the schema the templates were checked
         // against (Renovate proposes each release as a stack.toml change, reviewed and tested).
         let provider_constraint = format!("= {provider_version}");
-        let acknowledge_recreate = crate::stack::acknowledge::names(p, t.acknowledge_recreate.as_deref());
+        let acknowledge_recreate = crate::stack::day2::names(p, t.acknowledge_recreate.as_deref());
         TerraformSettings {
             backend,
             state_dir,

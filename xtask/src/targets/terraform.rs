@@ -71,6 +71,19 @@ pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
     out
 }
 
+/// What gen warns about in the Terraform it renders (printed, never fatal).
+pub fn warnings(stack: &Stack) -> Vec<String> {
+    let mut out = Vec::new();
+    let image = &stack.proxmox.cloud_image;
+    if image.checksum.is_none() {
+        out.push(format!(
+            "proxmox.cloud_image has no checksum: Proxmox takes whatever {} serves, unverified; pin a dated image and its published sha512 (`checksum`, `checksum_algorithm = \"sha512\"`)",
+            image.url
+        ));
+    }
+    out
+}
+
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
     let module_ctx = minijinja::context! { stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) } };

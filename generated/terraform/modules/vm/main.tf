@@ -84,10 +84,17 @@ resource "proxmox_virtual_environment_vm" "this" {
   migrate         = true
   stop_on_destroy = true
 
-  # The guest runs qemu-guest-agent (installed by cloud-init): Proxmox reads its IP and shuts it
-  # down cleanly.
+  # The guest runs qemu-guest-agent (installed by cloud-init) so that Proxmox shuts it down
+  # cleanly. Nothing reads the VM's addresses from the agent (they are static), so the provider
+  # does not wait for them, and gives up after 2 minutes instead of the default 15 per VM and per
+  # refresh when a first boot failed and the agent never came up.
   agent {
     enabled = true
+    timeout = "2m"
+
+    wait_for_ip {
+      disabled = true
+    }
   }
 
   cpu {
@@ -143,8 +150,13 @@ resource "proxmox_virtual_environment_vm" "this" {
     # The image only matters when the VM is created: a newer cloud image must not replace a
     # running VM. (New user data keeps its file id, above; the agent reaches existing VMs through
     # terraform_data.log_agent.)
+    # The agent's timeout and wait_for_ip are only read by the provider, but any change of the
+    # agent block reboots the VM (vm/vm.go:6266-6290): VMs created before they were set keep
+    # the provider's defaults rather than reboot for them.
     ignore_changes = [
       disk[0].import_from,
+      agent[0].timeout,
+      agent[0].wait_for_ip,
     ]
 
     precondition {
