@@ -158,7 +158,10 @@ fn help_command(p: &mut Parser) -> Result<Command, String> {
     match next(p)? {
         None => Ok(Command::Help(main_help())),
         Some(Token::Value(name)) => match COMMANDS.iter().find(|(spec, _)| spec.name == name) {
-            Some((spec, _)) => Ok(Command::Help(command_help(spec))),
+            Some((spec, _)) => match next(p)? {
+                None => Ok(Command::Help(command_help(spec))),
+                Some(extra) => Err(format!("help: unexpected `{}` after `{name}`", extra.display())),
+            },
             None => Err(format!(
                 "help: unknown command `{name}`{}",
                 did_you_mean(&name, COMMANDS.iter().map(|(s, _)| s.name)).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
@@ -386,6 +389,13 @@ mod tests {
         let err = parse_str(&["plan", "prod", "--auto-approve"]).unwrap_err();
         assert!(err.message.starts_with("plan: `--auto-approve` is not a flag of `plan`: plan never applies"), "{err}");
         assert!(matches!(parse_str(&["apply", "prod", "--auto-approve"]).unwrap().command, Command::Apply(Apply { auto_approve: true, .. })));
+    }
+
+    #[test]
+    fn help_takes_one_command() {
+        assert!(matches!(parse_str(&["help", "gen"]).unwrap().command, Command::Help(_)));
+        assert_eq!(parse_str(&["help", "gen", "x"]).unwrap_err().message, "help: unexpected `x` after `gen`");
+        assert!(parse_str(&["help", "gne"]).unwrap_err().message.ends_with("did you mean `gen`?"));
     }
 
     #[test]
