@@ -314,7 +314,7 @@ fn link_tree(from: &Path, to: &Path) {
 fn help_is_printed_per_command_and_runs_nothing() {
     let nowhere = Path::new("/nonexistent-xtask-root");
     for args in [&["gen", "--help"][..], &["gen", "-h"], &["help", "gen"]] {
-        let out = xtask(nowhere, args);
+        let out = bin().arg("--root").arg(nowhere).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", both(&out));
         let stdout = text(&out.stdout);
         assert!(stdout.starts_with("cargo xtask gen: render generated/"), "{args:?}: {stdout}");
