@@ -2,13 +2,18 @@
 //! unknown flags and stray arguments refused with the usage line, did-you-mean for commands and
 //! flags. No I/O here: `main.rs` prints what [`parse`] returns.
 //!
-//! Adding a command: its struct with an [`Args`] impl (the `SPEC` is its help), a [`Command`]
-//! variant with its line in [`COMMANDS`], and the arm in main.rs that runs it.
+//! The commands themselves are in `cli/commands.rs`. Adding one: its struct with an [`Args`]
+//! impl (the `SPEC` is its help), a [`Command`] variant with its line in [`COMMANDS`], and the
+//! arm in main.rs that runs it.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use lexopt::{Arg, Parser};
+
+mod commands;
+
+pub use commands::{Apply, Bench, COMMANDS, Certs, Check, Command, Diff, Dns, Gen, Plan, Verify};
 
 /// What one flag is, for help and did-you-mean.
 #[derive(Debug)]
@@ -79,37 +84,6 @@ const GLOBAL_FLAGS: &[Flag] = &[
 const TOP_FLAGS: &[Flag] = &[Flag { long: "version", short: Some('V'), value: None, help: "print the version" }];
 
 #[derive(Debug)]
-pub enum Command {
-    /// Print this text (top-level or per-command help) and exit 0.
-    Help(String),
-    Version,
-    Gen(Gen),
-    Check(Check),
-    Dns(Dns),
-    Certs(Certs),
-    Plan(Plan),
-    Apply(Apply),
-    Diff(Diff),
-    Bench(Bench),
-    Verify(Verify),
-}
-
-type ParseFn = fn(&mut Parser, &mut Global) -> Result<Command, CliError>;
-
-/// Every command, in the order of the help.
-pub const COMMANDS: &[(&Spec, ParseFn)] = &[
-    (&Gen::SPEC, command::<Gen>),
-    (&Check::SPEC, command::<Check>),
-    (&Dns::SPEC, command::<Dns>),
-    (&Certs::SPEC, command::<Certs>),
-    (&Plan::SPEC, command::<Plan>),
-    (&Apply::SPEC, command::<Apply>),
-    (&Diff::SPEC, command::<Diff>),
-    (&Bench::SPEC, command::<Bench>),
-    (&Verify::SPEC, command::<Verify>),
-];
-
-#[derive(Debug)]
 pub struct Cli {
     pub global: Global,
     pub command: Command,
@@ -135,259 +109,6 @@ impl std::fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
-
-// ---- the commands ----
-
-/// `cargo xtask gen`.
-#[derive(Debug, Default)]
-pub struct Gen {
-    /// `-v`: say every warning, also those said on an earlier run.
-    pub verbose: bool,
-}
-
-impl Args for Gen {
-    const SPEC: Spec = Spec {
-        name: "gen",
-        args: "",
-        about: "render generated/ from stack.toml, writing only what changed",
-        details: "Prints each file created, updated or removed, then a summary (-q: none). A warning is said\nin full when it is new; while the same warnings hold, later runs say how many there are\n(remembered in .xtask/warnings, gitignored).",
-        flags: &[Flag { long: "verbose", short: Some('v'), value: None, help: "say every warning in full, also those said on an earlier run" }],
-        not_here: &[],
-    };
-    fn flag(&mut self, _long: &str, _p: &mut Parser) -> Result<(), lexopt::Error> {
-        self.verbose = true;
-        Ok(())
-    }
-    fn into_command(self) -> Command {
-        Command::Gen(self)
-    }
-}
-
-/// `cargo xtask check`.
-#[derive(Debug, Default)]
-pub struct Check;
-
-impl Args for Check {
-    const SPEC: Spec = Spec {
-        name: "check",
-        args: "",
-        about: "render in memory and compare with generated/; never writes, exit 1 on any drift",
-        details: "Also fails on anything that looks like a secret in stack.toml or generated/, and on TLS\ncertificates that need attention.",
-        flags: &[],
-        not_here: &[],
-    };
-    fn into_command(self) -> Command {
-        Command::Check(self)
-    }
-}
-
-/// `cargo xtask dns`.
-#[derive(Debug, Default)]
-pub struct Dns;
-
-impl Args for Dns {
-    const SPEC: Spec = Spec {
-        name: "dns",
-        args: "",
-        about: "print the hosts-file and dnsmasq lines that send every routed host to Traefik",
-        details: "",
-        flags: &[],
-        not_here: &[],
-    };
-    fn into_command(self) -> Command {
-        Command::Dns(self)
-    }
-}
-
-/// `cargo xtask certs init [--force]`.
-#[derive(Debug, Default)]
-pub struct Certs {
-    /// The `init` subcommand was given (the only one).
-    pub init: bool,
-    /// `--force`: replace an existing CA.
-    pub force: bool,
-}
-
-impl Args for Certs {
-    const SPEC: Spec = Spec {
-        name: "certs",
-        args: "init",
-        about: "make the lab's name-constrained CA (key in tls.ca_key, certificate in tls.certs_dir)",
-        details: "",
-        flags: &[Flag { long: "force", short: None, value: None, help: "replace an existing CA (every device must then import the new one)" }],
-        not_here: &[],
-    };
-    fn flag(&mut self, _long: &str, _p: &mut Parser) -> Result<(), lexopt::Error> {
-        self.force = true;
-        Ok(())
-    }
-    fn positional(&mut self, value: String) -> Result<(), String> {
-        match value.as_str() {
-            "init" if !self.init => {
-                self.init = true;
-                Ok(())
-            }
-            _ if self.init => Err(format!("unexpected argument `{value}` after `init`")),
-            _ => Err(format!("unknown subcommand `{value}`{}", did_you_mean(&value, ["init"]).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())),
-        }
-    }
-    fn finish(&self) -> Result<(), String> {
-        if self.init { Ok(()) } else { Err("needs a subcommand: `init`".to_string()) }
-    }
-    fn into_command(self) -> Command {
-        Command::Certs(self)
-    }
-}
-
-/// `cargo xtask plan <ENV>`.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// The environment; when absent, the command says which ones exist.
-    pub env: Option<String>,
-}
-
-impl Args for Plan {
-    const SPEC: Spec = Spec {
-        name: "plan",
-        args: "<ENV>",
-        about: "terraform init + plan of generated/terraform/environments/ENV, saved for apply; lists every resource action",
-        details: "Refused when generated/ is stale, or when the plan replaces or deletes a VM that\n`[terraform] acknowledge_recreate` does not name. Secrets are passed from the environment as\nTF_VAR_<name>, never printed; the exit code is Terraform's.",
-        flags: &[],
-        not_here: &[("auto-approve", "plan never applies, so there is nothing to approve; `cargo xtask apply <ENV> --auto-approve` applies")],
-    };
-    fn positional(&mut self, value: String) -> Result<(), String> {
-        one_env(&mut self.env, value)
-    }
-    fn into_command(self) -> Command {
-        Command::Plan(self)
-    }
-}
-
-/// `cargo xtask apply <ENV> [--auto-approve]`.
-#[derive(Debug, Default)]
-pub struct Apply {
-    pub env: Option<String>,
-    /// `--auto-approve`: pass `-auto-approve` to Terraform.
-    pub auto_approve: bool,
-}
-
-impl Args for Apply {
-    const SPEC: Spec = Spec {
-        name: "apply",
-        args: "<ENV>",
-        about: "apply exactly the plan `cargo xtask plan ENV` saved, once; asks for `yes` first",
-        details: "Refused, as plan is, when generated/ is stale or the plan replaces or deletes a VM that\n`[terraform] acknowledge_recreate` does not name. Without --auto-approve only `yes` on standard\ninput applies.",
-        flags: &[Flag { long: "auto-approve", short: None, value: None, help: "apply without asking for approval" }],
-        not_here: &[],
-    };
-    fn flag(&mut self, _long: &str, _p: &mut Parser) -> Result<(), lexopt::Error> {
-        self.auto_approve = true;
-        Ok(())
-    }
-    fn positional(&mut self, value: String) -> Result<(), String> {
-        one_env(&mut self.env, value)
-    }
-    fn into_command(self) -> Command {
-        Command::Apply(self)
-    }
-}
-
-fn one_env(env: &mut Option<String>, value: String) -> Result<(), String> {
-    match env {
-        None => {
-            *env = Some(value);
-            Ok(())
-        }
-        Some(first) => Err(format!("takes one environment; `{value}` is one too many (after `{first}`)")),
-    }
-}
-
-/// `cargo xtask diff --markdown [--base REF]`.
-#[derive(Debug, Default)]
-pub struct Diff {
-    pub markdown: bool,
-    pub base: Option<String>,
-}
-
-impl Args for Diff {
-    const SPEC: Spec = Spec {
-        name: "diff",
-        args: "",
-        about: "what this branch changes in the lab compared with a git ref, as a pull-request summary",
-        details: "The base is --base, else origin/$GITHUB_BASE_REF on GitHub, else main.",
-        flags: &[
-            Flag { long: "markdown", short: None, value: None, help: "print markdown (the only format; required)" },
-            Flag { long: "base", short: None, value: Some("REF"), help: "the git ref to compare with" },
-        ],
-        not_here: &[],
-    };
-    fn flag(&mut self, long: &str, p: &mut Parser) -> Result<(), lexopt::Error> {
-        match long {
-            "markdown" => self.markdown = true,
-            _ => self.base = Some(text(p.value()?)?),
-        }
-        Ok(())
-    }
-    fn into_command(self) -> Command {
-        Command::Diff(self)
-    }
-}
-
-/// `cargo xtask bench`.
-#[derive(Debug, Default)]
-pub struct Bench;
-
-impl Args for Bench {
-    const SPEC: Spec = Spec {
-        name: "bench",
-        args: "",
-        about: "time parse + validate + render and check for the example and 10/100/1,000-VM labs",
-        details: "",
-        flags: &[],
-        not_here: &[],
-    };
-    fn into_command(self) -> Command {
-        Command::Bench(self)
-    }
-}
-
-/// `cargo xtask verify [--env NAME] [--send-test-alert] [--json] [--since 15m]`.
-#[derive(Debug, Default)]
-pub struct Verify {
-    pub options: crate::verify::Options,
-}
-
-impl Args for Verify {
-    const SPEC: Spec = Spec {
-        name: "verify",
-        args: "",
-        about: "the running lab against stack.toml (routes, TLS, Prometheus, Alertmanager, Grafana, logs, Uptime Kuma)",
-        details: "Run from a machine inside the LAN after apply. Credentials come from the environment variables\nstack.toml names; nothing secret is printed. Exit 1 when a check fails.",
-        flags: &[
-            Flag { long: "env", short: None, value: Some("NAME"), help: "expect only the VMs of this environment (and the monitoring VM)" },
-            Flag { long: "send-test-alert", short: None, value: None, help: "post a test alert and wait until Alertmanager has sent it to Telegram" },
-            Flag { long: "json", short: None, value: None, help: "print the report as JSON" },
-            Flag { long: "since", short: None, value: Some("DURATION"), help: "how far back to look for each host's logs (default 15m)" },
-        ],
-        not_here: &[],
-    };
-    fn flag(&mut self, long: &str, p: &mut Parser) -> Result<(), lexopt::Error> {
-        match long {
-            "env" => self.options.env = Some(text(p.value()?)?),
-            "send-test-alert" => self.options.send_test_alert = true,
-            "json" => self.options.json = true,
-            _ => {
-                let v = text(p.value()?)?;
-                self.options.since =
-                    crate::verify::parse_since(&v).ok_or_else(|| format!("`--since {v}`: expected a duration such as 15m, 90s or 2h"))?;
-            }
-        }
-        Ok(())
-    }
-    fn into_command(self) -> Command {
-        Command::Verify(self)
-    }
-}
 
 // ---- parsing ----
 
@@ -437,7 +158,10 @@ fn help_command(p: &mut Parser) -> Result<Command, String> {
     match next(p)? {
         None => Ok(Command::Help(main_help())),
         Some(Token::Value(name)) => match COMMANDS.iter().find(|(spec, _)| spec.name == name) {
-            Some((spec, _)) => Ok(Command::Help(command_help(spec))),
+            Some((spec, _)) => match next(p)? {
+                None => Ok(Command::Help(command_help(spec))),
+                Some(extra) => Err(format!("help: unexpected `{}` after `{name}`", extra.display())),
+            },
             None => Err(format!(
                 "help: unknown command `{name}`{}",
                 did_you_mean(&name, COMMANDS.iter().map(|(s, _)| s.name)).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
@@ -448,7 +172,7 @@ fn help_command(p: &mut Parser) -> Result<Command, String> {
 }
 
 /// Parses one command's arguments, global flags included, anywhere after its name.
-fn command<A: Args>(p: &mut Parser, global: &mut Global) -> Result<Command, CliError> {
+pub(crate) fn command<A: Args>(p: &mut Parser, global: &mut Global) -> Result<Command, CliError> {
     let spec = &A::SPEC;
     let error = |message: String, hint: Option<String>| CliError { message: format!("{}: {message}", spec.name), hint, usage: usage(spec) };
     let mut args = A::default();
@@ -521,7 +245,7 @@ fn long_name(token: &Token, flags: &[Flag]) -> String {
     }
 }
 
-fn text(value: OsString) -> Result<String, lexopt::Error> {
+pub(crate) fn text(value: OsString) -> Result<String, lexopt::Error> {
     value.into_string().map_err(lexopt::Error::NonUnicodeValue)
 }
 
@@ -665,6 +389,13 @@ mod tests {
         let err = parse_str(&["plan", "prod", "--auto-approve"]).unwrap_err();
         assert!(err.message.starts_with("plan: `--auto-approve` is not a flag of `plan`: plan never applies"), "{err}");
         assert!(matches!(parse_str(&["apply", "prod", "--auto-approve"]).unwrap().command, Command::Apply(Apply { auto_approve: true, .. })));
+    }
+
+    #[test]
+    fn help_takes_one_command() {
+        assert!(matches!(parse_str(&["help", "gen"]).unwrap().command, Command::Help(_)));
+        assert_eq!(parse_str(&["help", "gen", "x"]).unwrap_err().message, "help: unexpected `x` after `gen`");
+        assert!(parse_str(&["help", "gne"]).unwrap_err().message.ends_with("did you mean `gen`?"));
     }
 
     #[test]
