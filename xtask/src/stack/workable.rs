@@ -110,9 +110,16 @@ fn gateway(p: &mut Problems, n: &Network) {
 fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split('/').next().unwrap_or("");
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(port)),
-        _ => (authority, None),
+    // `[v6]:port`, `[v6]`, `host:port` or `host`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, port)) => (h, Some(port)),
+            None => (authority, None),
+        },
     };
     if let Some(port) = port {
         let valid = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n));
@@ -210,5 +217,37 @@ fn route_ports(p: &mut Problems, lab: &Lab<'_>) {
             format!("port {port} of `{vm_name}` is already used by {what}: the route would expose that instead of the application"),
             "route to the port the application itself listens on",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint_problems(url: &str) -> (usize, Option<Ipv4Addr>) {
+        let mut p = Problems::default();
+        let node = endpoint(&mut p, url);
+        (p.0.len(), node)
+    }
+
+    #[test]
+    fn endpoint_ports_and_hosts() {
+        assert_eq!(endpoint_problems("https://192.168.1.10:8006/"), (0, Some(Ipv4Addr::new(192, 168, 1, 10))));
+        assert_eq!(endpoint_problems("https://192.168.1.10/"), (0, Some(Ipv4Addr::new(192, 168, 1, 10))));
+        assert_eq!(endpoint_problems("https://pve.home.lan:8006/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]:8006/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]:0/").0, 1);
+        assert_eq!(endpoint_problems("https://pve:65536/").0, 1);
+        assert_eq!(endpoint_problems("https://pve:/").0, 1);
+    }
+
+    #[test]
+    fn majors_of_tags() {
+        assert_eq!(major("louislam/uptime-kuma:1.23.16"), Some(1));
+        assert_eq!(major("louislam/uptime-kuma:2.5.3@sha256:00"), Some(2));
+        assert_eq!(major("ghcr.io/bigboot/autokuma:v2.0.0"), Some(2));
+        assert_eq!(major("ghcr.io/bigboot/autokuma:uptime-kuma-v1-latest"), None);
+        assert_eq!(major("registry.lan:5000/kuma"), None);
     }
 }
