@@ -49,6 +49,45 @@ pub fn domain_problem(s: &str) -> Option<String> {
     None
 }
 
+/// Stands in for a `[network]` that could not be validated (its problem is already reported), so
+/// that the VMs are still checked (names, ids, duplicates): it contains every address and
+/// adds no problem of its own. The stack is never returned with it: its problem is there.
+pub fn stand_in_network() -> Network {
+    let any = super::model::Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
+    Network {
+        cidr: any,
+        prefix: 0,
+        gateway: Ipv4Addr::UNSPECIFIED,
+        dns: Vec::new(),
+        bridge: "vmbr0".to_string(),
+        vlan_id: None,
+        admin_cidr: any,
+        search_domain: String::new(),
+    }
+}
+
+/// Stands in for a `[proxmox]` that could not be validated, with the defaults validation applies
+/// (node names and the image's user only appear in messages); see [`stand_in_network`].
+pub fn stand_in_proxmox() -> Proxmox {
+    Proxmox {
+        endpoint: String::new(),
+        insecure: false,
+        node: "pve".to_string(),
+        ssh_user: "root".to_string(),
+        api_token: super::model::SecretRef { env: "PROXMOX_VE_API_TOKEN".to_string(), tf_var: "proxmox_ve_api_token".to_string() },
+        vm_datastore: "local-lvm".to_string(),
+        snippets_datastore: "local".to_string(),
+        image_datastore: "local".to_string(),
+        cloud_image: super::model::CloudImage {
+            url: String::new(),
+            file_name: String::new(),
+            checksum: None,
+            checksum_algorithm: None,
+            default_user: "debian".to_string(),
+        },
+    }
+}
+
 /// The validated parts of the stack these rules read.
 pub struct Lab<'a> {
     pub domain: &'a str,
@@ -58,15 +97,18 @@ pub struct Lab<'a> {
     pub vms: &'a [Vm],
     pub services: &'a Services,
     pub routes: &'a [Route],
+    /// False when `network` and `proxmox` include a stand-in: their own rules are skipped.
+    pub complete: bool,
 }
 
 /// Every rule of this module.
 pub fn check(p: &mut Problems, lab: &Lab<'_>) {
     mdns_domain(p, lab.domain);
-    gateway(p, lab.network);
-    let node = endpoint(p, &lab.proxmox.endpoint);
-    if let Some(node) = node {
-        vm_on_node(p, lab, node);
+    if lab.complete {
+        gateway(p, lab.network);
+        if let Some(node) = endpoint(p, &lab.proxmox.endpoint) {
+            vm_on_node(p, lab, node);
+        }
     }
     for c in lab.services.containers() {
         digest(p, &image_key(c), &c.image);
