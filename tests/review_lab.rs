@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{render, repo_root};
+use common::{render, repo_copy, repo_root, text, xtask};
 use xtask::review::summarize;
 use xtask::stack::{self, Stack};
 
@@ -149,4 +149,32 @@ fn the_proxmox_connection() {
         &out,
         "**Proxmox**: endpoint `https://192.168.1.10:8006/` → `https://192.168.1.11:8006/`; node `pve` → `pve2`; snippets datastore `local` → `nfs`",
     );
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+#[test]
+fn the_command_puts_tls_off_in_its_first_lines() {
+    let root = repo_copy("review-lab-diff");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    let src = fs::read_to_string(root.join("stack.toml")).unwrap();
+    fs::write(root.join("stack.toml"), edit(&src, "[tls]\nenabled = true", "[tls]\nenabled = false")).unwrap();
+    let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: Vec<&str> = stdout.lines().take(6).collect();
+    assert_eq!(first[..4], ["## Stack changes", "", "### To approve on purpose", ""], "{stdout}");
+    assert!(first[4].starts_with("- **TLS on → off**: every URL goes from `https://` to `http://`"), "{stdout}");
+    assert!(stdout.contains("- **firewall closed** on `pve-mon`: tcp 443 from 192.168.1.0/24"), "{stdout}");
+    assert!(!stdout.contains("No change to VMs"), "{stdout}");
 }

@@ -49,6 +49,11 @@ fn a_fresh_clone_adding_a_route_is_led_to_its_own_ca() {
     let root = repo_copy("flow-route");
     assert!(!root.join(".secrets").exists());
     edit_stack(&root, |s| s + WIKI);
+    // CI's view first: check names the uncovered host and sends you to gen.
+    let out = xtask(&root, &["check"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stdout).contains("leaf.crt: does not cover the routed host(s) wiki.home.lan"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("hint: run `cargo xtask gen`"), "{}", text(&out.stdout));
     let out = xtask(&root, &["gen"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);

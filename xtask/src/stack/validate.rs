@@ -145,7 +145,11 @@ impl Validator<'_> {
 
         // Before the early return, so that a missing [monitoring] is reported with the others.
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
-        let (network, proxmox, alerting) = (network?, proxmox?, alerting?);
+        // A [network] or [proxmox] that could not be validated (already reported) is stood in for,
+        // so that the VMs and everything after them are still checked: every problem at once.
+        let complete = network.is_some() && proxmox.is_some();
+        let network = network.unwrap_or_else(super::workable::stand_in_network);
+        let proxmox = proxmox.unwrap_or_else(super::workable::stand_in_proxmox);
         let mut monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
         let mut vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
         self.authorize_ssh(raw.ssh.as_ref(), &mut monitoring, &mut vms, &proxmox);
@@ -159,10 +163,14 @@ impl Validator<'_> {
             vms: &vms,
             services: &services,
             routes: &routes,
+            complete,
         };
         super::workable::check(self.p, &lab);
         let memory = self.memory(&services, &monitoring, &targets);
-        let alerting = self.detection(alerting, &services, &targets);
+        let alerting = self.detection(alerting?, &services, &targets);
+        if !complete {
+            return None;
+        }
 
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();

@@ -49,6 +49,45 @@ pub fn domain_problem(s: &str) -> Option<String> {
     None
 }
 
+/// Stands in for a `[network]` that could not be validated (its problem is already reported), so
+/// that the VMs are still checked (names, ids, duplicates): it contains every address and
+/// adds no problem of its own. The stack is never returned with it: its problem is there.
+pub fn stand_in_network() -> Network {
+    let any = super::model::Cidr { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 };
+    Network {
+        cidr: any,
+        prefix: 0,
+        gateway: Ipv4Addr::UNSPECIFIED,
+        dns: Vec::new(),
+        bridge: "vmbr0".to_string(),
+        vlan_id: None,
+        admin_cidr: any,
+        search_domain: String::new(),
+    }
+}
+
+/// Stands in for a `[proxmox]` that could not be validated, with the defaults validation applies
+/// (node names and the image's user only appear in messages); see [`stand_in_network`].
+pub fn stand_in_proxmox() -> Proxmox {
+    Proxmox {
+        endpoint: String::new(),
+        insecure: false,
+        node: "pve".to_string(),
+        ssh_user: "root".to_string(),
+        api_token: super::model::SecretRef { env: "PROXMOX_VE_API_TOKEN".to_string(), tf_var: "proxmox_ve_api_token".to_string() },
+        vm_datastore: "local-lvm".to_string(),
+        snippets_datastore: "local".to_string(),
+        image_datastore: "local".to_string(),
+        cloud_image: super::model::CloudImage {
+            url: String::new(),
+            file_name: String::new(),
+            checksum: None,
+            checksum_algorithm: None,
+            default_user: "debian".to_string(),
+        },
+    }
+}
+
 /// The validated parts of the stack these rules read.
 pub struct Lab<'a> {
     pub domain: &'a str,
@@ -58,15 +97,18 @@ pub struct Lab<'a> {
     pub vms: &'a [Vm],
     pub services: &'a Services,
     pub routes: &'a [Route],
+    /// False when `network` and `proxmox` include a stand-in: their own rules are skipped.
+    pub complete: bool,
 }
 
 /// Every rule of this module.
 pub fn check(p: &mut Problems, lab: &Lab<'_>) {
     mdns_domain(p, lab.domain);
-    gateway(p, lab.network);
-    let node = endpoint(p, &lab.proxmox.endpoint);
-    if let Some(node) = node {
-        vm_on_node(p, lab, node);
+    if lab.complete {
+        gateway(p, lab.network);
+        if let Some(node) = endpoint(p, &lab.proxmox.endpoint) {
+            vm_on_node(p, lab, node);
+        }
     }
     for c in lab.services.containers() {
         digest(p, &image_key(c), &c.image);
@@ -110,9 +152,16 @@ fn gateway(p: &mut Problems, n: &Network) {
 fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split('/').next().unwrap_or("");
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(port)),
-        _ => (authority, None),
+    // `[v6]:port`, `[v6]`, `host:port` or `host`.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, rest)) => (h, rest.strip_prefix(':')),
+            None => (v6, None),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, port)) => (h, Some(port)),
+            None => (authority, None),
+        },
     };
     if let Some(port) = port {
         let valid = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n));
@@ -210,5 +259,37 @@ fn route_ports(p: &mut Problems, lab: &Lab<'_>) {
             format!("port {port} of `{vm_name}` is already used by {what}: the route would expose that instead of the application"),
             "route to the port the application itself listens on",
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint_problems(url: &str) -> (usize, Option<Ipv4Addr>) {
+        let mut p = Problems::default();
+        let node = endpoint(&mut p, url);
+        (p.0.len(), node)
+    }
+
+    #[test]
+    fn endpoint_ports_and_hosts() {
+        assert_eq!(endpoint_problems("https://192.168.1.10:8006/"), (0, Some(Ipv4Addr::new(192, 168, 1, 10))));
+        assert_eq!(endpoint_problems("https://192.168.1.10/"), (0, Some(Ipv4Addr::new(192, 168, 1, 10))));
+        assert_eq!(endpoint_problems("https://pve.home.lan:8006/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]:8006/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]/"), (0, None));
+        assert_eq!(endpoint_problems("https://[fe80::1]:0/").0, 1);
+        assert_eq!(endpoint_problems("https://pve:65536/").0, 1);
+        assert_eq!(endpoint_problems("https://pve:/").0, 1);
+    }
+
+    #[test]
+    fn majors_of_tags() {
+        assert_eq!(major("louislam/uptime-kuma:1.23.16"), Some(1));
+        assert_eq!(major("louislam/uptime-kuma:2.5.3@sha256:00"), Some(2));
+        assert_eq!(major("ghcr.io/bigboot/autokuma:v2.0.0"), Some(2));
+        assert_eq!(major("ghcr.io/bigboot/autokuma:uptime-kuma-v1-latest"), None);
+        assert_eq!(major("registry.lan:5000/kuma"), None);
     }
 }
