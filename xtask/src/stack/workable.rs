@@ -72,6 +72,7 @@ pub fn stand_in_proxmox() -> Proxmox {
     Proxmox {
         endpoint: String::new(),
         insecure: false,
+        ca_file: None,
         node: "pve".to_string(),
         ssh_user: "root".to_string(),
         api_token: super::model::SecretRef { env: "PROXMOX_VE_API_TOKEN".to_string(), tf_var: "proxmox_ve_api_token".to_string() },
