@@ -419,11 +419,12 @@ fn warnings_go_to_stderr_once_per_distinct_set() {
     assert!(!out.contains("warning"), "warnings on stdout: {out}");
     assert!(err.contains("warning: .secrets/leaf.key: no leaf key here"), "{err}");
     assert!(err.contains("warning: Promtail reached end of life"), "{err}");
+    assert!(err.contains("warning: proxmox.cloud_image has no checksum"), "{err}");
     assert!(root.join(".xtask/warnings").is_file());
 
     let second = xtask(root, &["gen"]);
     let err = text(&second.stderr);
-    assert_eq!(err, "note: 2 warning(s) said on an earlier run still hold; `cargo xtask gen --verbose` repeats them\n", "{}", both(&second));
+    assert_eq!(err, "note: 3 warning(s) said on an earlier run still hold; `cargo xtask gen --verbose` repeats them\n", "{}", both(&second));
 
     let verbose = xtask(root, &["gen", "--verbose"]);
     let err = text(&verbose.stderr);
