@@ -132,6 +132,7 @@ fn healthy_grafana_loki_and_uptime_kuma_pass() {
     let exp = example();
     let transport = healthy(&exp);
     let report = run(&exp, &transport, secrets());
+    println!("{}", report.text());
     let s = report.summary();
     assert_eq!(s.failed, 0, "{}", report.text());
     // Health, 2 datasources, 1 dashboard, one logs line per host, one line per monitor.
