@@ -209,3 +209,28 @@ fn missing_credentials_and_a_service_that_is_down_are_failed_lines_not_hangs() {
     assert_eq!(json["ok"], false);
     assert_eq!(json["checks"][0]["status"], "pass", "resolution is recorded as working: {json}");
 }
+
+#[test]
+fn the_verify_flags_fill_its_own_options() {
+    use xtask::cli::{Command, Flags};
+    let args = |a: &[&str]| Flags::from_args(a.iter().map(|s| s.to_string()));
+    let f = args(&["verify", "--env", "prod", "--send-test-alert", "--json", "--since", "2h"]).unwrap();
+    assert_eq!(f.command, Command::Verify);
+    assert_eq!((f.verify.env.as_deref(), f.verify.send_test_alert, f.verify.json, f.verify.since.as_secs()), (Some("prod"), true, true, 7200));
+    let f = args(&["verify"]).unwrap();
+    assert_eq!((f.verify.env, f.verify.send_test_alert, f.verify.json, f.verify.since.as_secs()), (None, false, false, 900));
+    let err = args(&["verify", "--since", "5x"]).unwrap_err();
+    assert_eq!(format!("{err}"), "`--since 5x`: expected a duration such as 15m, 90s or 2h");
+    // verify's flags belong to verify only.
+    assert_eq!(format!("{}", args(&["gen", "--json"]).unwrap_err()), "unknown flag `--json`");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_before_any_request() {
+    // The error comes before the transport exists: no packet is sent by this test.
+    let out = common::xtask(&common::repo_root(), &["verify", "--env", "nope"]);
+    let err = common::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--env nope: no such environment\n  hint: stack.toml has prod"), "{err}");
+    assert!(common::text(&out.stdout).is_empty());
+}
