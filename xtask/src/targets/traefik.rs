@@ -62,10 +62,24 @@ pub fn buckets(stack: &Stack) -> Vec<f64> {
     b
 }
 
+/// The lab's CA inside the Traefik container (`./tls` is mounted at /etc/traefik/certs).
+const CA_FILE: &str = "/etc/traefik/certs/ca.crt";
+
+/// The serversTransport of an https backend.
+#[derive(Serialize)]
+struct TransportView<'a> {
+    name: String,
+    server_name: &'a str,
+    root_ca: Option<&'static str>,
+    insecure: bool,
+}
+
 #[derive(Serialize)]
 struct RouteView<'a> {
     name: &'a str,
     rule: String,
+    read_only: bool,
+    transport: Option<TransportView<'a>>,
     url: &'a str,
     health_path: &'a str,
     internal: bool,
@@ -85,13 +99,53 @@ struct View<'a> {
     latency_summary: String,
 }
 
+/// Requests per second that Uptime Kuma's route monitors alone send through the entry point: one
+/// per route every interval, every retry interval while one fails (the faster of the two).
+pub fn probe_rate(stack: &Stack) -> f64 {
+    let k = &stack.services.uptime_kuma;
+    let every = k.interval_seconds.min(k.retry_interval_seconds).max(1);
+    stack.routes.iter().filter(|r| !r.internal).count() as f64 / f64::from(every)
+}
+
+/// The request rate above which the latency alert is evaluated: 0.1 req/s of real traffic on
+/// top of the probes, rounded up to the millisecond of a request per second.
+pub fn latency_guard(stack: &Stack) -> f64 {
+    ((0.1 + probe_rate(stack)) * 1000.0).ceil() / 1000.0
+}
+
+/// The route's router rule. Loki has no authentication here: its route is read-only, GET and
+/// HEAD on `/ready` and the query API, so the LAN can neither push nor reach admin endpoints.
+fn rule(r: &Route) -> String {
+    if r.service.as_deref() == Some("loki") {
+        return format!(
+            "Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)",
+            r.host
+        );
+    }
+    format!("Host(`{}`)", r.host)
+}
+
 fn view(stack: &Stack) -> View<'_> {
     let ep = entry_point(stack);
     let target = overhead_seconds(stack);
+    let guard = latency_guard(stack);
     let routes = stack
         .routes
         .iter()
-        .map(|r| RouteView { name: &r.name, rule: format!("Host(`{}`)", r.host), url: &r.url, health_path: health_path(r), internal: r.internal })
+        .map(|r| RouteView {
+            name: &r.name,
+            rule: rule(r),
+            read_only: r.service.as_deref() == Some("loki"),
+            transport: r.backend_tls.as_ref().map(|t| TransportView {
+                name: format!("{}-backend", r.name),
+                server_name: &t.server_name,
+                root_ca: (stack.tls.enabled && !t.insecure_skip_verify).then_some(CA_FILE),
+                insecure: t.insecure_skip_verify,
+            }),
+            url: &r.url,
+            health_path: health_path(r),
+            internal: r.internal,
+        })
         .collect();
     View {
         tls: stack.tls.enabled,
@@ -103,9 +157,10 @@ fn view(stack: &Stack) -> View<'_> {
         users_file: DASHBOARD_USERS_FILE,
         backend_down_expr: "traefik_service_server_up == 0",
         // Entry-point time minus backend time approximates what Traefik itself adds; a floor on
-        // the request rate keeps a handful of slow requests (or long websockets) from alerting.
+        // the request rate keeps a handful of slow requests (or long websockets) from alerting;
+        // it sits above what Uptime Kuma's probes send, so probes alone never make it true.
         latency_expr: format!(
-            "(\n  histogram_quantile(0.95, sum by (le) (rate(traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{ep}\"}}[5m])))\n  -\n  histogram_quantile(0.95, sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m])))\n) > {target}\nand on ()\nsum(rate(traefik_entrypoint_requests_total{{entrypoint=\"{ep}\"}}[5m])) > 0.1"
+            "(\n  histogram_quantile(0.95, sum by (le) (rate(traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{ep}\"}}[5m])))\n  -\n  histogram_quantile(0.95, sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m])))\n) > {target}\nand on ()\nsum(rate(traefik_entrypoint_requests_total{{entrypoint=\"{ep}\"}}[5m])) > {guard}"
         ),
         latency_summary: format!(
             "Traefik adds about {{{{ $value | humanizeDuration }}}} at the 95th percentile on {ep}, above the {} ms proxy target",
