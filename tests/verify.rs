@@ -234,3 +234,26 @@ fn an_unknown_environment_is_refused_before_any_request() {
     assert!(err.contains("--env nope: no such environment\n  hint: stack.toml has prod"), "{err}");
     assert!(common::text(&out.stdout).is_empty());
 }
+
+#[test]
+fn a_name_that_does_not_resolve_says_how_to_make_it_resolve() {
+    struct NoDns;
+    impl Transport for NoDns {
+        fn send(&self, _: &Request) -> Result<Response, HttpError> {
+            Err(HttpError("timed out".into()))
+        }
+        fn resolve(&self, _: &str) -> Result<Vec<Ipv4Addr>, String> {
+            Ok(vec![])
+        }
+    }
+    let exp = example();
+    let opts = Options::default();
+    let ctx = Ctx { exp: &exp, http: &NoDns, ca_file: None, opts: &opts, secrets: Secrets::default() };
+    let mut report = Report::default();
+    verify::routes::check(&ctx, &mut report);
+    assert_eq!(
+        line(&report, "grafana.home.lan resolves").detail,
+        "no IPv4 address; add `192.168.1.51 grafana.home.lan` to /etc/hosts, or see `cargo xtask dns` for every name and the dnsmasq line"
+    );
+    assert_eq!(line(&report, "grafana.home.lan answers over HTTPS").detail, "timed out");
+}
