@@ -132,6 +132,7 @@ fn healthy_grafana_loki_and_uptime_kuma_pass() {
     let exp = example();
     let transport = healthy(&exp);
     let report = run(&exp, &transport, secrets());
+    println!("{}", report.text());
     let s = report.summary();
     assert_eq!(s.failed, 0, "{}", report.text());
     // Health, 2 datasources, 1 dashboard, one logs line per host, one line per monitor.
@@ -207,4 +208,52 @@ fn missing_credentials_and_a_service_that_is_down_are_failed_lines_not_hangs() {
     let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
     assert_eq!(json["ok"], false);
     assert_eq!(json["checks"][0]["status"], "pass", "resolution is recorded as working: {json}");
+}
+
+#[test]
+fn the_verify_flags_fill_its_own_options() {
+    use xtask::cli::{Command, Flags};
+    let args = |a: &[&str]| Flags::from_args(a.iter().map(|s| s.to_string()));
+    let f = args(&["verify", "--env", "prod", "--send-test-alert", "--json", "--since", "2h"]).unwrap();
+    assert_eq!(f.command, Command::Verify);
+    assert_eq!((f.verify.env.as_deref(), f.verify.send_test_alert, f.verify.json, f.verify.since.as_secs()), (Some("prod"), true, true, 7200));
+    let f = args(&["verify"]).unwrap();
+    assert_eq!((f.verify.env, f.verify.send_test_alert, f.verify.json, f.verify.since.as_secs()), (None, false, false, 900));
+    let err = args(&["verify", "--since", "5x"]).unwrap_err();
+    assert_eq!(format!("{err}"), "`--since 5x`: expected a duration such as 15m, 90s or 2h");
+    // verify's flags belong to verify only.
+    assert_eq!(format!("{}", args(&["gen", "--json"]).unwrap_err()), "unknown flag `--json`");
+}
+
+#[test]
+fn an_unknown_environment_is_refused_before_any_request() {
+    // The error comes before the transport exists: no packet is sent by this test.
+    let out = common::xtask(&common::repo_root(), &["verify", "--env", "nope"]);
+    let err = common::text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("--env nope: no such environment\n  hint: stack.toml has prod"), "{err}");
+    assert!(common::text(&out.stdout).is_empty());
+}
+
+#[test]
+fn a_name_that_does_not_resolve_says_how_to_make_it_resolve() {
+    struct NoDns;
+    impl Transport for NoDns {
+        fn send(&self, _: &Request) -> Result<Response, HttpError> {
+            Err(HttpError("timed out".into()))
+        }
+        fn resolve(&self, _: &str) -> Result<Vec<Ipv4Addr>, String> {
+            Ok(vec![])
+        }
+    }
+    let exp = example();
+    let opts = Options::default();
+    let ctx = Ctx { exp: &exp, http: &NoDns, ca_file: None, opts: &opts, secrets: Secrets::default() };
+    let mut report = Report::default();
+    verify::routes::check(&ctx, &mut report);
+    assert_eq!(
+        line(&report, "grafana.home.lan resolves").detail,
+        "no IPv4 address; add `192.168.1.51 grafana.home.lan` to /etc/hosts, or see `cargo xtask dns` for every name and the dnsmasq line"
+    );
+    assert_eq!(line(&report, "grafana.home.lan answers over HTTPS").detail, "timed out");
 }

@@ -60,52 +60,99 @@ fn references(text: &str, prefix: &str, pair: bool) -> BTreeSet<String> {
     out
 }
 
+/// What is wrong with the test files of `tree`, one line each.
+fn problems(name: &str, tree: &Tree) -> Vec<String> {
+    let mut out = Vec::new();
+    for (module, files) in MODULES {
+        let resources = declared(tree, module, "resource");
+        let variables = declared(tree, module, "variable");
+        let outputs = declared(tree, module, "output");
+        if resources.is_empty() {
+            out.push(format!("{name}: {module} declares no resource"));
+        }
+        for f in *files {
+            let path = format!("terraform/modules/{module}/tests/{f}");
+            let src = file(tree, &path);
+            let body = match hcl::parse(src) {
+                Ok(body) => body,
+                Err(e) => {
+                    out.push(format!("{name}: {path}: {e}"));
+                    continue;
+                }
+            };
+            let mocks: Vec<_> = body.blocks().filter(|b| b.identifier() == "mock_provider").collect();
+            if !(mocks.len() == 1 && mocks[0].labels()[0].as_str() == "proxmox") {
+                out.push(format!("{name}: {path}: not exactly one mock_provider \"proxmox\""));
+            }
+            let runs: Vec<_> = body.blocks().filter(|b| b.identifier() == "run").collect();
+            if runs.is_empty() {
+                out.push(format!("{name}: {path}: no run"));
+            }
+            for run in &runs {
+                let label = run.labels()[0].as_str();
+                let command = run.body().attributes().find(|a| a.key() == "command").map(|a| a.expr().to_string());
+                if command.as_deref() != Some("plan") {
+                    out.push(format!("{name}: {path}: run {label} does not only plan"));
+                }
+                let checks = run.body().blocks().filter(|b| b.identifier() == "assert").count()
+                    + run.body().attributes().filter(|a| a.key() == "expect_failures").count();
+                if checks == 0 {
+                    out.push(format!("{name}: {path}: run {label} checks nothing"));
+                }
+            }
+            // Every variable a `variables` block sets is one the module declares.
+            let set: Vec<String> = std::iter::once(&body)
+                .chain(runs.iter().map(|r| r.body()))
+                .flat_map(|b| b.blocks().filter(|b| b.identifier() == "variables"))
+                .flat_map(|v| v.body().attributes().map(|a| a.key().to_string()))
+                .collect();
+            for v in set.iter().filter(|v| !variables.contains(*v)) {
+                out.push(format!("{name}: {path}: sets `{v}`, which the module does not declare"));
+            }
+            for r in references(src, "proxmox_", true).into_iter().chain(references(src, "terraform_data.", false)) {
+                if !resources.contains(&r) {
+                    out.push(format!("{name}: {path}: refers to `{r}`, which the module does not declare"));
+                }
+            }
+            for v in references(src, "var.", false).into_iter().filter(|v| !variables.contains(&v["var.".len()..])) {
+                out.push(format!("{name}: {path}: refers to `{v}`, which the module does not declare"));
+            }
+            for o in references(src, "output.", false).into_iter().filter(|o| !outputs.contains(&o["output.".len()..])) {
+                out.push(format!("{name}: {path}: refers to `{o}`, which the module does not declare"));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn every_test_file_parses_plans_against_the_mock_and_names_only_what_the_module_declares() {
     for (name, path) in fixture_stacks() {
-        let tree = render(&load(&path));
-        for (module, files) in MODULES {
-            let resources = declared(&tree, module, "resource");
-            assert!(!resources.is_empty(), "{name}: {module} declares no resource");
-            let variables = declared(&tree, module, "variable");
-            let outputs = declared(&tree, module, "output");
-            assert!(resources.contains("terraform_data.log_agent") || *module != "vm", "{name}: {resources:?}");
-            for f in *files {
-                let path = format!("terraform/modules/{module}/tests/{f}");
-                let src = file(&tree, &path);
-                let body = hcl::parse(src).unwrap_or_else(|e| panic!("{name}: {path}: {e}"));
-                let mocks: Vec<_> = body.blocks().filter(|b| b.identifier() == "mock_provider").collect();
-                assert!(mocks.len() == 1 && mocks[0].labels()[0].as_str() == "proxmox", "{name}: {path}: one mock_provider \"proxmox\"");
-                let runs: Vec<_> = body.blocks().filter(|b| b.identifier() == "run").collect();
-                assert!(!runs.is_empty(), "{name}: {path}: no run");
-                for run in &runs {
-                    let label = run.labels()[0].as_str();
-                    let command = run.body().attributes().find(|a| a.key() == "command").map(|a| a.expr().to_string());
-                    assert_eq!(command.as_deref(), Some("plan"), "{name}: {path}: run {label} must only plan");
-                    let checks = run.body().blocks().filter(|b| b.identifier() == "assert").count()
-                        + run.body().attributes().filter(|a| a.key() == "expect_failures").count();
-                    assert!(checks > 0, "{name}: {path}: run {label} checks nothing");
-                }
-                // Every variable a `variables` block sets is one the module declares.
-                let set: Vec<String> = std::iter::once(&body)
-                    .chain(runs.iter().map(|r| r.body()))
-                    .flat_map(|b| b.blocks().filter(|b| b.identifier() == "variables"))
-                    .flat_map(|v| v.body().attributes().map(|a| a.key().to_string()))
-                    .collect();
-                for v in &set {
-                    assert!(variables.contains(v), "{name}: {path}: sets `{v}`, which the module does not declare");
-                }
-                for r in references(src, "proxmox_", true).into_iter().chain(references(src, "terraform_data.", false)) {
-                    assert!(resources.contains(&r), "{name}: {path}: refers to `{r}`, which the module does not declare: {resources:?}");
-                }
-                for v in references(src, "var.", false) {
-                    assert!(variables.contains(&v["var.".len()..]), "{name}: {path}: refers to `{v}`");
-                }
-                for o in references(src, "output.", false) {
-                    assert!(outputs.contains(&o["output.".len()..]), "{name}: {path}: refers to `{o}`");
-                }
-            }
-        }
+        let found = problems(&name, &render(&load(&path)));
+        assert!(found.is_empty(), "{}", found.join("\n"));
+    }
+}
+
+#[test]
+fn a_module_change_that_breaks_a_test_file_is_caught_here() {
+    let tree = render(&load(&common::repo_root().join("stack.toml")));
+    let mut renamed = Tree::default();
+    for (path, bytes) in tree.files() {
+        let text = std::str::from_utf8(bytes).unwrap();
+        let text = match path {
+            "terraform/modules/vm/main.tf" => text.replace("resource \"terraform_data\" \"log_agent\"", "resource \"terraform_data\" \"agent\""),
+            "terraform/modules/vm/variables.tf" => text.replace("variable \"agent_dir\"", "variable \"agent_path\""),
+            _ => text.to_string(),
+        };
+        renamed.insert(path, text).unwrap();
+    }
+    let found = problems("example", &renamed);
+    for want in [
+        "example: terraform/modules/vm/tests/promtail.tftest.hcl: refers to `terraform_data.log_agent`, which the module does not declare",
+        "example: terraform/modules/vm/tests/promtail.tftest.hcl: sets `agent_dir`, which the module does not declare",
+        "example: terraform/modules/vm/tests/promtail.tftest.hcl: refers to `var.agent_dir`, which the module does not declare",
+    ] {
+        assert!(found.iter().any(|p| p == want), "{want}\nnot in:\n{}", found.join("\n"));
     }
 }
 

@@ -8,9 +8,14 @@
 //!     // Outside: re-runs this very test under `unshare --net --mount --pid` and checks it passed.
 //!     // Inside: returns true and the body runs with `lo` as the only interface.
 //!     if !lab::enter("my_live_test") { return; }
-//!     let mut lab = lab::Lab::start(&dir.join("compose"), &["192.168.1.51".parse().unwrap()]);
-//!     lab.spawn("prometheus", Command::new("prometheus").args(lab.command("prometheus")));
-//!     lab.wait_http("prometheus", &lab.url("prometheus", 9090, "/-/ready"), 200);
+//!     // `dir` holds a rendered tree (compose/ ...), which the lab may rewrite.
+//!     let mut lab = lab::Lab::start(&dir.join("compose"), monitoring_ip, &vm_ips, &routed_hosts);
+//!     lab.compose.remap_files("prometheus"); // container paths -> lab paths, printed
+//!     let args = lab.command("prometheus");   // the compose command, remapped
+//!     lab.spawn("prometheus", Command::new(lab::tool("prometheus").unwrap()).args(&args));
+//!     let url = lab.url("prometheus", 9090, "/-/ready");
+//!     lab.wait_http("prometheus", &url, 200); // bounded (30 s), panics with the log
+//!     let log = lab.log("prometheus");
 //! } // Drop: every started PID is killed; the PID namespace takes anything else with it.
 //! ```
 //! `Lab::start` brings `lo` up, puts the lab's addresses on it, bind-mounts a private
@@ -18,7 +23,8 @@
 //! monitoring VM's address, as `cargo xtask dns` says), mounts a tmpfs on `/run` (for
 //! `/run/secrets`) and lays the runtimes' `usr/share` over `/usr/share` (read-only overlay).
 //! Where `unshare`, `ip` or a binary is missing, [`tool`] says `SKIPPED: ...` (or fails under
-//! `REQUIRE_VALIDATORS=1`).
+//! `REQUIRE_VALIDATORS=1`). Stand-ins (an HTTP backend echoing the Host header, a Docker socket)
+//! are in [`stubs`]; tests/live.rs is the full example.
 #![allow(dead_code)]
 
 pub mod compose;

@@ -1,5 +1,6 @@
 //! stack.toml: read it, check it, and hand back the validated `Stack` or every problem at once.
 
+pub mod backend_tls;
 pub mod catalog;
 pub mod day2;
 pub mod diag;

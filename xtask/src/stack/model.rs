@@ -372,6 +372,16 @@ pub struct Route {
     /// The `[routes]` entry's health path, when stack.toml gives one.
     pub health_path: Option<String>,
     pub internal: bool,
+    /// How Traefik verifies an `https` backend; None for plain http.
+    pub backend_tls: Option<BackendTls>,
+}
+
+/// Traefik's serversTransport for an `https` backend: verify `server_name` against the lab's CA
+/// (or the system CAs when TLS is off), or, only when stack.toml opts in, skip verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendTls {
+    pub server_name: String,
+    pub insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

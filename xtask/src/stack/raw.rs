@@ -210,6 +210,10 @@ pub struct RawRoute {
     pub scheme: Option<String>,
     /// Path that answers 2xx/3xx while the app is up (Traefik health check, Uptime Kuma).
     pub health_path: Option<String>,
+    /// scheme = "https": the name the backend's certificate must carry (default: the route's host).
+    pub server_name: Option<String>,
+    /// scheme = "https": accept any backend certificate (explicit opt-in; no verification).
+    pub insecure_skip_verify: Option<bool>,
 }
 
 /// SSH access to every VM's default user: Terraform's provisioners log in with these keys.

@@ -507,7 +507,11 @@ impl Validator<'_> {
                     None
                 } else if spec.name == "node_exporter" {
                     // network_mode: host: `node-exporter` does not resolve on the compose network.
-                    p.add(key("route"), "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach", "remove `route`: Prometheus scrapes it at <monitoring ip>:9100");
+                    p.add(
+                        key("route"),
+                        "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach",
+                        "remove `route`: Prometheus scrapes it at <monitoring ip>:9100",
+                    );
                     None
                 } else if check_label(p, &key("route"), "route", &r) {
                     Some(r)
@@ -870,7 +874,16 @@ impl Validator<'_> {
             let url = if internal { String::new() } else { format!("http://{}:{}", c.name, c.port) };
             routes.push((
                 join(&join("services", &c.name.replace('-', "_")), "route"),
-                Route { name: route.clone(), host: host.clone(), url, service: (!internal).then(|| c.name.clone()), vm: None, health_path: None, internal },
+                Route {
+                    name: route.clone(),
+                    host: host.clone(),
+                    url,
+                    service: (!internal).then(|| c.name.clone()),
+                    vm: None,
+                    health_path: None,
+                    internal,
+                    backend_tls: None,
+                },
             ));
         }
         for (name, r) in raw {
@@ -901,6 +914,7 @@ impl Validator<'_> {
                 );
             }
             let health_path = r.health_path.clone();
+            let backend_tls = super::backend_tls::check(self.p, &key, r, &scheme, &format!("{name}.{domain}"));
             let route = Route {
                 name: name.clone(),
                 host: format!("{name}.{domain}"),
@@ -909,6 +923,7 @@ impl Validator<'_> {
                 vm: Some(r.vm.clone()),
                 health_path,
                 internal: false,
+                backend_tls,
             };
             routes.push((key, route));
         }

@@ -62,11 +62,24 @@ pub fn buckets(stack: &Stack) -> Vec<f64> {
     b
 }
 
+/// The lab's CA inside the Traefik container (`./tls` is mounted at /etc/traefik/certs).
+const CA_FILE: &str = "/etc/traefik/certs/ca.crt";
+
+/// The serversTransport of an https backend.
+#[derive(Serialize)]
+struct TransportView<'a> {
+    name: String,
+    server_name: &'a str,
+    root_ca: Option<&'static str>,
+    insecure: bool,
+}
+
 #[derive(Serialize)]
 struct RouteView<'a> {
     name: &'a str,
     rule: String,
     read_only: bool,
+    transport: Option<TransportView<'a>>,
     url: &'a str,
     health_path: &'a str,
     internal: bool,
@@ -104,7 +117,10 @@ pub fn latency_guard(stack: &Stack) -> f64 {
 /// HEAD on `/ready` and the query API, so the LAN can neither push nor reach admin endpoints.
 fn rule(r: &Route) -> String {
     if r.service.as_deref() == Some("loki") {
-        return format!("Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)", r.host);
+        return format!(
+            "Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)",
+            r.host
+        );
     }
     format!("Host(`{}`)", r.host)
 }
@@ -116,7 +132,20 @@ fn view(stack: &Stack) -> View<'_> {
     let routes = stack
         .routes
         .iter()
-        .map(|r| RouteView { name: &r.name, rule: rule(r), read_only: r.service.as_deref() == Some("loki"), url: &r.url, health_path: health_path(r), internal: r.internal })
+        .map(|r| RouteView {
+            name: &r.name,
+            rule: rule(r),
+            read_only: r.service.as_deref() == Some("loki"),
+            transport: r.backend_tls.as_ref().map(|t| TransportView {
+                name: format!("{}-backend", r.name),
+                server_name: &t.server_name,
+                root_ca: (stack.tls.enabled && !t.insecure_skip_verify).then_some(CA_FILE),
+                insecure: t.insecure_skip_verify,
+            }),
+            url: &r.url,
+            health_path: health_path(r),
+            internal: r.internal,
+        })
         .collect();
     View {
         tls: stack.tls.enabled,

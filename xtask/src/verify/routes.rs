@@ -23,6 +23,11 @@ fn days_left(der: &[u8]) -> Option<i64> {
     Some((cert.validity().not_after.timestamp() - now).div_euclid(86_400))
 }
 
+/// How to make a name resolve: its hosts-file line, and the command that prints them all.
+fn dns_hint(ip: std::net::Ipv4Addr, host: &str) -> String {
+    format!("add `{ip} {host}` to /etc/hosts, or see `cargo xtask dns` for every name and the dnsmasq line")
+}
+
 pub fn check(ctx: &Ctx, report: &mut Report) {
     let exp = ctx.exp;
     let committed = exp.leaf_pem.as_deref().and_then(der_of);
@@ -30,9 +35,7 @@ pub fn check(ctx: &Ctx, report: &mut Report) {
         let host = &route.host;
         match ctx.http.resolve(host) {
             Ok(ips) if ips.contains(&exp.traefik_ip) => report.pass(SERVICE, format!("{host} resolves"), exp.traefik_ip.to_string()),
-            Ok(ips) if ips.is_empty() => {
-                report.fail(SERVICE, format!("{host} resolves"), "no IPv4 address; `cargo xtask dns` prints the lines that make it resolve")
-            }
+            Ok(ips) if ips.is_empty() => report.fail(SERVICE, format!("{host} resolves"), format!("no IPv4 address; {}", dns_hint(exp.traefik_ip, host))),
             Ok(ips) => report.fail(
                 SERVICE,
                 format!("{host} resolves"),
@@ -42,7 +45,7 @@ pub fn check(ctx: &Ctx, report: &mut Report) {
                     exp.traefik_ip
                 ),
             ),
-            Err(e) => report.fail(SERVICE, format!("{host} resolves"), format!("{e}; `cargo xtask dns` prints the lines that make it resolve")),
+            Err(e) => report.fail(SERVICE, format!("{host} resolves"), format!("{e}; {}", dns_hint(exp.traefik_ip, host))),
         }
         // The answer, through Traefik whatever the name resolves to, verified.
         let name = format!("{host} answers over {}", ctx.scheme().to_uppercase());
