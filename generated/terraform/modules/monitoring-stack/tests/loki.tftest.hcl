@@ -116,7 +116,12 @@ run "loki_is_delivered" {
   }
 
   assert {
-    condition     = terraform_data.compose.triggers_replace.vm_id == var.vm.vm_id
-    error_message = "A new monitoring VM must get the stack again."
+    condition     = contains(keys(terraform_data.compose.triggers_replace), "instance")
+    error_message = "A new monitoring VM (a new MAC address) must get the stack again."
+  }
+
+  assert {
+    condition     = terraform_data.compose.triggers_replace.stack_dir == var.stack_dir
+    error_message = "A new stack_dir must deliver the stack again."
   }
 }

@@ -139,8 +139,13 @@ run "no_secret_value_in_plain_attributes" {
   }
 
   assert {
-    condition     = alltrue([for k, s in terraform_data.secret : s.triggers_replace.vm_id == var.vm.vm_id])
-    error_message = "A new monitoring VM must get every secret file again."
+    condition     = alltrue([for k, s in terraform_data.secret : contains(keys(s.triggers_replace), "instance")])
+    error_message = "A new monitoring VM (a new MAC address) must get every secret file again."
+  }
+
+  assert {
+    condition     = alltrue([for k, s in terraform_data.secret : s.triggers_replace.secrets_dir == var.secrets_dir])
+    error_message = "A new secrets_dir must write every secret file again."
   }
 }
 

@@ -41,6 +41,30 @@ run "no_agent_no_provisioner" {
     condition     = output.log_agent == "none"
     error_message = "The log_agent output says which agent runs."
   }
+
+  assert {
+    condition     = length(terraform_data.log_agent_removal) == 0
+    error_message = "Without an authorized key, nothing logs in to remove an agent."
+  }
+}
+
+run "agent_turned_off_is_removed" {
+  command = plan
+
+  variables {
+    name            = "pve-mon"
+    vm_id           = 150
+    ip_address      = "192.168.1.51"
+    cloud_init_file = "../../../cloud-init/pve-mon.yaml"
+    log_agent       = "none"
+    agent_removal   = true
+    agent_dir       = "../../../agents/pve-mon"
+  }
+
+  assert {
+    condition     = length(terraform_data.log_agent) == 0 && length(terraform_data.log_agent_removal) == 1
+    error_message = "log_agent = none removes the agent a VM ran before, and installs none."
+  }
 }
 
 run "promtail_on_prod_alloc_budget" {
@@ -76,8 +100,8 @@ run "promtail_on_prod_alloc_budget" {
   }
 
   assert {
-    condition     = terraform_data.log_agent[0].triggers_replace.vm_id == var.vm_id
-    error_message = "A new VM must get the agent again."
+    condition     = contains(keys(terraform_data.log_agent[0].triggers_replace), "instance")
+    error_message = "A new VM (a new MAC address) must get the agent again."
   }
 
   assert {
