@@ -15,7 +15,6 @@ cd "$(dirname "$0")/../.."
 PREFIX="${RUNTIMES_PREFIX:-/opt/runtimes}"
 BIN="$PREFIX/bin"
 LOG="$PREFIX/install.log"
-MIRROR_DEFAULT="http://deb.debian.org/debian"
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 mkdir -p "$BIN"
@@ -49,7 +48,9 @@ for b in prometheus prometheus-alertmanager amtool prometheus-node-exporter; do 
 if [ "$have" = 0 ]; then
   [ -f "$KEYRING" ] || { echo "install-runtimes: $KEYRING is missing (apt-get install debian-archive-keyring)" >&2; exit 1; }
   mirror=$(awk '/^URIs:/ && $2 ~ /debian/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  mirror="${mirror:-$MIRROR_DEFAULT}"
+  # The machine's own Debian mirror, as apt is set up here: this script names no host.
+  [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  [ -n "$mirror" ] || { echo "install-runtimes: no Debian mirror in the apt sources of this machine" >&2; exit 1; }
   apt_dir=$(mktemp -d)
   mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs" "$apt_dir/x"
   echo "deb [signed-by=$KEYRING] $mirror trixie main" >"$apt_dir/sources.list"
