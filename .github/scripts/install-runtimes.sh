@@ -47,8 +47,9 @@ for b in prometheus prometheus-alertmanager amtool prometheus-node-exporter; do 
 [ -f "$PREFIX/usr/share/prometheus/alertmanager/default.tmpl" ] || have=0
 if [ "$have" = 0 ]; then
   [ -f "$KEYRING" ] || { echo "install-runtimes: $KEYRING is missing (apt-get install debian-archive-keyring)" >&2; exit 1; }
-  mirror=$(awk '/^URIs:/ && $2 ~ /debian/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  # The machine's own Debian mirror, as apt is set up here: this script names no host.
+  # DEBIAN_MIRROR, else the machine's own Debian mirror as apt is set up: this script names no host.
+  mirror="${DEBIAN_MIRROR:-}"
+  [ -n "$mirror" ] || mirror=$(awk '/^URIs:/ && $2 ~ /debian/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   [ -n "$mirror" ] || mirror=$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
   [ -n "$mirror" ] || { echo "install-runtimes: no Debian mirror in the apt sources of this machine" >&2; exit 1; }
   apt_dir=$(mktemp -d)
