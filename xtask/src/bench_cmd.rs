@@ -61,8 +61,8 @@ pub fn run(flags: &Flags) -> Result<()> {
         if cfg!(debug_assertions) { "dev (unoptimized xtask)" } else { "release" },
         dir.parent().map_or_else(String::new, |d| d.display().to_string()),
     );
-    let mut stacks = vec![("example".to_string(), example.clone(), 40)];
-    for (&n, rounds) in SIZES.iter().zip([30, 15, 7]) {
+    let mut stacks = vec![("example".to_string(), example.clone(), 20)];
+    for (&n, rounds) in SIZES.iter().zip([10, 7, 5]) {
         stacks.push((format!("synthetic {n}"), synthetic(&example, n), rounds));
     }
     let (mut rows, mut ratios) = (Vec::new(), Vec::new());
