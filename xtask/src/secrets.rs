@@ -62,12 +62,7 @@ pub fn values(refs: &[SecretRef], env: impl Fn(&str) -> Option<String>) -> Vec<(
 pub fn scan<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, values: &[(String, String)]) -> Vec<Finding> {
     let files: Vec<(&str, &[u8])> = files.into_iter().collect();
     // Files are independent: scan them on every core, then merge in a fixed order.
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-    let chunk = files.len().div_ceil(workers).max(1);
-    let mut out: Vec<Finding> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || scan_files(part, values))).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("a secret-scan worker panicked")).collect()
-    });
+    let mut out = crate::par::chunks(&files, |part| scan_files(part, values));
     out.sort();
     out.dedup();
     out
@@ -77,59 +72,126 @@ fn scan_files(files: &[(&str, &[u8])], values: &[(String, String)]) -> Vec<Findi
     let mut out = Vec::new();
     for (name, bytes) in files {
         let text = String::from_utf8_lossy(bytes);
-        for (i, line) in text.lines().enumerate() {
-            let mut found = |what: String| out.push(Finding { file: name.to_string(), line: i + 1, what });
-            for (var, value) in values {
-                if line.contains(value.as_str()) {
-                    found(format!("the value of ${var} (a referenced secret) is written here"));
-                }
+        let mut lines = LineOf::new(&text);
+        let mut found = |at: usize, what: String| out.push(Finding { file: name.to_string(), line: lines.at(at), what });
+        // Each pattern is searched over the whole file from its literal anchor; a match never
+        // spans a line (no pattern matches a newline), so this finds what a scan of each line
+        // finds, with the same line numbers. A value with a newline never fits on one line.
+        for (var, value) in values.iter().filter(|(_, v)| !v.contains('\n')) {
+            for (at, _) in text.match_indices(value.as_str()) {
+                found(at, format!("the value of ${var} (a referenced secret) is written here"));
             }
-            for what in line_patterns(line) {
-                found(what.to_string());
+        }
+        for kind in KINDS {
+            for (at, _) in text.match_indices(kind.anchor) {
+                if (kind.at)(text.as_bytes(), at) {
+                    found(at, kind.what.to_string());
+                }
             }
         }
     }
     out
 }
 
+/// 1-based line numbers of byte offsets, asked for in increasing order.
+struct LineOf<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineOf<'a> {
+    fn new(text: &'a str) -> LineOf<'a> {
+        LineOf { text: text.as_bytes(), offset: 0, line: 1 }
+    }
+
+    fn at(&mut self, offset: usize) -> usize {
+        if offset < self.offset {
+            (self.offset, self.line) = (0, 1);
+        }
+        self.line += self.text[self.offset..offset].iter().filter(|b| **b == b'\n').count();
+        self.offset = offset;
+        self.line
+    }
+}
+
+/// A token shape: the literal every match contains, and whether a match holds at an anchor.
+struct Kind {
+    what: &'static str,
+    anchor: &'static str,
+    /// `(text, offset of the anchor)`.
+    at: fn(&[u8], usize) -> bool,
+}
+
+const KINDS: [Kind; 6] = [
+    Kind { what: "a PEM private key", anchor: "-----BEGIN ", at: private_key_pem_at },
+    Kind { what: "a Telegram bot token (digits:35 characters)", anchor: ":", at: telegram_token_at },
+    Kind { what: "a Proxmox API token (user@realm!name=uuid)", anchor: "!", at: proxmox_token_at },
+    Kind { what: "a GitHub token", anchor: "gh", at: github_token_at },
+    Kind { what: "a GitHub token", anchor: "github_pat_", at: github_token_at },
+    Kind { what: "an AWS access key id (AKIA...)", anchor: "AKIA", at: aws_key_at },
+];
+
 /// The kinds of token-shaped literal found in one line.
 pub fn line_patterns(line: &str) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if is_private_key_pem(line) {
-        out.push("a PEM private key");
-    }
-    if has_telegram_token(line) {
-        out.push("a Telegram bot token (digits:35 characters)");
-    }
-    if has_proxmox_token(line) {
-        out.push("a Proxmox API token (user@realm!name=uuid)");
-    }
-    if has_github_token(line) {
-        out.push("a GitHub token");
-    }
-    if has_aws_key(line) {
-        out.push("an AWS access key id (AKIA...)");
-    }
+    let mut out: Vec<&str> = KINDS.iter().filter(|k| line.match_indices(k.anchor).any(|(at, _)| (k.at)(line.as_bytes(), at))).map(|k| k.what).collect();
+    out.dedup();
     out
 }
 
-/// `-----BEGIN ... PRIVATE KEY-----`: RSA, EC, OPENSSH, ENCRYPTED or plain PKCS#8.
-fn is_private_key_pem(line: &str) -> bool {
-    line.contains("-----") && line.find("-----BEGIN ").is_some_and(|i| line[i..].contains("PRIVATE KEY-----"))
+/// The rest of the line that starts at `i`.
+fn rest_of_line(b: &[u8], i: usize) -> &[u8] {
+    let rest = &b[i..];
+    &rest[..rest.iter().position(|c| *c == b'\n').unwrap_or(rest.len())]
+}
+
+/// `-----BEGIN ... PRIVATE KEY-----` (RSA, EC, OPENSSH, ENCRYPTED or plain PKCS#8) on one line.
+fn private_key_pem_at(b: &[u8], i: usize) -> bool {
+    rest_of_line(b, i).windows(16).any(|w| w == b"PRIVATE KEY-----")
+}
+
+/// `\d{8,10}:[A-Za-z0-9_-]{35}` around the colon at `i`: at least 8 digits, 35 token characters.
+fn telegram_token_at(b: &[u8], i: usize) -> bool {
+    let digits = b[..i].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+    digits >= 8 && b[i + 1..].iter().take_while(|c| is_token_char(**c)).count() >= 35
+}
+
+/// `user@realm!tokenid=uuid` around the `!` at `i`, the form the Proxmox provider takes in
+/// PROXMOX_VE_API_TOKEN.
+fn proxmox_token_at(b: &[u8], i: usize) -> bool {
+    let realm = b[..i].iter().rev().take_while(|c| is_ident_char(**c)).count();
+    let at = i - realm;
+    let user = b[..at.saturating_sub(1)].iter().rev().take_while(|c| is_ident_char(**c)).count();
+    let name = b[i + 1..].iter().take_while(|c| is_ident_char(**c)).count();
+    let eq = i + 1 + name;
+    realm > 0 && at > 0 && b[at - 1] == b'@' && user > 0 && name > 0 && b.get(eq) == Some(&b'=') && starts_with_uuid(&b[eq + 1..])
+}
+
+/// Classic GitHub tokens (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36 or more letters and
+/// digits) and fine-grained ones (`github_pat_` and 22 or more), starting at `i`, not inside a
+/// longer word.
+fn github_token_at(b: &[u8], i: usize) -> bool {
+    if i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let rest = &b[i..];
+    let classic = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].iter().any(|p| rest.starts_with(p.as_bytes()));
+    (classic && rest[4..].iter().take_while(|c| c.is_ascii_alphanumeric()).count() >= 36)
+        || (rest.starts_with(b"github_pat_") && rest[11..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count() >= 22)
+}
+
+/// `AKIA[0-9A-Z]{16}` starting at `i`, not inside a longer word.
+fn aws_key_at(b: &[u8], i: usize) -> bool {
+    let key_char = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    let rest = &b[i..];
+    (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+        && rest.len() >= 20
+        && rest[4..20].iter().all(key_char)
+        && rest.get(20).is_none_or(|c| !c.is_ascii_alphanumeric())
 }
 
 fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-/// `\d{8,10}:[A-Za-z0-9_-]{35}`: a run of at least 8 digits, a colon, 35 token characters.
-fn has_telegram_token(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.iter().enumerate().filter(|(_, c)| **c == b':').any(|(i, _)| {
-        let digits = b[..i].iter().rev().take_while(|c| c.is_ascii_digit()).count();
-        let tail = b[i + 1..].iter().take_while(|c| is_token_char(**c)).count();
-        digits >= 8 && tail >= 35
-    })
 }
 
 fn is_ident_char(b: u8) -> bool {
@@ -153,55 +215,6 @@ fn starts_with_uuid(b: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// `user@realm!tokenid=uuid`, the form the Proxmox provider takes in PROXMOX_VE_API_TOKEN.
-fn has_proxmox_token(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.iter().enumerate().filter(|(_, c)| **c == b'!').any(|(i, _)| {
-        let realm = b[..i].iter().rev().take_while(|c| is_ident_char(**c)).count();
-        let at = i - realm;
-        let user = b[..at.saturating_sub(1)].iter().rev().take_while(|c| is_ident_char(**c)).count();
-        let name = b[i + 1..].iter().take_while(|c| is_ident_char(**c)).count();
-        let eq = i + 1 + name;
-        realm > 0 && at > 0 && b[at - 1] == b'@' && user > 0 && name > 0 && b.get(eq) == Some(&b'=') && starts_with_uuid(&b[eq + 1..])
-    })
-}
-
-/// Classic GitHub tokens (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and 36 or more letters and
-/// digits) and fine-grained ones (`github_pat_` and 22 or more).
-fn has_github_token(line: &str) -> bool {
-    let b = line.as_bytes();
-    let boundary = |i: usize| i == 0 || !b[i - 1].is_ascii_alphanumeric();
-    for i in 0..b.len() {
-        if b[i] != b'g' || !boundary(i) {
-            continue;
-        }
-        let rest = &b[i..];
-        let classic = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].iter().any(|p| rest.starts_with(p.as_bytes()));
-        if classic && rest[4..].iter().take_while(|c| c.is_ascii_alphanumeric()).count() >= 36 {
-            return true;
-        }
-        if rest.starts_with(b"github_pat_") && rest[11..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count() >= 22 {
-            return true;
-        }
-    }
-    false
-}
-
-/// `AKIA[0-9A-Z]{16}`, not inside a longer word.
-fn has_aws_key(line: &str) -> bool {
-    let b = line.as_bytes();
-    let key_char = |c: &u8| c.is_ascii_uppercase() || c.is_ascii_digit();
-    (0..b.len()).filter(|&i| b[i] == b'A').any(|i| {
-        let before_ok = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        let rest = &b[i..];
-        before_ok
-            && rest.starts_with(b"AKIA")
-            && rest.len() >= 20
-            && rest[4..20].iter().all(key_char)
-            && rest.get(20).is_none_or(|c| !c.is_ascii_alphanumeric())
-    })
 }
 
 #[cfg(test)]
@@ -295,5 +308,34 @@ mod tests {
         );
         assert!(!found[0].to_string().contains("s3cret"), "a finding never repeats the secret");
         assert!(scan([("generated/x.yml", &b"password_file: /run/secrets/x\n"[..])], &values).is_empty());
+    }
+
+    #[test]
+    fn the_whole_file_scan_finds_what_a_scan_of_each_line_finds() {
+        let lines = [
+            "a: 1".to_string(),
+            format!("bot: 123456789:{}", "A".repeat(35)),
+            "-----BEGIN RSA PRIVATE KEY-----".to_string(),
+            "-----BEGIN CERTIFICATE----- PRIVATE KEY-----".to_string(),
+            "-----BEGIN ".to_string(),
+            "PRIVATE KEY-----".to_string(),
+            format!("x=ghp_{} y=AKIAIOSFODNN7EXAMPLE", "a1".repeat(18)),
+            "t=root@pam!tf=0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 and s3cret-Pa55".to_string(),
+            format!("github_pat_{}", "b".repeat(22)),
+            "12345678:".to_string(),
+            "A".repeat(35),
+        ];
+        let file = lines.join("\n") + "\n";
+        let values = [("V".to_string(), "s3cret-Pa55".to_string()), ("M".to_string(), "a: 1\nbot".to_string())];
+        let mut by_line = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line.contains("s3cret-Pa55") {
+                by_line.push(Finding { file: "f".into(), line: i + 1, what: "the value of $V (a referenced secret) is written here".into() });
+            }
+            by_line.extend(line_patterns(line).into_iter().map(|what| Finding { file: "f".into(), line: i + 1, what: what.into() }));
+        }
+        by_line.sort();
+        assert_eq!(scan([("f", file.as_bytes())], &values), by_line);
+        assert_eq!(by_line.len(), 8, "{by_line:?}");
     }
 }

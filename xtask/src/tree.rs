@@ -109,13 +109,6 @@ impl Tree {
         }
         out
     }
-
-    /// This tree plus its manifest: everything that should be on disk.
-    pub fn with_manifest(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut all: BTreeMap<String, Vec<u8>> = self.files().map(|(p, c)| (p.to_string(), c.to_vec())).collect();
-        all.insert(MANIFEST.to_string(), self.manifest().into_bytes());
-        all
-    }
 }
 
 /// A path is relative, made of plain segments, with no `..` and no empty segment.
