@@ -187,7 +187,7 @@ fn yaml(path: &Path) -> serde_norway::Value {
 /// the regenerated commit on Renovate's branches.
 #[test]
 fn write_permissions_are_granted_only_where_needed() {
-    let allowed = [("ci.yml", "review", "pull-requests"), ("renovate-regen.yml", "regen", "contents")];
+    let allowed = [("ci.yml", "review", "pull-requests"), ("terraform.yml", "plan-comment", "pull-requests"), ("renovate-regen.yml", "regen", "contents")];
     for wf in workflows() {
         let file = wf.file_name().unwrap().to_string_lossy().into_owned();
         let doc = yaml(&wf);
