@@ -198,8 +198,11 @@ fn check_traefik(lab: &mut Lab, stack: &Stack, root: &Path, traefik: &Path, cfg:
             // Loki's route is read-only: queries reach Loki, a push or an admin call does not.
             let (out, _, _) = curl(&["--cacert", ca, "--resolve", &resolve, &format!("https://{host}/loki/api/v1/labels")]);
             f.check(out.contains("path=/loki/api/v1/labels"), format!("{host}: a Loki query does not reach Loki: {out}"));
-            for (method, path) in [("POST", "/loki/api/v1/push"), ("GET", "/loki/api/v1/push"), ("POST", "/flush"), ("GET", "/config"), ("POST", "/loki/api/v1/delete")] {
-                let (code, _, _) = curl(&["--cacert", ca, "--resolve", &resolve, "-X", method, "-o", "/dev/null", "-w", "%{http_code}", &format!("https://{host}{path}")]);
+            for (method, path) in
+                [("POST", "/loki/api/v1/push"), ("GET", "/loki/api/v1/push"), ("POST", "/flush"), ("GET", "/config"), ("POST", "/loki/api/v1/delete")]
+            {
+                let (code, _, _) =
+                    curl(&["--cacert", ca, "--resolve", &resolve, "-X", method, "-o", "/dev/null", "-w", "%{http_code}", &format!("https://{host}{path}")]);
                 f.check(code == "404", format!("{host}: {method} {path} answered {code} through the read-only Loki route"));
             }
         }

@@ -275,8 +275,7 @@ impl Args for Verify {
             "json" => self.options.json = true,
             _ => {
                 let v = text(p.value()?)?;
-                self.options.since =
-                    crate::verify::parse_since(&v).ok_or_else(|| format!("`--since {v}`: expected a duration such as 15m, 90s or 2h"))?;
+                self.options.since = crate::verify::parse_since(&v).ok_or_else(|| format!("`--since {v}`: expected a duration such as 15m, 90s or 2h"))?;
             }
         }
         Ok(())

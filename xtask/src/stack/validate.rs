@@ -172,6 +172,7 @@ impl Validator<'_> {
             return None;
         }
 
+        let uses_promtail = vms.iter().any(|vm| vm.agent == Agent::Promtail);
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();
         environments.dedup();
@@ -184,8 +185,7 @@ impl Validator<'_> {
             monitoring,
             vms,
             environments,
-            // The monitoring VM always runs the Promtail container of the compose stack.
-            logging: Logging { uses_promtail: true, ..logging },
+            logging: Logging { uses_promtail, ..logging },
             alerting,
             tls,
             services,
@@ -507,7 +507,11 @@ impl Validator<'_> {
                     None
                 } else if spec.name == "node_exporter" {
                     // network_mode: host: `node-exporter` does not resolve on the compose network.
-                    p.add(key("route"), "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach", "remove `route`: Prometheus scrapes it at <monitoring ip>:9100");
+                    p.add(
+                        key("route"),
+                        "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach",
+                        "remove `route`: Prometheus scrapes it at <monitoring ip>:9100",
+                    );
                     None
                 } else if check_label(p, &key("route"), "route", &r) {
                     Some(r)

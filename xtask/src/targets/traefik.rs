@@ -104,7 +104,10 @@ pub fn latency_guard(stack: &Stack) -> f64 {
 /// HEAD on `/ready` and the query API, so the LAN can neither push nor reach admin endpoints.
 fn rule(r: &Route) -> String {
     if r.service.as_deref() == Some("loki") {
-        return format!("Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)", r.host);
+        return format!(
+            "Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)",
+            r.host
+        );
     }
     format!("Host(`{}`)", r.host)
 }
@@ -116,7 +119,14 @@ fn view(stack: &Stack) -> View<'_> {
     let routes = stack
         .routes
         .iter()
-        .map(|r| RouteView { name: &r.name, rule: rule(r), read_only: r.service.as_deref() == Some("loki"), url: &r.url, health_path: health_path(r), internal: r.internal })
+        .map(|r| RouteView {
+            name: &r.name,
+            rule: rule(r),
+            read_only: r.service.as_deref() == Some("loki"),
+            url: &r.url,
+            health_path: health_path(r),
+            internal: r.internal,
+        })
         .collect();
     View {
         tls: stack.tls.enabled,

@@ -162,11 +162,7 @@ impl OnDisk {
     /// the parse-back of exactly these outputs (ARCHITECTURE.md, Invariants).
     pub fn vouched(&self, expected: &Tree) -> Manifest {
         expected.hash_all();
-        self.manifest
-            .iter()
-            .filter(|(p, h)| self.is_same(p) && expected.hash(p) == Some(h.as_str()))
-            .map(|(p, h)| (p.clone(), h.clone()))
-            .collect()
+        self.manifest.iter().filter(|(p, h)| self.is_same(p) && expected.hash(p) == Some(h.as_str())).map(|(p, h)| (p.clone(), h.clone())).collect()
     }
 
     /// The files on disk that the secret scan must read itself, as `(path, bytes)`: those not

@@ -157,7 +157,11 @@ pub fn write_locked(lock: Lock, expected: &Tree, disk: &OnDisk, root: &Path, io:
             fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
         }
         io.put(&full, contents).with_context(|| format!("{}: cannot write", full.display()))?;
-        if disk.missing.contains(path) { summary.created.push(path.to_string()) } else { summary.updated.push(path.to_string()) }
+        if disk.missing.contains(path) {
+            summary.created.push(path.to_string())
+        } else {
+            summary.updated.push(path.to_string())
+        }
         written.push(full);
     }
     for (path, recorded) in old {
