@@ -51,22 +51,21 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// Promtail reached end of life: one warning for the VMs whose host agent is Promtail (the fix is
-/// theirs to make: `log_agent = "alloy"`), one for the monitoring VM's compose Promtail container,
-/// which is always there and which no stack.toml setting replaces yet.
+/// Promtail reached end of life: one warning. The advice `log_agent = "alloy"` is given only
+/// while a VM's host agent is Promtail (the fix is the operator's to make); the monitoring VM's
+/// compose Promtail container is always there and no stack.toml setting replaces it yet.
 pub fn promtail_warnings(stack: &crate::stack::Stack) -> Vec<String> {
-    let mut out = Vec::new();
-    if stack.logging.uses_promtail {
-        out.push(format!(
-            "Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy",
+    let container = &stack.services.promtail.image;
+    vec![if stack.logging.uses_promtail {
+        format!(
+            "Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy (the monitoring stack's Promtail container, {container}, stays: no setting replaces it yet)",
             stack.logging.promtail_version
-        ));
-    }
-    out.push(format!(
-        "the monitoring stack's Promtail container ({}) reached end of life on 2026-03-02; no stack.toml setting replaces it yet",
-        stack.services.promtail.image
-    ));
-    out
+        )
+    } else {
+        format!(
+            "Promtail reached end of life on 2026-03-02: the monitoring stack's Promtail container ({container}) stays, no stack.toml setting replaces it yet"
+        )
+    }]
 }
 
 /// Gen's core once the tree is rendered (not yet parsed back): take the lock, read generated/
@@ -113,7 +112,7 @@ mod tests {
         let alloy = warnings(&alloy_src);
         assert!(!alloy.iter().any(|w| w.contains("log_agent")), "{alloy:?}");
         // The monitoring VM's own Promtail container is still there, and still said.
-        assert!(alloy.iter().any(|w| w.contains("monitoring stack's Promtail container (grafana/promtail:")), "{alloy:?}");
+        assert!(alloy.iter().any(|w| w.contains("the monitoring stack's Promtail container (grafana/promtail:")), "{alloy:?}");
         assert_eq!(alloy.len(), 1, "{alloy:?}");
     }
 }
