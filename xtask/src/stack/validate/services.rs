@@ -19,7 +19,7 @@ impl Validator<'_> {
                     p.add(
                         key("route"),
                         "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach",
-                        "remove `route`: Prometheus scrapes it at <monitoring ip>:9100",
+                        &format!("remove `route`: Prometheus scrapes it at <monitoring ip>:{}", spec.port),
                     );
                     None
                 } else if check_label(p, &key("route"), "route", &r) {
