@@ -149,9 +149,11 @@ fn every_rule_of_validate_rs_is_hit_by_the_corpus() {
     let mut rules = 0;
     let mut missed = Vec::new();
     for (file, src) in &sources {
-        for (at, _) in src.match_indices(".add(") {
-            let line = src[..at].matches('\n').count() + 1;
-            let args = call_args(&src[at + 4..]);
+        // `add` and `add_missing` (a missing key or section) take the same arguments.
+        let calls = src.match_indices(".add(").map(|(at, _)| at + 4).chain(src.match_indices(".add_missing(").map(|(at, _)| at + 12));
+        for open in calls {
+            let line = src[..open].matches('\n').count() + 1;
+            let args = call_args(&src[open..]);
             assert!(args.len() >= 2, "{file}:{line}: cannot read the arguments of this add()");
             rules += 1;
             let message = first_literal(&args[1]).map(|m| fixed_parts(&m)).unwrap_or_default();

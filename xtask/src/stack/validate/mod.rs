@@ -112,15 +112,15 @@ impl Validator<'_> {
         let p = &mut *self.p;
         match raw.schema_version {
             // A value of the wrong type was already reported by the parser.
-            None if p.0.iter().any(|x| x.key == "schema_version") => {}
-            None => p.add("schema_version", "missing key `schema_version`", "add `schema_version = 1` at the top of stack.toml"),
+            None if p.already_reported("schema_version", false) => {}
+            None => p.add_missing("schema_version", "missing key `schema_version`", "add `schema_version = 1` at the top of stack.toml"),
             Some(SCHEMA_VERSION) => {}
             Some(v) => p.add("schema_version", format!("unsupported schema version {v}"), "this generator reads schema_version = 1"),
         }
         let domain = match &raw.domain {
-            None if p.0.iter().any(|x| x.key == "domain") => "home.lan".to_string(),
+            None if p.already_reported("domain", false) => "home.lan".to_string(),
             None => {
-                p.add("domain", "missing key `domain`", "add e.g. `domain = \"home.lan\"`: services get `<name>.<domain>`");
+                p.add_missing("domain", "missing key `domain`", "add e.g. `domain = \"home.lan\"`: services get `<name>.<domain>`");
                 "home.lan".to_string()
             }
             Some(d) => {
@@ -191,8 +191,8 @@ impl Validator<'_> {
     }
 
     fn required<'r, T>(&mut self, section: Option<&'r T>, name: &str, what: &str) -> Option<&'r T> {
-        if section.is_none() && !self.p.0.iter().any(|p| p.key == name || p.key.starts_with(&format!("{name}."))) {
-            self.p.add(name, format!("missing section `[{name}]`"), &format!("add a `[{name}]` table with {what}"));
+        if section.is_none() && !self.p.already_reported(name, true) {
+            self.p.add_missing(name, format!("missing section `[{name}]`"), &format!("add a `[{name}]` table with {what}"));
         }
         section
     }
