@@ -66,12 +66,12 @@ impl Compose {
         let mut rest = text;
         'outer: while !rest.is_empty() {
             for (container, local) in &mounts {
-                if let Some(after) = rest.strip_prefix(container.as_str()) {
-                    if after.is_empty() || after.starts_with(['/', '"', '\'', ' ', '\n', '*']) {
-                        out.push_str(&local.display().to_string());
-                        rest = after;
-                        continue 'outer;
-                    }
+                if let Some(after) = rest.strip_prefix(container.as_str())
+                    && (after.is_empty() || after.starts_with(['/', '"', '\'', ' ', '\n', '*']))
+                {
+                    out.push_str(&local.display().to_string());
+                    rest = after;
+                    continue 'outer;
                 }
             }
             let c = rest.chars().next().unwrap();

@@ -19,10 +19,10 @@ fn read_head(r: &mut impl BufRead) -> Option<(String, String, String)> {
         if r.read_line(&mut h).ok()? == 0 || h == "\r\n" || h == "\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("host") {
-                host = v.trim().to_string();
-            }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("host")
+        {
+            host = v.trim().to_string();
         }
     }
     Some((method, path, host))
