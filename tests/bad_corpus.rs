@@ -1,7 +1,7 @@
 //! The bad-input corpus: every file of `tests/bad/corpus/` is a whole stack.toml broken in one
-//! way (syntax, truncation, a wrong type per section, each semantic rule of validate.rs). Each must
+//! way (syntax, truncation, a wrong type per section, each semantic rule of stack/validate/). Each must
 //! be refused with every problem located as `stack.toml:LINE:COL:`, and the exact report is a
-//! snapshot. Also: the example cut at many points never panics, and every rule of validate.rs is
+//! snapshot. Also: the example cut at many points never panics, and every rule of stack/validate/ is
 //! hit by some case of the corpus.
 
 mod common;
@@ -130,29 +130,43 @@ fn fixed_parts(format: &str) -> Vec<String> {
     format.split(['{', '}']).step_by(2).map(str::trim).filter(|p| p.chars().count() >= 6).map(str::to_string).collect()
 }
 
+/// The sources whose `.add(` calls are the rules: every module of `stack/validate/` and the
+/// modules that hold its newer rules. Sorted, so that a message names the same file each run.
+fn rule_sources() -> Vec<(String, String)> {
+    let dir = common::repo_root().join("xtask/src/stack");
+    let mut files: Vec<_> =
+        std::fs::read_dir(dir.join("validate")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "rs")).collect();
+    files.sort();
+    files.push(dir.join("workable.rs"));
+    files.iter().map(|f| (f.strip_prefix(&dir).unwrap().display().to_string(), std::fs::read_to_string(f).unwrap())).collect()
+}
+
 #[test]
 fn every_rule_of_validate_rs_is_hit_by_the_corpus() {
-    let dir = common::repo_root().join("xtask/src/stack");
-    // The rules of validate.rs and of the modules that hold its newer rules.
-    let src: String = ["validate.rs", "workable.rs"].iter().map(|f| std::fs::read_to_string(dir.join(f)).unwrap()).collect::<Vec<_>>().join("\n");
+    let sources = rule_sources();
+    assert!(sources.len() >= 9, "the modules of stack/validate/ are not found: {}", sources.len());
     let reports = all_reports();
     let mut rules = 0;
     let mut missed = Vec::new();
-    for (at, _) in src.match_indices(".add(") {
-        let line = src[..at].matches('\n').count() + 1;
-        let args = call_args(&src[at + 4..]);
-        assert!(args.len() >= 2, "validate.rs:{line}: cannot read the arguments of this add()");
-        rules += 1;
-        let message = first_literal(&args[1]).map(|m| fixed_parts(&m)).unwrap_or_default();
-        // A message made only of placeholders is recognised by its hint.
-        let parts = if message.is_empty() { args.get(2).and_then(|h| first_literal(h)).map(|h| fixed_parts(&h)).unwrap_or_default() } else { message };
-        assert!(!parts.is_empty(), "validate.rs:{line}: no fixed text to recognise this rule by");
-        if let Some(part) = parts.iter().find(|p| !reports.contains(p.as_str())) {
-            missed.push(format!("validate.rs:{line}: `{part}`"));
+    for (file, src) in &sources {
+        // `add` and `add_missing` (a missing key or section) take the same arguments.
+        let calls = src.match_indices(".add(").map(|(at, _)| at + 4).chain(src.match_indices(".add_missing(").map(|(at, _)| at + 12));
+        for open in calls {
+            let line = src[..open].matches('\n').count() + 1;
+            let args = call_args(&src[open..]);
+            assert!(args.len() >= 2, "{file}:{line}: cannot read the arguments of this add()");
+            rules += 1;
+            let message = first_literal(&args[1]).map(|m| fixed_parts(&m)).unwrap_or_default();
+            // A message made only of placeholders is recognised by its hint.
+            let parts = if message.is_empty() { args.get(2).and_then(|h| first_literal(h)).map(|h| fixed_parts(&h)).unwrap_or_default() } else { message };
+            assert!(!parts.is_empty(), "{file}:{line}: no fixed text to recognise this rule by");
+            if let Some(part) = parts.iter().find(|p| !reports.contains(p.as_str())) {
+                missed.push(format!("{file}:{line}: `{part}`"));
+            }
         }
     }
-    assert!(rules >= 60, "found only {rules} rules: the scan of validate.rs is broken");
-    assert!(missed.is_empty(), "rules of validate.rs that no case of tests/bad/corpus hits (add a case):\n{}", missed.join("\n"));
+    assert!(rules >= 60, "found only {rules} rules: the scan of stack/validate/ is broken");
+    assert!(missed.is_empty(), "rules of stack/validate/ that no case of tests/bad/corpus hits (add a case):\n{}", missed.join("\n"));
 }
 
 /// Cuts each fixture stack after every byte (on character boundaries): never a panic; an error

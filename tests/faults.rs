@@ -172,7 +172,7 @@ fn concurrent_gens_never_corrupt_the_tree() {
         let barrier = Arc::new(Barrier::new(4));
         let handles: Vec<_> = (0..4)
             .map(|t| {
-                let (trees, dir, barrier) = (trees.clone(), dir.clone(), barrier.clone());
+                let (trees, dir, barrier) = (trees.clone(), dir.to_path_buf(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
                     let which = (round + t) % trees.len();

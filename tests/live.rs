@@ -31,7 +31,7 @@ fn version(bin: &Path, args: &[&str]) -> String {
 
 /// The rendered tree of a stack, with a fresh CA and leaf (the lab needs the leaf's key, which
 /// never enters git): (stack, directory holding compose/ and agents/, the leaf key).
-fn render_with_fresh_leaf(path: &Path, name: &str) -> (Stack, PathBuf, String) {
+fn render_with_fresh_leaf(path: &Path, name: &str) -> (Stack, common::Scratch, String) {
     let mut stack = common::load(path);
     let now = xtask::certs_cmd::now();
     let ca = xtask::tls::new_ca(&stack.domain, now).unwrap();

@@ -15,7 +15,7 @@ use common::{repo_copy, temp_dir, text};
 const TOKEN: &str = "root@pam!ci=11111111-2222-3333-4444-555555555555";
 
 /// A directory holding an executable `terraform` that appends what it saw to `log`.
-fn stub(log: &Path) -> PathBuf {
+fn stub(log: &Path) -> common::Scratch {
     let dir = temp_dir("stub-bin");
     let script = format!(
         "#!/bin/sh\nPATH=/usr/bin:/bin\n{{ printf 'argv:'; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n'; printf 'pwd: %s\\n' \"$(pwd)\"; env | grep -E '^(PROXMOX_VE_API_TOKEN=|TF_VAR_|PG_CONN_STR=|SSL_CERT_FILE=)' | sort | sed 's/^/env: /'; }} >> '{}'\ncase \" $* \" in *' init '*) exit 0 ;; *' show '*) if [ -n \"$STUB_SHOW\" ]; then cat \"$STUB_SHOW\"; else echo '{{\"format_version\":\"1.2\"}}'; fi; exit 0 ;; esac\nfor a in \"$@\"; do case \"$a\" in -out=*) : > \"${{a#-out=}}\" ;; esac; done\nexit \"${{STUB_EXIT:-0}}\"\n",
@@ -56,8 +56,8 @@ fn xtask_with_input(root: &Path, path: &Path, env: &[(&str, &str)], args: &[&str
 }
 
 struct Setup {
-    root: PathBuf,
-    bin: PathBuf,
+    root: common::Scratch,
+    bin: common::Scratch,
     log: PathBuf,
 }
 

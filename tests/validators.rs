@@ -10,7 +10,7 @@ use std::process::Command;
 use common::{materialize, render_path, run_ok, validator};
 
 /// Each fixture's tree, written to a temporary directory.
-fn trees() -> Vec<(String, PathBuf)> {
+fn trees() -> Vec<(String, common::Scratch)> {
     common::fixture_stacks()
         .into_iter()
         .map(|(name, path)| {

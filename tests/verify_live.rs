@@ -28,6 +28,8 @@ const NOBODY: u32 = 65534;
 struct Running {
     /// Kept alive: dropping it kills every started process.
     _lab: Lab,
+    /// The rendered files the services read; removed after they are killed (fields drop in order).
+    _root: common::Scratch,
     exp: Expectations,
     ca_file: PathBuf,
 }
@@ -125,7 +127,7 @@ fn start(name: &str, broken: Breakage) -> Option<Running> {
     let mon_node = format!("{}:9100", stack.monitoring.vm.ip);
     let mut exp = exp;
     exp.scrape_targets.retain(|(job, instance)| ["prometheus", "alertmanager", "traefik"].contains(&job.as_str()) || *instance == mon_node);
-    Some(Running { _lab: lab, exp, ca_file })
+    Some(Running { _lab: lab, _root: root, exp, ca_file })
 }
 
 /// Routes, Prometheus and Alertmanager through the real curl transport.

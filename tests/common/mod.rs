@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xtask::stack::{self, Stack};
 use xtask::tree::Tree;
@@ -50,13 +49,38 @@ pub fn flatten(tree: &Tree) -> String {
     out
 }
 
-/// A fresh, empty temporary directory.
-pub fn temp_dir(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("xtask-test-{}-{}-{name}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory of a test, removed when it is dropped (so nothing is left in /tmp). It
+/// reads as the `Path` it is (`dir.join(..)`, `&dir` where a path is wanted).
+pub struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.path().as_os_str()
+    }
+}
+
+/// A fresh, empty temporary directory, removed when the returned value is dropped.
+pub fn temp_dir(name: &str) -> Scratch {
+    Scratch(tempfile::Builder::new().prefix(&format!("xtask-test-{name}-")).tempdir().unwrap())
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -73,7 +97,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of the parts of the repository that gen reads and writes.
-pub fn repo_copy(name: &str) -> PathBuf {
+pub fn repo_copy(name: &str) -> Scratch {
     let root = repo_root();
     let dir = temp_dir(name);
     std::fs::copy(root.join("stack.toml"), dir.join("stack.toml")).unwrap();
@@ -111,7 +135,7 @@ pub fn validator(name: &str) -> Option<PathBuf> {
 }
 
 /// Writes a rendered tree into a fresh directory, for validators that read files.
-pub fn materialize(tree: &Tree, name: &str) -> PathBuf {
+pub fn materialize(tree: &Tree, name: &str) -> Scratch {
     let dir = temp_dir(name);
     for (path, bytes) in tree.files() {
         let dest = dir.join(path);

@@ -19,6 +19,7 @@ pub mod secrets;
 pub mod stack;
 pub mod targets;
 pub mod terraform_cmd;
+pub mod tidy_cmd;
 pub mod tls;
 pub mod tree;
 pub mod ui;

@@ -8,7 +8,7 @@ use anyhow::Result;
 use xtask::cli::{self, Command, Global};
 use xtask::project::{self, Project};
 use xtask::ui::{self, Ui};
-use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd, verify_cmd};
+use xtask::{bench_cmd, certs_cmd, check, diff_cmd, dns_cmd, gen_cmd, terraform_cmd, tidy_cmd, verify_cmd};
 
 fn main() -> ExitCode {
     ui::end_quietly_on_closed_pipe();
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => project(global).and_then(|p| diff_cmd::run(&p, args)),
         Command::Bench(_) => project(global).and_then(|p| bench_cmd::run(&p)),
         Command::Verify(args) => project(global).and_then(|p| verify_cmd::run(&p, &args.options)),
+        Command::Tidy(_) => project(global).and_then(|p| tidy_cmd::run(&p.root)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -18,6 +18,7 @@ pub enum Command {
     Diff(Diff),
     Bench(Bench),
     Verify(Verify),
+    Tidy(Tidy),
 }
 
 pub type ParseFn = fn(&mut Parser, &mut Global) -> Result<Command, CliError>;
@@ -33,6 +34,7 @@ pub const COMMANDS: &[(&Spec, ParseFn)] = &[
     (&Diff::SPEC, command::<Diff>),
     (&Bench::SPEC, command::<Bench>),
     (&Verify::SPEC, command::<Verify>),
+    (&Tidy::SPEC, command::<Tidy>),
 ];
 
 /// `cargo xtask gen`.
@@ -282,5 +284,23 @@ impl Args for Verify {
     }
     fn into_command(self) -> Command {
         Command::Verify(self)
+    }
+}
+
+/// `cargo xtask tidy`.
+#[derive(Debug, Default)]
+pub struct Tidy;
+
+impl Args for Tidy {
+    const SPEC: Spec = Spec {
+        name: "tidy",
+        args: "",
+        about: "maintainer checks: cargo fmt --check, clippy -D warnings, no hash-ordered container, files of xtask/src at most 600 lines",
+        details: "Runs every check and lists each failure; exit 1 if one fails.",
+        flags: &[],
+        not_here: &[],
+    };
+    fn into_command(self) -> Command {
+        Command::Tidy(self)
     }
 }

@@ -1,6 +1,7 @@
 //! The services the monitoring stack knows: their defaults and which stack.toml keys each takes.
 //!
-//! Images are pinned to the versions checked in ARCHITECTURE.md; stack.toml overrides them.
+//! Images are pinned defaults that Renovate keeps current (renovate.json's regex manager reads
+//! this file); `[services.NAME] image` in stack.toml overrides them.
 
 /// Keys every service takes.
 pub const COMMON_KEYS: &[&str] = &["image", "route", "host_port", "memory_limit_mb", "memory_reservation_mb"];

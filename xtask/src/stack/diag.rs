@@ -6,6 +6,23 @@
 use std::fmt;
 use std::ops::Range;
 
+/// What kind of problem it is: the code that reacts to earlier problems reads this, never the
+/// message text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// A rule of validation.
+    #[default]
+    Rule,
+    /// The file is not TOML: nothing else is checked.
+    Syntax,
+    /// A value the parser could not read (wrong type, unknown key, ...).
+    Parse,
+    /// A missing key or section.
+    Missing,
+    /// A section of no known name; `meant` is the known one it most likely misspells.
+    UnknownSection { meant: Option<String> },
+}
+
 /// One thing wrong with the input, located by its dotted key (and, when known, a byte span).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -15,11 +32,17 @@ pub struct Problem {
     pub hint: Option<String>,
     /// Byte span in the source, when the parser knows it better than the key does.
     pub span: Option<Range<usize>>,
+    pub kind: Kind,
 }
 
 impl Problem {
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem { key: key.into(), message: message.into(), hint: None, span: None }
+        Problem { key: key.into(), message: message.into(), hint: None, span: None, kind: Kind::Rule }
+    }
+
+    pub fn kind(mut self, kind: Kind) -> Problem {
+        self.kind = kind;
+        self
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Problem {
@@ -48,8 +71,26 @@ impl Problems {
         self.push(if hint.is_empty() { problem } else { problem.hint(hint) });
     }
 
+    /// Like [`Problems::add`], for a missing key or section (a misspelt section's echoes are
+    /// recognised by it).
+    pub fn add_missing(&mut self, key: impl Into<String>, message: impl Into<String>, hint: &str) {
+        self.push(Problem::new(key, message).hint(hint).kind(Kind::Missing));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The file is not TOML (a syntax problem is there).
+    pub fn has_syntax_error(&self) -> bool {
+        self.0.iter().any(|p| p.kind == Kind::Syntax)
+    }
+
+    /// Whether `key` (with `under`, or a key under it) is already reported by other than a
+    /// validation rule (the parser could not read it, or it is missing): validation then adds
+    /// nothing about it.
+    pub fn already_reported(&self, key: &str, under: bool) -> bool {
+        self.0.iter().any(|p| p.kind != Kind::Rule && (p.key == key || (under && p.key.strip_prefix(key).is_some_and(|rest| rest.starts_with('.')))))
     }
 }
 

@@ -15,7 +15,7 @@ pub use model::Stack;
 /// Parses and validates stack.toml text. `file` names it in messages (e.g. `stack.toml`).
 pub fn from_str(file: &str, src: &str) -> Result<Stack, diag::Report> {
     let (raw, index, mut problems) = parse::parse(src);
-    let stack = if problems.0.iter().any(|p| p.message.starts_with("invalid TOML")) { None } else { validate::validate(&raw, &mut problems) };
+    let stack = if problems.has_syntax_error() { None } else { validate::validate(&raw, &mut problems) };
     parse::drop_misspelt_section_echoes(&mut problems);
     match stack {
         Some(stack) if problems.is_empty() => Ok(stack),

@@ -213,7 +213,9 @@ pub struct Logging {
     pub default_agent: Agent,
     pub promtail_version: String,
     pub alloy_version: String,
-    /// True when at least one VM runs Promtail (end of life: gen warns).
+    /// True when at least one VM's host agent is Promtail (end of life: gen warns and suggests
+    /// `log_agent = "alloy"`). The monitoring VM's compose Promtail container is not counted
+    /// here: no setting replaces it, so gen warns about it apart (`gen_cmd::promtail_warnings`).
     pub uses_promtail: bool,
 }
 
@@ -224,7 +226,8 @@ pub struct Alerting {
     pub group_wait_seconds: u32,
     pub repeat_interval_hours: u32,
     pub instance_down_for_seconds: u32,
-    /// Worst case from a host going down to the Telegram message (scrape + for + group wait).
+    /// Worst case from a host going down to the Telegram message: scrape interval + scrape
+    /// timeout + rule evaluation (one more scrape interval) + `for` + group wait.
     pub worst_case_detection_seconds: u32,
 }
 

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::diag::{Problem, Problems, did_you_mean};
+use super::diag::{Kind, Problem, Problems, did_you_mean};
 use super::raw::{RawStack, SECTIONS};
 
 /// Where each dotted key of the file is: the span of its key and of its value.
@@ -97,7 +97,7 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
                 message = format!("`{addr}` is not a number: an address is a string");
                 hint = format!("quote it: \"{addr}\"");
             }
-            let mut p = Problem::new("", format!("invalid TOML: {message}")).hint(hint);
+            let mut p = Problem::new("", format!("invalid TOML: {message}")).hint(hint).kind(Kind::Syntax);
             if let Some(span) = err.span() {
                 p = p.at(span);
             }
@@ -108,7 +108,8 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
                 "",
                 format!("invalid TOML: {hidden} more syntax error{} after these, most likely caused by the first", if hidden == 1 { "" } else { "s" }),
             )
-            .hint("fix the first error and run again");
+            .hint("fix the first error and run again")
+            .kind(Kind::Syntax);
             if let Some(span) = next_span {
                 p = p.at(span);
             }
@@ -138,8 +139,11 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             "routes" => raw.routes = section.read_map(name, value),
             "ssh" => raw.ssh = section.read(name, value),
             other => {
-                let mut p = Problem::new(join("", other), format!("unknown section `{other}`")).at(key.span());
-                p = match did_you_mean(other, SECTIONS.iter().copied()) {
+                let meant = did_you_mean(other, SECTIONS.iter().copied());
+                let mut p = Problem::new(join("", other), format!("unknown section `{other}`"))
+                    .at(key.span())
+                    .kind(Kind::UnknownSection { meant: meant.map(str::to_string) });
+                p = match meant {
                     Some(near) => p.hint(format!("did you mean `{near}`? rename [{other}] (and its sub-tables) to [{near}]")),
                     None => p.hint(format!("the sections are: {}", SECTIONS.join(", "))),
                 };
@@ -184,8 +188,12 @@ impl Section<'_> {
     fn read_map<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> BTreeMap<String, T> {
         let mut out = BTreeMap::new();
         let DeValue::Table(table) = value.get_ref() else {
-            self.problems
-                .push(Problem::new(path, "expected a table of named entries").hint(format!("write one `[{path}.NAME]` table per entry")).at(value.span()));
+            self.problems.push(
+                Problem::new(path, "expected a table of named entries")
+                    .hint(format!("write one `[{path}.NAME]` table per entry"))
+                    .at(value.span())
+                    .kind(Kind::Parse),
+            );
             return out;
         };
         for (name, entry) in table.iter() {
@@ -230,12 +238,14 @@ pub fn drop_misspelt_section_echoes(problems: &mut Problems) {
     let meant: Vec<String> = problems
         .0
         .iter()
-        .filter(|p| p.message.starts_with("unknown section `"))
-        .filter_map(|p| p.hint.as_deref()?.strip_prefix("did you mean `")?.split('`').next().map(str::to_string))
+        .filter_map(|p| match &p.kind {
+            Kind::UnknownSection { meant } => meant.clone(),
+            _ => None,
+        })
         .collect();
     problems.0.retain(|p| {
         let echo = meant.iter().any(|m| p.key == *m || p.key.starts_with(&format!("{m}.")));
-        !(echo && (p.message.starts_with("missing key `") || p.message.starts_with("missing section `")))
+        !(echo && p.kind == Kind::Missing)
     });
 }
 
@@ -245,6 +255,12 @@ fn first_line(s: &str) -> &str {
 
 /// Turns serde's wording into ours: what was expected, and a hint where one helps.
 fn humanize(key: &str, message: &str) -> Problem {
+    let problem = humanized(key, message);
+    let kind = if problem.kind == Kind::Missing { Kind::Missing } else { Kind::Parse };
+    problem.kind(kind)
+}
+
+fn humanized(key: &str, message: &str) -> Problem {
     let message = first_line(message);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -260,7 +276,7 @@ fn humanize(key: &str, message: &str) -> Problem {
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        return Problem::new(key, format!("missing key `{field}`")).hint(format!("add `{field} = ...` to this table"));
+        return Problem::new(key, format!("missing key `{field}`")).hint(format!("add `{field} = ...` to this table")).kind(Kind::Missing);
     }
     if message.contains("untagged enum RawSecret") {
         return Problem::new(key, "expected a secret reference").hint("write `{ env = \"VARIABLE_NAME\" }`: the value itself never goes in stack.toml");
@@ -305,5 +321,16 @@ mod tests {
         let (_, _, problems) = parse(src);
         let keys: Vec<&str> = problems.0.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(keys, ["domain", "targets.log_retention_dayz", "tls.enabled"]);
+    }
+
+    #[test]
+    fn problems_carry_their_kind_so_nothing_reads_their_text() {
+        let (_, _, problems) = parse("domain = [\n");
+        assert!(problems.has_syntax_error() && problems.0.iter().all(|p| p.kind == Kind::Syntax), "{:?}", problems.0);
+        let (_, _, problems) = parse("domain = 3\n[proxmx]\nnode = \"pve\"\n");
+        assert!(!problems.has_syntax_error());
+        let kinds: Vec<&Kind> = problems.0.iter().map(|p| &p.kind).collect();
+        assert_eq!(kinds, [&Kind::Parse, &Kind::UnknownSection { meant: Some("proxmox".to_string()) }]);
+        assert!(problems.already_reported("domain", false) && !problems.already_reported("dom", true));
     }
 }

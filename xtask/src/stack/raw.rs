@@ -1,7 +1,7 @@
 //! Raw input: stack.toml mirrored 1:1 with serde, as close to what the user typed as possible.
 //!
 //! Every struct denies unknown fields so that a typo is an error with a location, never a silently
-//! ignored key. Defaults and meaning live in `validate.rs`, not here: an absent key is `None`.
+//! ignored key. Defaults and meaning live in `validate/`, not here: an absent key is `None`.
 
 use std::collections::BTreeMap;
 

@@ -3,7 +3,7 @@
 //! endpoint port outside 1..65535, a malformed image digest, Uptime Kuma 1 driven by AutoKuma 2,
 //! and ports the stack itself already uses on a VM. Also the domain-name rules, each named.
 //!
-//! Runs on the validated pieces, after validate.rs; every rule adds to the same problem list.
+//! Runs on the validated pieces, after the section rules of validate/; every rule adds to the same problem list.
 
 use std::net::Ipv4Addr;
 

@@ -30,9 +30,10 @@ pub fn files(vm: &Vm) -> Vec<String> {
     config_name(vm.agent).map(|c| vec![format!("agents/{}/{c}", vm.name), format!("agents/{}/{SCRIPT}", vm.name)]).unwrap_or_default()
 }
 
-/// Loki's push endpoint as the other VMs reach it: the monitoring VM's published port.
+/// Loki's push endpoint as the other VMs reach it: the monitoring VM's published port. The one
+/// place it is built: the agents' configs and the Terraform variable `loki_url` both use it.
 pub fn push_url(stack: &Stack) -> Option<String> {
-    let port = stack.services.loki.container.host_port?;
+    let port = super::terraform::firewall::loki_port(stack)?;
     Some(format!("http://{}:{port}/loki/api/v1/push", stack.monitoring.vm.ip))
 }
 

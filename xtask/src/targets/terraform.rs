@@ -51,11 +51,6 @@ pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
     if env == MONITORING { vec![&stack.monitoring.vm] } else { stack.vms.iter().filter(|vm| vm.environment == env).collect() }
 }
 
-/// The URL agents push logs to: Loki's published port on the monitoring VM.
-pub fn loki_url(stack: &Stack) -> Option<String> {
-    firewall::loki_port(stack).map(|port| format!("http://{}:{port}/loki/api/v1/push", stack.monitoring.vm.ip))
-}
-
 /// The secrets the monitoring root needs, as (role, reference): each becomes a sensitive variable
 /// named `tf_var`, set from `TF_VAR_<tf_var>` (or by `cargo xtask plan` from `env`).
 pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
@@ -194,7 +189,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
         vms => Value::from_serialize(&vm_ctx),
         nodes => nodes,
         image_file_name => format!("{env}-{}", stack.proxmox.cloud_image.file_name),
-        loki_url => loki_url(stack).unwrap_or_default(),
+        loki_url => super::agents::push_url(stack).unwrap_or_default(),
         state_path => format!("{TO_REPO}/{}/{env}.tfstate", t.state_dir.trim_start_matches("./").trim_end_matches('/')),
         s3_key => format!("proxmox-lab/{env}.tfstate"),
         pg_schema => format!("terraform_{}", env.replace('-', "_")),

@@ -12,8 +12,8 @@ use minijinja::Value;
 use serde::Serialize;
 
 use super::Outputs;
+use super::agents::push_url;
 use super::terraform::firewall::{self, Rule};
-use super::terraform::loki_url;
 use crate::stack::model::{Agent, Stack, Vm};
 
 /// The test files of each module, rendered from the template of the same path plus `.j2`.
@@ -89,7 +89,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         mon => Value::from_serialize(case(stack, mon)),
         firewall_cases => Value::from_serialize(&firewall_cases),
         agent_cases => Value::from_serialize(&agent_cases),
-        loki_url => loki_url(stack).unwrap_or_default(),
+        loki_url => push_url(stack).unwrap_or_default(),
         loki_port => firewall::loki_port(stack),
         loki_push_keys => agent_vms.iter().filter_map(|vm| firewall::loki_port(stack).map(|p| format!("ACCEPT tcp {p} from {}", vm.ip))).collect::<Vec<_>>(),
         compose_dir => format!("{TO_GENERATED}/compose"),

@@ -27,14 +27,23 @@ pub fn health_path(route: &Route) -> &str {
     if let Some(path) = &route.health_path {
         return path;
     }
-    match route.service.as_deref() {
-        Some("prometheus" | "alertmanager") => "/-/ready",
-        Some("grafana") => "/api/health",
-        Some("loki" | "promtail") => "/ready",
-        Some("uptime-kuma") => "/api/entry-page",
-        Some("node-exporter") => "/metrics",
-        _ if route.internal => "/dashboard/",
-        _ => "/",
+    match route.service.as_deref().and_then(service_health_path) {
+        Some(path) => path,
+        None if route.internal => "/dashboard/",
+        None => "/",
+    }
+}
+
+/// The readiness path of a stack service, by its compose name: the one place it is written, for
+/// the routes' health checks above and Uptime Kuma's own readiness monitors.
+pub fn service_health_path(service: &str) -> Option<&'static str> {
+    match service {
+        "prometheus" | "alertmanager" => Some("/-/ready"),
+        "grafana" => Some("/api/health"),
+        "loki" | "promtail" => Some("/ready"),
+        "uptime-kuma" => Some("/api/entry-page"),
+        "node-exporter" => Some("/metrics"),
+        _ => None,
     }
 }
 

@@ -187,10 +187,8 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         write(out, &format!("route-{}", route.name), &monitor)?;
     }
     let s = &stack.services;
-    let ready = [
-        ("ready-prometheus", "Prometheus ready", format!("http://{}:{}/-/ready", s.prometheus.container.name, s.prometheus.container.port)),
-        ("ready-loki", "Loki ready", format!("http://{}:{}/ready", s.loki.container.name, s.loki.container.port)),
-    ];
+    let ready_url = |c: &crate::stack::model::Container| format!("http://{}:{}{}", c.name, c.port, traefik::service_health_path(&c.name).unwrap_or("/"));
+    let ready = [("ready-prometheus", "Prometheus ready", ready_url(&s.prometheus.container)), ("ready-loki", "Loki ready", ready_url(&s.loki.container))];
     for (id, name, url) in ready {
         write(out, id, &Monitor::http(stack, name.to_string(), url, MONITORING_GROUP, "200-299"))?;
     }

@@ -52,7 +52,9 @@ pub fn monitoring_rules(stack: &Stack) -> Vec<Rule> {
 /// routed apps from the monitoring VM only, ping for Uptime Kuma, SSH from the admin network.
 pub fn vm_rules(stack: &Stack, vm: &Vm) -> Vec<Rule> {
     let mon = stack.monitoring.vm.ip;
-    let mut rules = vec![accept("tcp", Some("9100".to_string()), mon, "node exporter scrape from the monitoring VM".to_string())];
+    // Prometheus scrapes every VM at the node exporter's catalog port (prometheus.yml.j2).
+    let node_exporter = stack.services.node_exporter.port;
+    let mut rules = vec![accept("tcp", Some(node_exporter.to_string()), mon, "node exporter scrape from the monitoring VM".to_string())];
     if let Some(port) = vm.agent_metrics_port {
         let agent = if vm.agent == Agent::Alloy { "Alloy" } else { "Promtail" };
         rules.push(accept("tcp", Some(port.to_string()), mon, format!("{agent} metrics scrape from the monitoring VM")));

@@ -1,0 +1,70 @@
+//! `[tls]`: key paths outside generated/, the certificates' folder, leaf validity, TLS version.
+
+use super::*;
+
+/// `tls.certs_dir`: a plain relative folder of the repository, outside generated/ (gen copies the
+/// certificates from it into generated/, so it cannot be inside).
+fn certs_dir(p: &mut Problems, v: Option<String>) -> String {
+    let v = v.unwrap_or_else(|| "infrastructure/tls".to_string());
+    let n = v.trim_start_matches("./").trim_end_matches('/');
+    if crate::tree::check_relative(n).is_err() {
+        p.add("tls.certs_dir", format!("`{v}` is not a folder inside the repository"), "use a relative path without `..`, e.g. \"infrastructure/tls\"");
+    } else if n == "generated" || n.starts_with("generated/") {
+        p.add(
+            "tls.certs_dir",
+            format!("`{v}` is under generated/"),
+            "the committed certificates are inputs: keep them outside generated/, e.g. \"infrastructure/tls\"",
+        );
+    }
+    n.to_string()
+}
+
+impl Validator<'_> {
+    pub(super) fn tls(&mut self, raw: Option<&RawTls>) -> Tls {
+        let p = &mut *self.p;
+        let t = raw.cloned().unwrap_or(RawTls {
+            enabled: None,
+            ca_key: None,
+            leaf_key: None,
+            certs_dir: None,
+            leaf_validity_days: None,
+            renew_before_days: None,
+            min_version: None,
+        });
+        let key_path = |p: &mut Problems, key: &str, v: Option<String>, default: &str| {
+            let v = v.unwrap_or_else(|| default.to_string());
+            let n = v.trim_start_matches("./");
+            if v.is_empty() || n == "generated" || n.starts_with("generated/") {
+                p.add(key, format!("`{v}` would put a private key under generated/"), "keep keys outside git, e.g. `.secrets/ca.key` (gitignored)");
+            }
+            v
+        };
+        let validity = opt_range(p, "tls.leaf_validity_days", t.leaf_validity_days, 397, 1, 397, " days (browsers refuse longer leaves)");
+        let renew = opt_range(p, "tls.renew_before_days", t.renew_before_days, 30, 1, 396, " days");
+        if renew >= validity {
+            p.add(
+                "tls.renew_before_days",
+                format!("{renew} days is not shorter than the leaf validity ({validity} days)"),
+                "a leaf would be renewed on every run",
+            );
+        }
+        let min_version = match t.min_version.as_deref().unwrap_or("1.2") {
+            "1.2" => "VersionTLS12".to_string(),
+            "1.3" => "VersionTLS13".to_string(),
+            other => {
+                p.add("tls.min_version", format!("`{other}` is not an accepted TLS version"), "use \"1.2\" or \"1.3\"; older versions are insecure");
+                "VersionTLS12".to_string()
+            }
+        };
+        Tls {
+            enabled: t.enabled.unwrap_or(true),
+            ca_key: key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key"),
+            leaf_key: key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key"),
+            certs_dir: certs_dir(p, t.certs_dir),
+            certs: CommittedCerts::default(),
+            leaf_validity_days: validity,
+            renew_before_days: renew,
+            min_version,
+        }
+    }
+}
