@@ -153,11 +153,21 @@ pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String
     Ok(vec![note])
 }
 
+/// What to do when this machine has no leaf key for the committed leaf (gen's warning and the
+/// refusal of plan/apply say the same).
+pub fn leaf_key_hint(stack: &Stack) -> String {
+    let t = &stack.tls;
+    format!(
+        "fetch the key that goes with it, or delete {}/leaf.crt and run `cargo xtask gen` where the CA key is to issue a new pair (a clone with no CA key of yours, such as a fresh clone of the example: `cargo xtask certs init --force`, then `cargo xtask gen`; every device then re-imports the new CA)",
+        t.certs_dir
+    )
+}
+
 /// Warnings about the local leaf key when the committed leaf is kept: absent, or not its key.
 fn leaf_key_notes(root: &Path, stack: &Stack) -> Vec<String> {
     let t = &stack.tls;
     let Some(leaf) = t.certs.leaf.as_deref() else { return Vec::new() };
-    let hint = format!("fetch the key that goes with it, or delete {}/leaf.crt and run `cargo xtask gen` where the CA key is to issue a new pair", t.certs_dir);
+    let hint = leaf_key_hint(stack);
     match fs::read_to_string(root.join(&t.leaf_key)) {
         Err(_) => vec![format!("warning: {}: no leaf key here, so this machine cannot deliver it to Traefik; {hint}", t.leaf_key)],
         Ok(key) if !tls::key_matches(leaf, &key) => vec![format!("warning: {}: not the key of {}/leaf.crt; {hint}", t.leaf_key, t.certs_dir)],

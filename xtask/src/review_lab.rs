@@ -205,7 +205,10 @@ fn agents(old: &Stack, new: &Stack) -> Vec<String> {
     }
     let mut out = Vec::new();
     if !changed.is_empty() {
-        out.push(format!("**log agents**: {} (install-agent.sh runs again over SSH)", changed.join(", ")));
+        out.push(format!(
+            "**log agents**: {} (a new agent: install-agent.sh runs over SSH and removes the other one; `none`: the agent is removed over SSH where stack.toml authorizes a key, else left running)",
+            changed.join(", ")
+        ));
     }
     let mut v = Vec::new();
     figure(&mut v, "default agent", agent_name(old.logging.default_agent), agent_name(new.logging.default_agent));

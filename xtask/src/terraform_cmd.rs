@@ -214,8 +214,9 @@ fn child_env(stack: &Stack, env: &str, root: &Path, verb: &str) -> Result<Vec<(S
         let key = root.join(&stack.tls.leaf_key);
         if !key.is_file() {
             bail!(
-                "{verb}: {}: the TLS leaf key is missing (Terraform writes it to the monitoring VM)\n  hint: run `cargo xtask certs init`",
-                stack.tls.leaf_key
+                "{verb}: {}: the TLS leaf key is missing (Terraform writes it to the monitoring VM)\n  hint: {}",
+                stack.tls.leaf_key,
+                crate::certs_cmd::leaf_key_hint(stack)
             );
         }
     }

@@ -176,7 +176,10 @@ pub fn fates(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> BTre
                         old_vm.vm_id
                     )
                 } else {
-                    format!("VM `{name}` → `{new_name}` (vm_id {}): a new name is a new module address; add a `moved` block to keep the VM", old_vm.vm_id)
+                    format!(
+                        "VM `{name}` → `{new_name}` (vm_id {}): its snippets are named after it, and new snippet ids force a new VM; the old VM is destroyed and the new one created with the same vm_id in one apply, which Proxmox may refuse while the old one exists (apply again, or give the new one another vm_id)",
+                        old_vm.vm_id
+                    )
                 };
                 VmFate::new(Fate::Recreated, why)
             }
@@ -242,7 +245,7 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         net.push("DNS".to_string());
     }
     if !net.is_empty() {
-        note(Fate::Reboot, format!("{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot", net.join(", ")));
+        note(Fate::Reboot, format!("{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot (`updates: network: when: [boot]`), except a VM created before that key was in its user data, which keeps its old address until `cloud-init clean --configs network` and a reboot, or a re-creation", net.join(", ")));
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
         note(
