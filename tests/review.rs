@@ -97,7 +97,10 @@ fn changes_that_recreate_a_vm_are_flagged() {
     assert!(out.contains("- VM `prod-alloc-ia`: disk 40 GB → 30 GB is refused, Proxmox only grows disks"), "{out}");
     // A rename keeps the vm_id: the old name leaves the state, the new one enters it.
     let renamed = summary(&old, &edit(&old, "[vms.prod-blog-the]", "[vms.prod-blog]"));
-    assert!(renamed.contains("- VM `prod-blog-the` → `prod-blog` (vm_id 103): its snippets are named after it, and new snippet ids force a new VM"), "{renamed}");
+    assert!(
+        renamed.contains("- VM `prod-blog-the` → `prod-blog` (vm_id 103): its snippets are named after it, and new snippet ids force a new VM"),
+        "{renamed}"
+    );
     assert!(!renamed.contains("`moved` block to keep"), "a `moved` block cannot keep a renamed VM: {renamed}");
     // Growing a disk, adding cores or moving to another node is done in place.
     let grow = summary(&old, &edit(&edit(&old, "disk_gb = 40", "disk_gb = 60"), "cores = 4", "cores = 6\nnode = \"pve2\""));

@@ -245,7 +245,13 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         net.push("DNS".to_string());
     }
     if !net.is_empty() {
-        note(Fate::Reboot, format!("{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot (`updates: network: when: [boot]`), except a VM created before that key was in its user data, which keeps its old address until `cloud-init clean --configs network` and a reboot, or a re-creation", net.join(", ")));
+        note(
+            Fate::Reboot,
+            format!(
+                "{}: the provider rewrites the cloud-init drive and reboots the VM; the guest applies it at boot (`updates: network: when: [boot]`), except a VM created before that key was in its user data, which keeps its old address until `cloud-init clean --configs network` and a reboot, or a re-creation",
+                net.join(", ")
+            ),
+        );
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
         note(
