@@ -124,8 +124,10 @@ fn agents_changed() {
     let out = summary(&old, &new);
     assert_first(
         &out,
-        "**log agents**: `prod-alloc-budget` promtail → alloy, `prod-alloc-ia` promtail → alloy, `prod-blog-the` promtail → alloy (install-agent.sh runs again over SSH)",
+        "**log agents**: `prod-alloc-budget` promtail → alloy, `prod-alloc-ia` promtail → alloy, `prod-blog-the` promtail → alloy (a new agent: install-agent.sh runs over SSH and removes the other one;",
     );
+    let none = summary(&old, &edit(&old, "default_agent = \"promtail\"", "default_agent = \"none\""));
+    assert_first(&none, "`none`: the agent is removed over SSH where stack.toml authorizes a key, else left running)");
     assert_first(&out, "**log agent versions**: default agent promtail → alloy");
 }
 
