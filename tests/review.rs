@@ -102,6 +102,12 @@ fn changes_that_recreate_a_vm_are_flagged() {
         "{renamed}"
     );
     assert!(!renamed.contains("`moved` block to keep"), "a `moved` block cannot keep a renamed VM: {renamed}");
+    // Another environment is another root: the summary says which to apply first.
+    let moved = summary(
+        &old,
+        &edit(&old, "vm_id = 102\nip = \"192.168.1.102\"\nenvironment = \"prod\"", "vm_id = 102\nip = \"192.168.1.102\"\nenvironment = \"staging\""),
+    );
+    assert!(moved.contains("apply `prod` first (`cargo xtask apply prod`) to free vm_id 102"), "{moved}");
     // Growing a disk, adding cores or moving to another node is done in place.
     let grow = summary(&old, &edit(&edit(&old, "disk_gb = 40", "disk_gb = 60"), "cores = 4", "cores = 6\nnode = \"pve2\""));
     assert!(grow.contains("- changed `prod-alloc-ia`: node pve → pve2, cores 4 → 6, disk 40 GB → 60 GB"), "{grow}");

@@ -211,7 +211,13 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         note(Fate::Recreated, format!("vm_id {} → {}", a.vm_id, b.vm_id));
     }
     if a.environment != b.environment {
-        note(Fate::Recreated, format!("moves from the `{}` root to the `{}` root", a.environment, b.environment));
+        note(
+            Fate::Recreated,
+            format!(
+                "moves from the `{0}` root to the `{1}` root: its disk is lost, and the roots apply separately, so apply `{0}` first (`cargo xtask apply {0}`) to free vm_id {2}, or give it another vm_id",
+                a.environment, b.environment, a.vm_id
+            ),
+        );
     }
     if old.proxmox.snippets_datastore != new.proxmox.snippets_datastore {
         note(
