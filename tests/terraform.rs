@@ -66,14 +66,64 @@ fn schema_checker() -> Option<PathBuf> {
     None
 }
 
+/// The shared provider-schema reference with the HA resources added from
+/// `tests/schemas/bpg-proxmox-ha-schema.json` (read from the provider source at the pinned tag;
+/// the shared reference does not list them), written to `dir`.
+fn schema_with_ha(dir: &Path) -> PathBuf {
+    let read = |p: PathBuf| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap() };
+    let mut schema = read(common::repo_root().join("../shared/reference/bpg-proxmox-schema.json"));
+    let ha = read(common::repo_root().join("tests/schemas/bpg-proxmox-ha-schema.json"));
+    assert_eq!(ha["provider_version"], schema["provider_version"], "the HA excerpt is of another provider version than the reference");
+    assert_eq!(ha["provider_version"].as_str(), Some(load(&common::repo_root().join("stack.toml")).terraform.provider_version.as_str()));
+    let resources = schema["resources"].as_object_mut().unwrap();
+    for (rtype, node) in ha["resources"].as_object().unwrap() {
+        assert!(resources.insert(rtype.clone(), node.clone()).is_none(), "{rtype} is in the shared reference now: drop it from the excerpt");
+    }
+    let path = dir.join("bpg-proxmox-schema-with-ha.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&schema).unwrap()).unwrap();
+    path
+}
+
+fn check_schema(checker: &Path, schema: &Path, dir: &Path) -> (bool, String) {
+    let out = Command::new(checker).arg("--schema").arg(schema).arg(dir).output().unwrap();
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    (out.status.success() && report.contains(": 0 problems"), report)
+}
+
 #[test]
 fn every_proxmox_block_matches_the_provider_schema() {
     let Some(checker) = schema_checker() else { return };
+    let scratch = common::temp_dir("tf-schema-ref");
+    let schema = schema_with_ha(&scratch);
     for (name, stack) in stacks().into_iter().chain(backend_variants()) {
         let dir = materialize(&render(&stack), &format!("tf-schema-{name}"));
-        let out = Command::new(&checker).arg(dir.join("terraform")).output().unwrap();
-        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
-        assert!(out.status.success() && report.contains(": 0 problems"), "{name}: check-tf-schema:\n{report}");
+        let (ok, report) = check_schema(&checker, &schema, &dir.join("terraform"));
+        assert!(ok, "{name}: check-tf-schema:\n{report}");
+    }
+}
+
+/// The HA blocks are checked argument by argument: a misspelt or PVE 8-only argument of the
+/// scale-lab's HA rule, or a missing required one, is a problem the checker reports.
+#[test]
+fn the_ha_blocks_are_checked_against_the_provider_schema() {
+    let Some(checker) = schema_checker() else { return };
+    let scratch = common::temp_dir("tf-schema-ha");
+    let schema = schema_with_ha(&scratch);
+    let stack = stacks().into_iter().find(|(n, _)| n == "scale-lab").unwrap().1;
+    let tree = render(&stack);
+    let main = file(&tree, "terraform/environments/prod/main.tf");
+    assert!(main.contains("resource \"proxmox_haresource\" \"vm\"") && main.contains("resource \"proxmox_harule\" \"vm\""));
+    let cases = [
+        ("  strict    = true\n", "  restricted = true\n", "unknown argument or block 'restricted'"),
+        ("  type      = \"node-affinity\"\n", "", "required argument 'type' is missing"),
+        ("  resource_id = \"vm:${each.value}\"\n", "  sid = \"vm:${each.value}\"\n", "unknown argument or block 'sid'"),
+    ];
+    for (from, to, want) in cases {
+        assert!(main.contains(from), "{from:?} is not in the rendered HA blocks");
+        let dir = common::temp_dir("tf-schema-ha-case");
+        std::fs::write(dir.join("main.tf"), main.replacen(from, to, 1)).unwrap();
+        let (ok, report) = check_schema(&checker, &schema, &dir);
+        assert!(!ok && report.contains(want), "{from:?} → {to:?} passed the schema check:\n{report}");
     }
 }
 

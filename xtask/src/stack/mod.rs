@@ -2,6 +2,7 @@
 
 pub mod backend_tls;
 pub mod catalog;
+pub mod cluster;
 pub mod day2;
 pub mod diag;
 pub mod model;

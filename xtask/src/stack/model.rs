@@ -100,6 +100,9 @@ pub struct Proxmox {
     /// certificate: `cargo xtask plan|apply` give it to Terraform as SSL_CERT_FILE.
     pub ca_file: Option<String>,
     pub node: String,
+    /// `[proxmox] nodes`: the cluster's nodes, in stack.toml's order; empty when not given (then
+    /// any node name is taken as it is).
+    pub nodes: Vec<String>,
     pub ssh_user: String,
     pub api_token: SecretRef,
     pub vm_datastore: String,
@@ -189,6 +192,9 @@ pub struct Vm {
     pub memory_mb: u32,
     pub disk_gb: u32,
     pub node: String,
+    /// `ha = true`: the nodes the Proxmox HA manager may run it on (its `ha_nodes`, default every
+    /// node of `proxmox.nodes`), sorted; empty when the VM is not HA-managed.
+    pub ha_nodes: Vec<String>,
     pub agent: Agent,
     pub agent_metrics_port: Option<u16>,
     /// Sorted, as Proxmox sorts them.

@@ -66,6 +66,8 @@ pub struct RawProxmox {
     pub insecure: Option<bool>,
     pub ca_file: Option<String>,
     pub node: String,
+    /// The cluster's nodes (optional): every node a VM names must be one of them.
+    pub nodes: Option<Vec<String>>,
     pub ssh_user: Option<String>,
     pub api_token: Option<RawSecret>,
     pub vm_datastore: Option<String>,
@@ -120,6 +122,8 @@ pub struct RawMonitoringVm {
     pub memory_mb: i64,
     pub disk_gb: Option<i64>,
     pub node: Option<String>,
+    pub ha: Option<bool>,
+    pub ha_nodes: Option<Vec<String>>,
     pub os_reserve_mb: Option<i64>,
     pub stack_dir: Option<String>,
     pub secrets_dir: Option<String>,
@@ -136,6 +140,9 @@ pub struct RawVm {
     pub memory_mb: Option<i64>,
     pub disk_gb: Option<i64>,
     pub node: Option<String>,
+    /// Managed by the Proxmox HA manager, on `ha_nodes` (default: every node of `proxmox.nodes`).
+    pub ha: Option<bool>,
+    pub ha_nodes: Option<Vec<String>>,
     pub log_agent: Option<String>,
     pub tags: Option<Vec<String>>,
     pub ssh_keys: Option<Vec<String>>,

@@ -74,6 +74,7 @@ pub fn stand_in_proxmox() -> Proxmox {
         insecure: false,
         ca_file: None,
         node: "pve".to_string(),
+        nodes: Vec::new(),
         ssh_user: "root".to_string(),
         api_token: super::model::SecretRef { env: "PROXMOX_VE_API_TOKEN".to_string(), tf_var: "proxmox_ve_api_token".to_string() },
         vm_datastore: "local-lvm".to_string(),

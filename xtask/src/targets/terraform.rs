@@ -115,6 +115,17 @@ struct VmCtx<'a> {
     pad: String,
 }
 
+/// A VM under the HA manager: its `proxmox_haresource` and `proxmox_harule` (`_ha.tf.j2`).
+#[derive(Serialize)]
+struct HaCtx {
+    name: String,
+    /// Spaces that align `=` after the quoted name in the for_each maps, as fmt does.
+    pad: String,
+    /// The module output, so the HA resource is created after the VM and destroyed before it.
+    vm_id: String,
+    nodes: Vec<String>,
+}
+
 #[derive(Serialize)]
 struct UrlCtx {
     name: String,
@@ -154,6 +165,17 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
             pad: " ".repeat(width - vm.name.len()),
         })
         .collect();
+    let ha_width = vms.iter().filter(|vm| !vm.ha_nodes.is_empty()).map(|vm| vm.name.len()).max().unwrap_or(0);
+    let ha: Vec<HaCtx> = vms
+        .iter()
+        .filter(|vm| !vm.ha_nodes.is_empty())
+        .map(|vm| HaCtx {
+            name: vm.name.clone(),
+            pad: " ".repeat(ha_width - vm.name.len()),
+            vm_id: if env == MONITORING { "module.monitoring.vm_id".to_string() } else { format!("module.{}.vm_id", vm.name.replace('-', "_")) },
+            nodes: vm.ha_nodes.clone(),
+        })
+        .collect();
     let mut nodes: Vec<&str> = vms.iter().map(|vm| vm.node.as_str()).collect();
     nodes.sort();
     nodes.dedup();
@@ -187,6 +209,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
         env => env,
         monitoring => env == MONITORING,
         vms => Value::from_serialize(&vm_ctx),
+        ha => Value::from_serialize(&ha),
         nodes => nodes,
         image_file_name => format!("{env}-{}", stack.proxmox.cloud_image.file_name),
         loki_url => super::agents::push_url(stack).unwrap_or_default(),

@@ -1,4 +1,5 @@
-//! `[proxmox]`: the API endpoint, node, datastores and cloud image.
+//! `[proxmox]`: the API endpoint, node (and the cluster's nodes: `stack::cluster`), datastores
+//! and cloud image.
 
 use super::*;
 
@@ -60,6 +61,7 @@ impl Validator<'_> {
             insecure: x.insecure.unwrap_or(false),
             ca_file,
             node: x.node.clone(),
+            nodes: crate::stack::cluster::nodes(p, x.nodes.as_deref(), &x.node),
             ssh_user,
             api_token: secret(p, "proxmox.api_token", x.api_token.as_ref(), "PROXMOX_VE_API_TOKEN"),
             vm_datastore,

@@ -36,7 +36,9 @@ impl Validator<'_> {
     pub(super) fn node(&mut self, key: &str, node: Option<&String>, proxmox: &Proxmox) -> String {
         match node {
             Some(n) => {
-                check_label(self.p, key, "node name", n);
+                if check_label(self.p, key, "node name", n) {
+                    crate::stack::cluster::member(self.p, key, n, &proxmox.nodes);
+                }
                 n.clone()
             }
             None => proxmox.node.clone(),
@@ -105,6 +107,9 @@ impl Validator<'_> {
                 "keep it apart, e.g. /etc/monitoring-secrets",
             );
         }
+        let node = self.node("monitoring.node", m.node.as_ref(), proxmox);
+        let stand_in = self.p.already_reported("proxmox", true);
+        let ha_nodes = crate::stack::cluster::ha(self.p, "monitoring", m.ha, m.ha_nodes.as_deref(), &node, &proxmox.nodes, stand_in);
         let vm = Vm {
             name: m.name.clone(),
             vm_id,
@@ -113,7 +118,8 @@ impl Validator<'_> {
             cores: opt_range(self.p, "monitoring.cores", m.cores, 2, 1, 128, ""),
             memory_mb,
             disk_gb: opt_range(self.p, "monitoring.disk_gb", m.disk_gb, 32, 8, 65_536, " GB"),
-            node: self.node("monitoring.node", m.node.as_ref(), proxmox),
+            node,
+            ha_nodes,
             // Its logs are shipped by the compose stack's Promtail container, not by a host agent.
             agent: Agent::None,
             agent_metrics_port: None,
@@ -160,6 +166,9 @@ impl Validator<'_> {
             tags.push("terraform".to_string());
             tags.sort();
             tags.dedup();
+            let node = self.node(&join(&key, "node"), r.node.as_ref(), proxmox);
+            let stand_in = self.p.already_reported("proxmox", true);
+            let ha_nodes = crate::stack::cluster::ha(self.p, &key, r.ha, r.ha_nodes.as_deref(), &node, &proxmox.nodes, stand_in);
             let Some(ip) = ip else { continue };
             out.push(Vm {
                 name: name.clone(),
@@ -169,7 +178,8 @@ impl Validator<'_> {
                 cores: opt_range(self.p, &join(&key, "cores"), r.cores, 2, 1, 128, ""),
                 memory_mb: opt_range(self.p, &join(&key, "memory_mb"), r.memory_mb, 2048, 512, 1_048_576, " MB"),
                 disk_gb: opt_range(self.p, &join(&key, "disk_gb"), r.disk_gb, 20, 4, 65_536, " GB"),
-                node: self.node(&join(&key, "node"), r.node.as_ref(), proxmox),
+                node,
+                ha_nodes,
                 agent,
                 agent_metrics_port: agent.metrics_port(),
                 tags,
