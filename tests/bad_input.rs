@@ -453,3 +453,64 @@ fn a_file_that_is_not_utf8_is_located() {
         "stack.toml:6:11: not UTF-8 text: byte 0xe9 is not valid UTF-8 (TOML files are UTF-8)\n  hint: save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 stack.toml > stack.utf8.toml` and move it back\n1 problem in stack.toml"
     );
 }
+
+// A Proxmox cluster (`proxmox.nodes`) and HA (`ha`, `ha_nodes`): README, "A Proxmox cluster with HA".
+const NODES: (&str, &str) = ("node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve3\"]\n");
+
+#[test]
+fn a_vm_node_not_in_the_cluster_nodes() {
+    check("cluster_node_not_in_nodes", &[NODES, ("disk_gb = 40\n", "disk_gb = 40\nnode = \"pve4\"\n")]);
+}
+
+#[test]
+fn a_vm_node_misspelt_gets_a_did_you_mean() {
+    check("cluster_node_did_you_mean", &[NODES, ("disk_gb = 40\n", "disk_gb = 40\nnode = \"pev2\"\n")]);
+}
+
+#[test]
+fn the_provider_node_not_in_the_cluster_nodes() {
+    check("cluster_provider_node_not_in_nodes", &[("node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve2\", \"pve3\"]\n")]);
+}
+
+#[test]
+fn a_node_listed_twice() {
+    check("cluster_duplicate_node", &[("node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve\"]\n")]);
+}
+
+#[test]
+fn an_empty_node_list() {
+    check("cluster_empty_nodes", &[("node = \"pve\"\n", "node = \"pve\"\nnodes = []\n")]);
+}
+
+#[test]
+fn ha_nodes_without_the_cluster_nodes() {
+    check("cluster_ha_nodes_without_nodes", &[("disk_gb = 40\n", "disk_gb = 40\nha = true\nha_nodes = [\"pve\", \"pve2\"]\n")]);
+}
+
+#[test]
+fn ha_without_the_cluster_nodes() {
+    check("cluster_ha_without_nodes", &[("disk_gb = 40\n", "disk_gb = 40\nha = true\n")]);
+}
+
+#[test]
+fn ha_nodes_naming_an_unknown_node() {
+    check("cluster_ha_nodes_unknown_node", &[NODES, ("disk_gb = 40\n", "disk_gb = 40\nha = true\nha_nodes = [\"pve\", \"pve5\"]\n")]);
+}
+
+#[test]
+fn ha_nodes_empty() {
+    check("cluster_ha_nodes_empty", &[NODES, ("disk_gb = 40\n", "disk_gb = 40\nha = true\nha_nodes = []\n")]);
+}
+
+#[test]
+fn ha_nodes_without_the_own_node_twice_or_without_ha() {
+    check(
+        "cluster_ha_nodes_own_node_twice_without_ha",
+        &[
+            NODES,
+            ("disk_gb = 32\n", "disk_gb = 32\nha = true\nha_nodes = [\"pve2\", \"pve3\"]\n"),
+            ("disk_gb = 20\n", "disk_gb = 20\nha = true\nha_nodes = [\"pve\", \"pve\"]\n"),
+            ("disk_gb = 40\n", "disk_gb = 40\nha_nodes = [\"pve2\"]\n"),
+        ],
+    );
+}

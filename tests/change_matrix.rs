@@ -204,12 +204,69 @@ fn gen_then_check(name: &str, old: &Tree, new: &Tree) {
 fn every_kind_of_edit_is_refused_or_says_what_happens_to_each_vm() {
     let rows = rows();
     assert!(rows.len() >= 25, "the matrix has {} kinds of edit", rows.len());
-    let src = example();
-    let old = parse(&src).unwrap();
+    run_rows(&example(), &rows);
+}
+
+/// The example as a three-node cluster (`proxmox.nodes`) with HA on `prod-alloc-ia`: the base
+/// of the HA rows.
+fn cluster() -> String {
+    let s = sub(&example(), "node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve3\"]\n");
+    add_to_vm(&s, IA, "ha = true")
+}
+
+/// Edits of the cluster: the node list, HA on and off, the nodes an HA VM may run on, and a VM
+/// moved while HA manages it. HA changes leave the VM itself untouched (in place: only its HA
+/// resource and rule change); a node change is a migration, never a re-creation.
+fn cluster_rows() -> Vec<Row> {
+    vec![
+        Row { name: "cluster: nothing", edit: |s| s.to_string(), expect: Fates(&[], Unchanged) },
+        Row {
+            name: "cluster: a node added to the list",
+            edit: |s| sub(s, "nodes = [\"pve\", \"pve2\", \"pve3\"]", "nodes = [\"pve\", \"pve2\", \"pve3\", \"pve4\"]"),
+            // The HA VM's default `ha_nodes` is every node: its rule gains pve4.
+            expect: Fates(&[(IA, InPlace)], Unchanged),
+        },
+        Row {
+            name: "cluster: a node removed while a VM is on it",
+            edit: |s| sub(&in_vm(s, BLOG, "environment = \"prod\"", "environment = \"prod\"\nnode = \"pve3\""), "\"pve2\", \"pve3\"]", "\"pve2\"]"),
+            expect: Rejected("vms.prod-blog-the.node", "is not in proxmox.nodes"),
+        },
+        Row { name: "cluster: HA on", edit: |s| add_to_vm(s, BLOG, "ha = true"), expect: Fates(&[(BLOG, InPlace)], Unchanged) },
+        Row { name: "cluster: HA off", edit: |s| in_vm(s, IA, "ha = true", "ha = false"), expect: Fates(&[(IA, InPlace)], Unchanged) },
+        Row {
+            name: "cluster: ha_nodes changed",
+            edit: |s| in_vm(s, IA, "ha = true", "ha = true\nha_nodes = [\"pve\", \"pve2\"]"),
+            expect: Fates(&[(IA, InPlace)], Unchanged),
+        },
+        Row { name: "cluster: HA VM moved to another node", edit: |s| add_to_vm(s, IA, "node = \"pve2\""), expect: Fates(&[(IA, InPlace)], Unchanged) },
+        Row {
+            name: "cluster: HA VM moved to a node its HA rule does not allow yet",
+            edit: |s| {
+                let s = sub(s, "nodes = [\"pve\", \"pve2\", \"pve3\"]", "nodes = [\"pve\", \"pve2\", \"pve3\", \"pve4\"]");
+                let s = in_vm(&s, IA, "ha = true", "ha = true\nha_nodes = [\"pve3\", \"pve4\"]");
+                add_to_vm(&s, IA, "node = \"pve4\"")
+            },
+            expect: Fates(&[(IA, Refused)], Unchanged),
+        },
+        Row {
+            name: "cluster: ha_nodes without the VM's own node",
+            edit: |s| in_vm(s, IA, "ha = true", "ha = true\nha_nodes = [\"pve2\"]"),
+            expect: Rejected("vms.prod-alloc-ia.ha_nodes", "own node `pve`"),
+        },
+    ]
+}
+
+#[test]
+fn every_kind_of_cluster_edit_is_refused_or_says_what_happens_to_each_vm() {
+    run_rows(&cluster(), &cluster_rows());
+}
+
+fn run_rows(src: &str, rows: &[Row]) {
+    let old = parse(src).unwrap();
     let old_tree = render(&old);
     let mut failures = Vec::new();
-    for row in &rows {
-        let new_src = (row.edit)(&src);
+    for row in rows {
+        let new_src = (row.edit)(src);
         match (&row.expect, parse(&new_src)) {
             (Rejected(key, part), Err(report)) => {
                 let located = report.lines().any(|l| {

@@ -1,6 +1,6 @@
 //! The first section of the pull-request summary, "To approve on purpose": one test per kind of
 //! change an operator must see in the first lines (TLS and URL schemes, CA, leaf, firewall,
-//! targets and derived figures, memory budget, agents, secrets folder, Proxmox).
+//! targets and derived figures, memory budget, agents, secrets folder, Proxmox, HA per VM).
 
 mod common;
 
@@ -151,6 +151,28 @@ fn the_proxmox_connection() {
         &out,
         "**Proxmox**: endpoint `https://192.168.1.10:8006/` → `https://192.168.1.11:8006/`; node `pve` → `pve2`; snippets datastore `local` → `nfs`",
     );
+}
+
+/// The example as a three-node cluster, with HA on `prod-alloc-ia` when `ha`.
+fn cluster(ha: &str) -> String {
+    let s = edit(&example_src(), "node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve3\"]\n");
+    edit(&s, "disk_gb = 40\n", &format!("disk_gb = 40\n{ha}"))
+}
+
+#[test]
+fn ha_on_off_and_its_nodes_per_vm() {
+    let on = summary(&cluster(""), &cluster("ha = true\n"));
+    assert_first(
+        &on,
+        "**HA** (Proxmox HA manager; the VMs themselves are untouched, each needs its disks on shared storage to fail over): `prod-alloc-ia` off → on (nodes `pve`, `pve2`, `pve3`)",
+    );
+    assert!(on.contains("HA on (nodes `pve`, `pve2`, `pve3`): Terraform creates its HA resource and rule; the VM itself is untouched"), "{on}");
+    let off = summary(&cluster("ha = true\n"), &cluster(""));
+    assert_first(&off, "`prod-alloc-ia` on → off (the VM leaves HA and runs on)");
+    let nodes = summary(&cluster("ha = true\n"), &cluster("ha = true\nha_nodes = [\"pve\", \"pve2\"]\n"));
+    assert_first(&nodes, "`prod-alloc-ia` nodes `pve`, `pve2`, `pve3` → `pve`, `pve2`");
+    let listed = summary(&example_src(), &cluster(""));
+    assert_first(&listed, "**Proxmox**: cluster nodes not listed → `pve`, `pve2`, `pve3`");
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) {

@@ -1,6 +1,7 @@
 //! The first section of the pull-request summary: the changes an operator approves on purpose
 //! (TLS and URL schemes, the CA and the leaf, firewall rules, targets and the figures derived
-//! from them, the memory budget, log agents, the secrets folder, the Proxmox connection). Pure:
+//! from them, the memory budget, log agents, the secrets folder, the Proxmox connection, HA per
+//! VM). Pure:
 //! two validated stacks and two rendered trees in, one line per change out.
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(agents(old, new));
     out.extend(secrets_dir(old, new));
     out.extend(proxmox(old, new));
+    out.extend(ha(old, new));
     out
 }
 
@@ -237,10 +239,37 @@ fn proxmox(old: &Stack, new: &Stack) -> Vec<String> {
     figure(&mut p, "endpoint", format!("`{}`", a.endpoint), format!("`{}`", b.endpoint));
     figure(&mut p, "insecure TLS", a.insecure, b.insecure);
     figure(&mut p, "node", format!("`{}`", a.node), format!("`{}`", b.node));
+    let list = |n: &[String]| if n.is_empty() { "not listed".to_string() } else { crate::vm_fate::nodes(n) };
+    figure(&mut p, "cluster nodes", list(&a.nodes), list(&b.nodes));
     figure(&mut p, "SSH user", format!("`{}`", a.ssh_user), format!("`{}`", b.ssh_user));
     figure(&mut p, "API token variable", format!("`{}`", a.api_token.env), format!("`{}`", b.api_token.env));
     figure(&mut p, "VM datastore", format!("`{}`", a.vm_datastore), format!("`{}`", b.vm_datastore));
     figure(&mut p, "snippets datastore", format!("`{}`", a.snippets_datastore), format!("`{}`", b.snippets_datastore));
     figure(&mut p, "image datastore", format!("`{}`", a.image_datastore), format!("`{}`", b.image_datastore));
     if p.is_empty() { Vec::new() } else { vec![format!("**Proxmox**: {}", p.join("; "))] }
+}
+
+/// HA on or off per VM, and the nodes each HA VM may run on.
+fn ha(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (all_vms(old), all_vms(new));
+    let on = |vm: Option<&&Vm>| vm.is_some_and(|vm| !vm.ha_nodes.is_empty());
+    let mut changed = Vec::new();
+    for name in a.keys().chain(b.keys().filter(|n| !a.contains_key(*n))) {
+        let (before, after) = (a.get(name), b.get(name));
+        let nodes = |vm: Option<&&Vm>| vm.map(|vm| crate::vm_fate::nodes(&vm.ha_nodes)).unwrap_or_default();
+        match (on(before), on(after)) {
+            (false, true) if before.is_none() => changed.push(format!("`{name}` new, on (nodes {})", nodes(after))),
+            (false, true) => changed.push(format!("`{name}` off → on (nodes {})", nodes(after))),
+            (true, false) if after.is_some() => changed.push(format!("`{name}` on → off (the VM leaves HA and runs on)")),
+            (true, false) => changed.push(format!("`{name}` on → removed with the VM")),
+            (true, true) if before.map(|v| &v.ha_nodes) != after.map(|v| &v.ha_nodes) => {
+                changed.push(format!("`{name}` nodes {} → {}", nodes(before), nodes(after)))
+            }
+            _ => {}
+        }
+    }
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    vec![format!("**HA** (Proxmox HA manager; the VMs themselves are untouched, each needs its disks on shared storage to fail over): {}", changed.join(", "))]
 }

@@ -89,6 +89,31 @@ pub const IN_PLACE: &[ForceNew] = &[
         source: "proxmoxtf/resource/vm/vm.go:6643 (moving the cloud-init drive needs the VM stopped)",
         effect: "proxmox.vm_datastore: stopped, disks moved, started",
     },
+    ForceNew {
+        attribute: "proxmox_virtual_environment_vm.node_name of an HA-managed VM",
+        source: "proxmoxtf/resource/vm/vm.go:7674-7694 (migrateVM: a running HA VM through the HA manager's migrate, a stopped one out of HA, migrated, put back), :7842-7843 (waits up to 5 minutes for it on the new node)",
+        effect: "a node change with `ha = true`: migrated like any VM, never re-created",
+    },
+    ForceNew {
+        attribute: "proxmox_virtual_environment_vm.node_name, read",
+        source: "proxmoxtf/resource/vm/vm.go:4306-4318 (vmRead finds the VM's node in the cluster and records it)",
+        effect: "after an HA failover the next plan shows the node change and migrates the VM back to its `node`",
+    },
+    ForceNew {
+        attribute: "proxmox_virtual_environment_vm.purge_on_destroy",
+        source: "proxmoxtf/resource/vm/vm.go:147 (default true), :7472-7475 (DeleteVM with purge)",
+        effect: "a destroyed HA VM leaves no HA entry behind (its HA resource is removed first anyway: it depends on the VM)",
+    },
+    ForceNew {
+        attribute: "proxmox_haresource",
+        source: "fwprovider/cluster/ha/resource_haresource.go:169-203, :245-286 (create and delete call only the HA resources API)",
+        effect: "`ha = true` on or off: the HA resource is created or destroyed, the VM is untouched (destroying it takes the VM out of HA; it runs on)",
+    },
+    ForceNew {
+        attribute: "proxmox_harule.nodes, resources",
+        source: "fwprovider/cluster/ha/resource_harule.go:116-147 (no RequiresReplace), :321 (Update); `rule` and `type` replace it (:81, :95)",
+        effect: "`ha_nodes` changed: the rule is updated in place; its id `ha-<name>-<vm_id>` changes only when the VM is re-created",
+    },
 ];
 
 /// What happens to one VM, from the least to the most disruptive.
@@ -148,6 +173,11 @@ impl VmFate {
 /// Every VM of the lab, monitoring VM included, by name.
 fn all_vms(stack: &Stack) -> BTreeMap<&str, &Vm> {
     std::iter::once(&stack.monitoring.vm).chain(&stack.vms).map(|vm| (vm.name.as_str(), vm)).collect()
+}
+
+/// `pve-a`, `pve-b`: a VM's HA nodes as the summary shows them.
+pub fn nodes(list: &[String]) -> String {
+    list.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
 fn files_differ(old: &Tree, new: &Tree, prefix: &str) -> bool {
@@ -231,7 +261,35 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         note(Fate::InPlace, format!("disk {} GB → {} GB (grown live)", a.disk_gb, b.disk_gb));
     }
     if a.node != b.node {
-        note(Fate::InPlace, format!("migrates from node `{}` to `{}` (`migrate = true`; the snippets are uploaded to the new node first)", a.node, b.node));
+        let how = if a.ha_nodes.is_empty() { "" } else { "; HA-managed: through the HA manager" };
+        note(
+            Fate::InPlace,
+            format!("migrates from node `{}` to `{}` (`migrate = true`; the snippets are uploaded to the new node first{how})", a.node, b.node),
+        );
+        if !a.ha_nodes.is_empty() && !b.ha_nodes.is_empty() && !a.ha_nodes.contains(&b.node) {
+            note(
+                Fate::Refused,
+                format!(
+                    "its HA rule allows {} today, not `{}`: Terraform migrates the VM before it updates the rule, and the HA manager does not place it on a node its strict rule excludes, so the provider's 5-minute wait for it there fails; change `ha_nodes` in one apply and `node` in the next",
+                    nodes(&a.ha_nodes),
+                    b.node
+                ),
+            );
+        }
+    }
+    match (a.ha_nodes.is_empty(), b.ha_nodes.is_empty()) {
+        (true, false) => {
+            note(Fate::InPlace, format!("HA on (nodes {}): Terraform creates its HA resource and rule; the VM itself is untouched", nodes(&b.ha_nodes)))
+        }
+        (false, true) => note(
+            Fate::InPlace,
+            "HA off: Terraform destroys its HA rule and HA resource, which takes the VM out of HA; the VM itself is untouched and runs on".to_string(),
+        ),
+        (false, false) if a.ha_nodes != b.ha_nodes => note(
+            Fate::InPlace,
+            format!("HA nodes {} → {}: its HA rule is updated in place; the VM itself is untouched", nodes(&a.ha_nodes), nodes(&b.ha_nodes)),
+        ),
+        _ => {}
     }
     if a.cores != b.cores {
         note(Fate::Reboot, format!("cores {} → {} (CPU is not hot-plugged)", a.cores, b.cores));

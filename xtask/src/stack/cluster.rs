@@ -2,7 +2,7 @@
 //! `ha_nodes` on `[monitoring]` and `[vms.NAME]`), checked against each other. Validation calls
 //! these; the HA resources they lead to are rendered by `targets::terraform`.
 
-use super::diag::{Problems, did_you_mean};
+use super::diag::{Problems, did_you_mean, edit_distance};
 use super::validate::is_dns_label;
 
 /// `proxmox.nodes` (absent: empty): DNS labels, none twice, `proxmox.node` among them.
@@ -15,7 +15,11 @@ pub fn nodes(p: &mut Problems, raw: Option<&[String]>, node: &str) -> Vec<String
     let mut out: Vec<String> = Vec::new();
     for (i, n) in raw.iter().enumerate() {
         if !is_dns_label(n) {
-            p.add(format!("proxmox.nodes[{i}]"), format!("node name `{}` is not a DNS label", n.escape_debug()), "Proxmox node names are hostnames, e.g. `pve-a`");
+            p.add(
+                format!("proxmox.nodes[{i}]"),
+                format!("node name `{}` is not a DNS label", n.escape_debug()),
+                "Proxmox node names are hostnames, e.g. `pve-a`",
+            );
         } else if out.contains(n) {
             p.add(format!("proxmox.nodes[{i}]"), format!("node `{n}` is listed twice"), "name each node once");
         } else {
@@ -31,7 +35,11 @@ pub fn member(p: &mut Problems, key: &str, node: &str, nodes: &[String]) {
     if nodes.is_empty() || nodes.iter().any(|n| n == node) {
         return;
     }
-    let hint = match did_you_mean(node, nodes.iter().map(String::as_str)) {
+    // Node names often differ by one digit (`pve2`, `pve3`): a typo is suggested only when one
+    // node is closer than every other, never for a tie such as `pve4`.
+    let near = did_you_mean(node, nodes.iter().map(String::as_str))
+        .filter(|near| nodes.iter().filter(|n| edit_distance(node, n) == edit_distance(node, near)).count() == 1);
+    let hint = match near {
         Some(near) => format!("did you mean `{near}`? The nodes are {}", list(nodes)),
         None => format!("one of {}, or add it to `proxmox.nodes`", list(nodes)),
     };
@@ -61,7 +69,11 @@ pub fn ha(p: &mut Problems, key: &str, ha: Option<bool>, ha_nodes: Option<&[Stri
     }
     if nodes.is_empty() {
         let (k, what) = if ha_nodes.is_some() { (nodes_key.clone(), "`ha_nodes` needs") } else { (format!("{key}.ha"), "HA needs") };
-        p.add(k, format!("{what} the cluster's nodes, and `[proxmox]` has no `nodes`"), "add `nodes = [\"pve-a\", \"pve-b\", ...]` to `[proxmox]`: the nodes of the cluster");
+        p.add(
+            k,
+            format!("{what} the cluster's nodes, and `[proxmox]` has no `nodes`"),
+            "add `nodes = [\"pve-a\", \"pve-b\", ...]` to `[proxmox]`: the nodes of the cluster",
+        );
         return Vec::new();
     }
     let Some(raw) = ha_nodes else {
@@ -85,7 +97,11 @@ pub fn ha(p: &mut Problems, key: &str, ha: Option<bool>, ha_nodes: Option<&[Stri
         }
     }
     if out.len() == raw.len() && !out.iter().any(|n| n == node) {
-        p.add(&nodes_key, format!("the VM's own node `{node}` is not in `ha_nodes`"), "add it: the HA rule is strict, the HA manager would move the VM away from its node");
+        p.add(
+            &nodes_key,
+            format!("the VM's own node `{node}` is not in `ha_nodes`"),
+            "add it: the HA rule is strict, the HA manager would move the VM away from its node",
+        );
     }
     out.sort();
     out

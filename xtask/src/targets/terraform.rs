@@ -118,7 +118,8 @@ struct VmCtx<'a> {
 /// A VM under the HA manager: its `proxmox_haresource` and `proxmox_harule` (`_ha.tf.j2`).
 #[derive(Serialize)]
 struct HaCtx {
-    name: String,
+    /// `<name>-<vm_id>`: see `_ha.tf.j2`.
+    key: String,
     /// Spaces that align `=` after the quoted name in the for_each maps, as fmt does.
     pad: String,
     /// The module output, so the HA resource is created after the VM and destroyed before it.
@@ -165,13 +166,14 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
             pad: " ".repeat(width - vm.name.len()),
         })
         .collect();
-    let ha_width = vms.iter().filter(|vm| !vm.ha_nodes.is_empty()).map(|vm| vm.name.len()).max().unwrap_or(0);
+    let ha_key = |vm: &Vm| format!("{}-{}", vm.name, vm.vm_id);
+    let ha_width = vms.iter().filter(|vm| !vm.ha_nodes.is_empty()).map(|vm| ha_key(vm).len()).max().unwrap_or(0);
     let ha: Vec<HaCtx> = vms
         .iter()
         .filter(|vm| !vm.ha_nodes.is_empty())
         .map(|vm| HaCtx {
-            name: vm.name.clone(),
-            pad: " ".repeat(ha_width - vm.name.len()),
+            key: ha_key(vm),
+            pad: " ".repeat(ha_width - ha_key(vm).len()),
             vm_id: if env == MONITORING { "module.monitoring.vm_id".to_string() } else { format!("module.{}.vm_id", vm.name.replace('-', "_")) },
             nodes: vm.ha_nodes.clone(),
         })
