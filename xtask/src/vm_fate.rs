@@ -261,18 +261,19 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         note(Fate::InPlace, format!("disk {} GB → {} GB (grown live)", a.disk_gb, b.disk_gb));
     }
     if a.node != b.node {
-        let how = if a.ha_nodes.is_empty() { "" } else { "; HA-managed: through the HA manager" };
+        let how = if a.ha_nodes.is_empty() { "" } else { "; HA-managed: through the HA manager, or out of HA and back for a stopped VM" };
         note(
             Fate::InPlace,
             format!("migrates from node `{}` to `{}` (`migrate = true`; the snippets are uploaded to the new node first{how})", a.node, b.node),
         );
         if !a.ha_nodes.is_empty() && !b.ha_nodes.is_empty() && !a.ha_nodes.contains(&b.node) {
+            // The HA manager runs a migrate request to any online node (pve-ha-manager
+            // src/PVE/HA/Manager.pm:1402-1420), then places the VM by its rules (:1507).
             note(
-                Fate::Refused,
+                Fate::InPlace,
                 format!(
-                    "its HA rule allows {} today, not `{}`: Terraform migrates the VM before it updates the rule, and the HA manager does not place it on a node its strict rule excludes, so the provider's 5-minute wait for it there fails; change `ha_nodes` in one apply and `node` in the next",
-                    nodes(&a.ha_nodes),
-                    b.node
+                    "its HA rule allows {} until this apply updates it, after the migration: the HA manager may move the VM back to one of those nodes in between, and the next apply then migrates it again; to avoid it, change `ha_nodes` in one apply and `node` in the next",
+                    nodes(&a.ha_nodes)
                 ),
             );
         }
