@@ -232,10 +232,10 @@ fn cluster_rows() -> Vec<Row> {
             expect: Rejected("vms.prod-blog-the.node", "is not in proxmox.nodes"),
         },
         Row { name: "cluster: HA on", edit: |s| add_to_vm(s, BLOG, "ha = true"), expect: Fates(&[(BLOG, InPlace)], Unchanged) },
-        Row { name: "cluster: HA off", edit: |s| in_vm(s, IA, "ha = true", "ha = false"), expect: Fates(&[(IA, InPlace)], Unchanged) },
+        Row { name: "cluster: HA off", edit: |s| in_vm(s, IA, "\nha = true", "\nha = false"), expect: Fates(&[(IA, InPlace)], Unchanged) },
         Row {
             name: "cluster: ha_nodes changed",
-            edit: |s| in_vm(s, IA, "ha = true", "ha = true\nha_nodes = [\"pve\", \"pve2\"]"),
+            edit: |s| in_vm(s, IA, "\nha = true", "\nha = true\nha_nodes = [\"pve\", \"pve2\"]"),
             expect: Fates(&[(IA, InPlace)], Unchanged),
         },
         Row { name: "cluster: HA VM moved to another node", edit: |s| add_to_vm(s, IA, "node = \"pve2\""), expect: Fates(&[(IA, InPlace)], Unchanged) },
@@ -243,7 +243,7 @@ fn cluster_rows() -> Vec<Row> {
             name: "cluster: HA VM moved to a node its HA rule does not allow yet",
             edit: |s| {
                 let s = sub(s, "nodes = [\"pve\", \"pve2\", \"pve3\"]", "nodes = [\"pve\", \"pve2\", \"pve3\", \"pve4\"]");
-                let s = in_vm(&s, IA, "ha = true", "ha = true\nha_nodes = [\"pve3\", \"pve4\"]");
+                let s = in_vm(&s, IA, "\nha = true", "\nha = true\nha_nodes = [\"pve3\", \"pve4\"]");
                 add_to_vm(&s, IA, "node = \"pve4\"")
             },
             // Migrated, never re-created: the summary says the HA manager may move it back once.
@@ -251,7 +251,7 @@ fn cluster_rows() -> Vec<Row> {
         },
         Row {
             name: "cluster: ha_nodes without the VM's own node",
-            edit: |s| in_vm(s, IA, "ha = true", "ha = true\nha_nodes = [\"pve2\"]"),
+            edit: |s| in_vm(s, IA, "\nha = true", "\nha = true\nha_nodes = [\"pve2\"]"),
             expect: Rejected("vms.prod-alloc-ia.ha_nodes", "own node `pve`"),
         },
     ]
