@@ -56,6 +56,13 @@ impl Outputs<'_> {
         self.add(out, &text)
     }
 
+    /// Copies the static file of the templates folder whose path is `out` (no `.j2`) into `out`,
+    /// with its header and the same parse-back as a rendered file.
+    pub fn copy(&mut self, out: &str) -> Result<()> {
+        let text = self.renderer.read(out)?;
+        self.add(out, &text)
+    }
+
     /// Adds a file made in Rust (or rendered), with its header. `generate` parses every file
     /// back before it returns the tree.
     pub fn add(&mut self, out: &str, text: &str) -> Result<()> {
