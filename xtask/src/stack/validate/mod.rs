@@ -173,22 +173,7 @@ impl Validator<'_> {
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();
         environments.dedup();
-        Some(Stack {
-            domain,
-            targets,
-            proxmox,
-            network,
-            terraform,
-            monitoring,
-            vms,
-            environments,
-            logging,
-            alerting,
-            tls,
-            services,
-            routes,
-            memory,
-        })
+        Some(Stack { domain, targets, proxmox, network, terraform, monitoring, vms, environments, logging, alerting, tls, services, routes, memory })
     }
 
     fn required<'r, T>(&mut self, section: Option<&'r T>, name: &str, what: &str) -> Option<&'r T> {

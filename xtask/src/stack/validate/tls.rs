@@ -63,15 +63,6 @@ impl Validator<'_> {
         let certs_dir = certs_dir(p, t.certs_dir);
         // Read only from a folder inside the repository; with TLS off nothing is copied.
         let certs = if enabled && p.0.len() == before { (self.read_certs)(&certs_dir) } else { CommittedCerts::default() };
-        Tls {
-            enabled,
-            ca_key,
-            leaf_key,
-            certs_dir,
-            certs,
-            leaf_validity_days: validity,
-            renew_before_days: renew,
-            min_version,
-        }
+        Tls { enabled, ca_key, leaf_key, certs_dir, certs, leaf_validity_days: validity, renew_before_days: renew, min_version }
     }
 }
