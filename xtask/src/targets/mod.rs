@@ -86,7 +86,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
 
 /// Renders the whole tree for `stack` from the templates in `templates`, without the parse-back:
 /// the caller must call `parse_back` before anything reads or writes the tree (check and gen do,
-/// with what generated/ vouches for). No I/O.
+/// with what generated/ vouches for). It reads nothing but the templates and static files of `templates`.
 pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
