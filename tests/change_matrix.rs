@@ -14,7 +14,7 @@ use std::fs;
 
 use common::{repo_root, temp_dir};
 use xtask::review::summarize;
-use xtask::stack::{self, Stack};
+use xtask::stack::Stack;
 use xtask::tree::{self, Tree};
 use xtask::vm_fate::{self, Fate};
 
@@ -55,13 +55,11 @@ fn without_vm(src: &str, vm: &str) -> String {
 }
 
 fn parse(src: &str) -> Result<Stack, String> {
-    let mut stack = stack::from_str("stack.toml", src).map_err(|e| e.to_string())?;
-    xtask::project::load_certs(&mut stack, &repo_root()).map_err(|e| format!("{e:#}"))?;
-    Ok(stack)
+    common::project().parse("stack.toml", src.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn render(stack: &Stack) -> Tree {
-    xtask::targets::generate(stack, &repo_root().join("infrastructure/templates")).unwrap()
+    common::render(stack)
 }
 
 enum Expect {

@@ -19,9 +19,7 @@ fn example() -> Tree {
 /// The example with a changed retention: the same files, some with other bytes.
 fn changed() -> Tree {
     let src = fs::read_to_string(common::repo_root().join("stack.toml")).unwrap().replace("retention_days = 15", "retention_days = 30");
-    let mut stack = xtask::stack::from_str("stack.toml", &src).unwrap();
-    xtask::project::load_certs(&mut stack, &common::repo_root()).unwrap();
-    common::render(&stack)
+    common::render(&common::project().parse("stack.toml", src.as_bytes()).unwrap())
 }
 
 /// `tree` plus one file that a later tree no longer makes.

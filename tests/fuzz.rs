@@ -210,8 +210,9 @@ fn inside(path: &str) -> bool {
 /// renders are compared in memory (the disk round trip is what the every-10th write tests).
 fn gen_then_check(src: &str, ca: &(String, xtask::tls::Issued), templates: &Path, on_disk: bool) -> Result<bool, String> {
     let root = common::temp_dir("fuzz-full");
-    let mut stack = stack::from_str("stack.toml", src).map_err(|e| format!("accepted once, refused now: {e}"))?;
-    let t = &stack.tls;
+    // Where this stack wants its certificates and keys, so that they are put there before the load.
+    let wanted = stack::from_str("stack.toml", src).map_err(|e| format!("accepted once, refused now: {e}"))?;
+    let t = &wanted.tls;
     if t.enabled {
         if !(inside(&t.certs_dir) && inside(&t.ca_key) && inside(&t.leaf_key)) {
             return Ok(false);
@@ -222,7 +223,8 @@ fn gen_then_check(src: &str, ca: &(String, xtask::tls::Issued), templates: &Path
         xtask::certs_cmd::write_private(&root.join(&t.ca_key), &ca.1.key_pem).unwrap();
     }
     let now = xtask::certs_cmd::now();
-    xtask::project::load_certs(&mut stack, &root).unwrap();
+    let project = xtask::project::Project::new(root.path(), "stack.toml");
+    let mut stack = project.parse("stack.toml", src.as_bytes()).unwrap();
     if xtask::certs_cmd::renew_leaf(&root, &mut stack, now).is_err() {
         let _ = std::fs::remove_dir_all(&root);
         return Ok(false);
@@ -233,8 +235,7 @@ fn gen_then_check(src: &str, ca: &(String, xtask::tls::Issued), templates: &Path
         xtask::tree::write(&tree, &generated).map_err(|e| format!("gen: {e:#}"))?;
     }
     // check: a fresh load of the same files, render, drift and the certificate audit.
-    let mut again = stack::from_str("stack.toml", src).unwrap();
-    xtask::project::load_certs(&mut again, &root).unwrap();
+    let again = project.parse("stack.toml", src.as_bytes()).unwrap();
     let expected = xtask::targets::generate(&again, templates).map_err(|e| format!("check: {e:#}"))?;
     let drift: Vec<String> = if on_disk {
         xtask::tree::drift(&expected, &generated).unwrap().iter().map(|d| format!("{} {:?}", d.path, d.class)).collect()

@@ -8,7 +8,7 @@ use std::fs;
 
 use common::{render, repo_copy, repo_root, text, xtask};
 use xtask::review::summarize;
-use xtask::stack::{self, Stack};
+use xtask::stack::Stack;
 
 fn example_src() -> String {
     fs::read_to_string(repo_root().join("stack.toml")).unwrap()
@@ -16,9 +16,7 @@ fn example_src() -> String {
 
 /// The stack with its committed certificates, as `cargo xtask diff` loads it.
 fn parse(src: &str) -> Stack {
-    let mut s = stack::from_str("stack.toml", src).unwrap_or_else(|e| panic!("{e}"));
-    xtask::project::load_certs(&mut s, &repo_root()).unwrap();
-    s
+    common::project().parse("stack.toml", src.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn edit(src: &str, from: &str, to: &str) -> String {

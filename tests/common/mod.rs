@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use xtask::stack::{self, Stack};
+use xtask::project::Project;
+use xtask::stack::Stack;
 use xtask::tree::Tree;
 
 pub fn repo_root() -> PathBuf {
@@ -24,16 +25,19 @@ pub fn fixture_stacks() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The repository as the commands see it (its templates and committed certificates).
+pub fn project() -> Project {
+    Project::new(repo_root(), "stack.toml")
+}
+
+/// A fixture stack file, loaded as `cargo xtask gen` loads stack.toml (with the committed
+/// certificates).
 pub fn load(path: &Path) -> Stack {
-    let src = std::fs::read_to_string(path).unwrap();
-    let mut stack = stack::from_str("stack.toml", &src).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    // The committed certificates are an input of rendering, as in `Project::load`.
-    xtask::project::load_certs(&mut stack, &repo_root()).unwrap();
-    stack
+    project().parse("stack.toml", &std::fs::read(path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 pub fn render(stack: &Stack) -> Tree {
-    xtask::targets::generate(stack, &repo_root().join("infrastructure/templates")).unwrap()
+    project().render(stack).unwrap()
 }
 
 pub fn render_path(path: &Path) -> Tree {

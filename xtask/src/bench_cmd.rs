@@ -51,7 +51,6 @@ pub fn run(project: &Project) -> Result<()> {
         return Ok(());
     }
     let example = String::from_utf8(project.read_stack()?)?;
-    let templates = project.templates();
     let before = std::env::var_os("XTASK_BENCH_BEFORE").map(PathBuf::from);
     let dir = rounds::temp_dir("probe");
     println!(
@@ -65,7 +64,7 @@ pub fn run(project: &Project) -> Result<()> {
     }
     let (mut rows, mut ratios) = (Vec::new(), Vec::new());
     for (name, src, count) in &stacks {
-        let bench = rounds::Bench { name, src, templates: &templates, before: before.as_deref(), root_of: Some(&project.root) };
+        let bench = rounds::Bench { name, src, project, before: before.as_deref(), root_of: Some(&project.root) };
         let (rs, files) = bench.run(*count)?;
         let vms = stack::from_str("stack.toml", src).map(|s| s.vms.len() + 1).unwrap_or(0);
         let peaks = rounds::child_peaks(name, src, &project.root)?;

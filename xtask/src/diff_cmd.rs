@@ -6,9 +6,9 @@ use anyhow::{Context, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::cli::Diff;
-use crate::project::{self, Project};
+use crate::project::Project;
 use crate::review;
-use crate::stack;
+use crate::stack::diag::Report;
 use crate::tree::{self, Tree};
 
 pub fn run(project: &Project, args: &Diff) -> Result<()> {
@@ -28,23 +28,20 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
         .ignore_stderr()
         .read()
         .with_context(|| format!("{stack_path}: cannot read it at `{base}` (is the ref fetched? try `git fetch origin` or pass --base)"))?;
-    let mut old = match stack::from_str(&format!("{stack_path}@{base}"), &old_src) {
+    // Its certificates are taken from the working tree: they are inputs, not derived from stack.toml.
+    let old = match project.parse(&format!("{stack_path}@{base}"), old_src.as_bytes()) {
         Ok(old) => old,
-        Err(report) => {
+        Err(err) if err.is::<Report>() => {
+            let report = err;
             // The base itself may predate a schema change; say so instead of failing the review.
             println!("{}\n\nThe stack at `{base}` does not validate with this branch's xtask, so no comparison:\n\n```\n{report}\n```", review::TITLE);
             return Ok(());
         }
+        Err(err) => return Err(err),
     };
     let committed = committed_tree(&sh, &base)?;
     // A base without a committed generated/ is compared with its stack rendered by today's templates.
-    // Its certificates are taken from the working tree: they are inputs, not derived from stack.toml.
-    let old_tree = if !committed.is_empty() {
-        committed
-    } else {
-        project::load_certs(&mut old, &project.root)?;
-        project.render(&old)?
-    };
+    let old_tree = if !committed.is_empty() { committed } else { project.render(&old)? };
     print!("{}", review::summarize(&old, &new, &old_tree, &new_tree));
     Ok(())
 }

@@ -56,7 +56,7 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
 /// compose Promtail container is always there and no stack.toml setting replaces it yet.
 pub fn promtail_warnings(stack: &crate::stack::Stack) -> Vec<String> {
     let container = &stack.services.promtail.image;
-    vec![if stack.logging.uses_promtail {
+    vec![if stack.uses_promtail() {
         format!(
             "Promtail reached end of life on 2026-03-02 (pinned {}); set log_agent = \"alloy\" to move to Grafana Alloy (the monitoring stack's Promtail container, {container}, stays: no setting replaces it yet)",
             stack.logging.promtail_version

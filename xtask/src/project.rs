@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::stack::model::CommittedCerts;
 use crate::stack::{self, Stack};
 use crate::targets;
 use crate::tree::Tree;
@@ -95,9 +96,27 @@ impl Project {
     /// Reads and validates the stack file; every problem is in the error.
     pub fn load(&self) -> Result<Stack> {
         let src = self.read_stack()?;
-        let mut stack = stack::from_bytes(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
-        load_certs(&mut stack, &self.root)?;
-        Ok(stack)
+        self.parse(&self.stack_name(), &src)
+    }
+
+    /// Validates stack text with this root's committed certificates: the stack file (`load`), the
+    /// stack at a git ref (diff), a synthetic lab (bench), a test's variant. `name` is the file
+    /// as messages show it; a validation failure is a `stack::diag::Report` (every problem).
+    pub fn parse(&self, name: &str, src: &[u8]) -> Result<Stack> {
+        // The first certificate that cannot be read (other than absent); said after the
+        // problems of the stack itself, as when certificates were read after validation.
+        let mut unreadable = None;
+        let mut read_certs = |certs_dir: &str| {
+            read_certs(&self.root.join(certs_dir)).unwrap_or_else(|e| {
+                unreadable.get_or_insert(e);
+                CommittedCerts::default()
+            })
+        };
+        let stack = stack::from_bytes_with(name, src, &mut read_certs).map_err(anyhow::Error::new)?;
+        match unreadable {
+            Some(e) => Err(e),
+            None => Ok(stack),
+        }
     }
 
     /// Renders everything in memory and parses every output back.
@@ -112,13 +131,9 @@ impl Project {
     }
 }
 
-/// Reads the committed certificates of `tls.certs_dir` into the stack (each absent when its file
-/// is), so rendering copies them into generated/ without touching the disk itself.
-pub fn load_certs(stack: &mut Stack, root: &Path) -> Result<()> {
-    if !stack.tls.enabled {
-        return Ok(());
-    }
-    let dir = root.join(&stack.tls.certs_dir);
+/// The committed certificates in `dir` (each absent when its file is), so rendering copies them
+/// into generated/ without touching the disk itself.
+fn read_certs(dir: &Path) -> Result<CommittedCerts> {
     let read = |name: &str| -> Result<Option<String>> {
         let path = dir.join(name);
         match std::fs::read_to_string(&path) {
@@ -127,9 +142,7 @@ pub fn load_certs(stack: &mut Stack, root: &Path) -> Result<()> {
             Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
         }
     };
-    stack.tls.certs.ca = read("ca.crt")?;
-    stack.tls.certs.leaf = read("leaf.crt")?;
-    Ok(())
+    Ok(CommittedCerts { ca: read("ca.crt")?, leaf: read("leaf.crt")? })
 }
 
 /// The text of a file, or a located error at its first byte that is not UTF-8.

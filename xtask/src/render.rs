@@ -2,10 +2,10 @@
 //! output language, and a loader rooted at `infrastructure/templates/`.
 //!
 //! A template's path minus `.j2` is its output path under generated/; a `{vm}` segment stands for
-//! each VM's name. Templates only lay values out: Rust computes them, and every value enters
+//! each VM's name. A file without `.j2` is static: copied as it is (`Renderer::read`). Templates only lay values out: Rust computes them, and every value enters
 //! YAML, HCL or JSON through a quoting filter (`yaml`, `hcl`, `json`), never bare.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use minijinja::value::Value;
@@ -13,6 +13,7 @@ use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
 pub struct Renderer {
     env: Environment<'static>,
+    dir: PathBuf,
 }
 
 impl Renderer {
@@ -30,7 +31,13 @@ impl Renderer {
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);
         env.add_filter("indent_lines", indent_lines);
-        Renderer { env }
+        env.add_filter("ljust", ljust);
+        Renderer { env, dir: dir.to_path_buf() }
+    }
+
+    /// The text of a static file of the templates folder (no `.j2`: nothing in it is rendered).
+    pub fn read(&self, file: &str) -> Result<String> {
+        std::fs::read_to_string(self.dir.join(file)).with_context(|| format!("static file {file}: cannot read it"))
     }
 
     /// Renders `template` (relative to the templates folder, with its `.j2`) with `ctx`.
@@ -89,6 +96,13 @@ fn indent_lines(value: String, width: usize) -> String {
     lines.join("\n")
 }
 
+/// `value` padded with spaces to `width` characters: the one helper that aligns columns (e.g.
+/// Terraform's `=` signs, as `terraform fmt` does, to the longest key of a block).
+fn ljust(value: String, width: usize) -> String {
+    let len = value.chars().count();
+    format!("{value}{}", " ".repeat(width.saturating_sub(len)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +111,12 @@ mod tests {
     fn hcl_escapes_template_sequences() {
         assert_eq!(hcl(&Value::from("a${b}%{c}")).unwrap(), r#""a$${b}%%{c}""#);
         assert_eq!(hcl(&Value::from(vec!["x", "y"])).unwrap(), r#"["x", "y"]"#);
+    }
+
+    #[test]
+    fn ljust_pads_to_the_width_and_never_cuts() {
+        assert_eq!(ljust("\"a\"".to_string(), 5), "\"a\"  ");
+        assert_eq!(ljust("long".to_string(), 2), "long");
     }
 
     #[test]

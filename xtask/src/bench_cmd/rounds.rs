@@ -12,8 +12,8 @@ use anyhow::{Context, Result, ensure};
 
 use crate::check;
 use crate::gen_cmd;
-use crate::stack;
-use crate::targets;
+use crate::project::Project;
+use crate::stack::Stack;
 use crate::tree::{self, Tree};
 
 /// The figures of one round, in seconds.
@@ -86,29 +86,30 @@ fn plain_write(tree: &Tree, manifest: &[u8], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// One stack's rounds: `src` is the stack file, `templates` the templates; `before` another
+/// One stack's rounds: `src` is the stack file, loaded and rendered as `project` does (its
+/// templates and committed certificates); `before` another
 /// build of xtask to time as a child process against the same floors.
 pub struct Bench<'a> {
     pub name: &'a str,
     pub src: &'a str,
-    pub templates: &'a Path,
+    pub project: &'a Project,
     pub before: Option<&'a Path>,
     /// A repository root for child processes (stack.toml, infrastructure/), when `before` is set.
     pub root_of: Option<&'a Path>,
 }
 
 impl Bench<'_> {
+    fn load(&self) -> Result<Stack> {
+        self.project.parse("stack.toml", self.src.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))
+    }
+
     fn render(&self) -> Result<Tree> {
-        let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
-        targets::render(&stack, self.templates)
+        self.project.render_unparsed(&self.load()?)
     }
 
     /// Runs `rounds` rounds; returns them with the tree's file count.
     pub fn run(&self, rounds: usize) -> Result<(Vec<Round>, usize)> {
-        let first = {
-            let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
-            targets::generate(&stack, self.templates)?
-        };
+        let first = self.project.render(&self.load()?)?;
         let manifest = first.manifest().into_bytes();
         let base = temp_dir(self.name);
         let (same, write_dir, gen_dir) = (base.join("same"), base.join("write"), base.join("gen"));
@@ -126,10 +127,7 @@ impl Bench<'_> {
                 ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
                 Ok(())
             })?;
-            r.render = secs(|| {
-                let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
-                targets::generate(&stack, self.templates).map(drop)
-            })?;
+            r.render = secs(|| self.project.render(&self.load()?).map(drop))?;
             let _ = fs::remove_dir_all(&write_dir);
             r.floor_write = secs(|| plain_write(&first, &manifest, &write_dir))?;
             r.floor_sync = secs(|| sync(&write_dir))?;

@@ -13,10 +13,21 @@ pub mod workable;
 
 pub use model::Stack;
 
-/// Parses and validates stack.toml text. `file` names it in messages (e.g. `stack.toml`).
+/// Reads the committed certificates of a `tls.certs_dir` (relative to the repository root): the
+/// one input of the model that is not in stack.toml. The edge (`Project`) reads the disk;
+/// validation asks once it knows the folder, so the `Stack` it returns is complete.
+pub type ReadCerts<'a> = &'a mut dyn FnMut(&str) -> model::CommittedCerts;
+
+/// Parses and validates stack.toml text, as a lab with no committed certificate (a test's stack,
+/// a synthetic lab). `file` names it in messages (e.g. `stack.toml`).
 pub fn from_str(file: &str, src: &str) -> Result<Stack, diag::Report> {
+    from_str_with(file, src, &mut |_| model::CommittedCerts::default())
+}
+
+/// Like [`from_str`], with the committed certificates that `read_certs` finds.
+fn from_str_with(file: &str, src: &str, read_certs: ReadCerts) -> Result<Stack, diag::Report> {
     let (raw, index, mut problems) = parse::parse(src);
-    let stack = if problems.has_syntax_error() { None } else { validate::validate(&raw, &mut problems) };
+    let stack = if problems.has_syntax_error() { None } else { validate::validate(&raw, &mut problems, read_certs) };
     parse::drop_misspelt_section_echoes(&mut problems);
     match stack {
         Some(stack) if problems.is_empty() => Ok(stack),
@@ -27,8 +38,13 @@ pub fn from_str(file: &str, src: &str) -> Result<Stack, diag::Report> {
 /// Like [`from_str`], for the bytes of a file: text that is not UTF-8 is one located problem
 /// (where the first bad byte is, and how to convert the file), not an I/O error.
 pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Stack, diag::Report> {
+    from_bytes_with(file, bytes, &mut |_| model::CommittedCerts::default())
+}
+
+/// Like [`from_bytes`], with the committed certificates that `read_certs` finds (`Project::parse`).
+pub fn from_bytes_with(file: &str, bytes: &[u8], read_certs: ReadCerts) -> Result<Stack, diag::Report> {
     match std::str::from_utf8(bytes) {
-        Ok(src) => from_str(file, src),
+        Ok(src) => from_str_with(file, src, read_certs),
         Err(e) => {
             let valid = &bytes[..e.valid_up_to()];
             let prefix = std::str::from_utf8(valid).unwrap_or_default();

@@ -82,6 +82,15 @@ pub struct Stack {
     pub memory: MemoryBudget,
 }
 
+impl Stack {
+    /// True when at least one VM's host agent is Promtail (end of life: gen warns and suggests
+    /// `log_agent = "alloy"`). The monitoring VM's compose Promtail container is not counted
+    /// here: no setting replaces it, so gen warns about it apart (`gen_cmd::promtail_warnings`).
+    pub fn uses_promtail(&self) -> bool {
+        self.vms.iter().any(|vm| vm.agent == Agent::Promtail)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Targets {
     pub proxy_overhead_ms: u32,
@@ -219,10 +228,6 @@ pub struct Logging {
     pub default_agent: Agent,
     pub promtail_version: String,
     pub alloy_version: String,
-    /// True when at least one VM's host agent is Promtail (end of life: gen warns and suggests
-    /// `log_agent = "alloy"`). The monitoring VM's compose Promtail container is not counted
-    /// here: no setting replaces it, so gen warns about it apart (`gen_cmd::promtail_warnings`).
-    pub uses_promtail: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -246,7 +251,8 @@ pub struct Tls {
     /// Committed certificates (`ca.crt`, `leaf.crt`), relative to the repository root: inputs
     /// that `certs init` and gen's renewal step write and the tls family copies into generated/.
     pub certs_dir: String,
-    /// What `certs_dir` holds, read by `project::load_certs` (empty until then).
+    /// What `certs_dir` holds (none when TLS is off), read by the edge during validation
+    /// (`stack::ReadCerts`, `Project::parse`).
     #[serde(skip)]
     pub certs: CommittedCerts,
     pub leaf_validity_days: u32,

@@ -18,33 +18,11 @@ struct File {
     content: String,
 }
 
-/// An argv list, so runcmd needs no shell quoting.
-fn cmd(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
-}
-
+/// What each VM installs and runs (packages, runcmd) is written in `cloud-init/{vm}.yaml.j2`;
+/// this family gives it the files to embed and where the agent's install script lands.
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    let m = &stack.monitoring;
-    let mut packages = cmd(&["qemu-guest-agent", "ca-certificates", "curl", "docker.io"]);
-    packages.sort();
-    let runcmd = vec![
-        cmd(&["systemctl", "enable", "--now", "qemu-guest-agent"]),
-        // Compose v2: `docker-compose-v2` on Ubuntu; on Debian 13 `docker-compose` is v2.
-        cmd(&[
-            "sh",
-            "-c",
-            "if apt-cache show docker-compose-v2 >/dev/null 2>&1; then pkg=docker-compose-v2; else pkg=docker-compose; fi; DEBIAN_FRONTEND=noninteractive apt-get install -y \"$pkg\"",
-        ]),
-        cmd(&["systemctl", "enable", "--now", "docker"]),
-        cmd(&["docker", "compose", "version"]),
-        cmd(&["install", "-d", "-m", "0755", &m.stack_dir]),
-        cmd(&["install", "-d", "-m", "0700", &m.secrets_dir]),
-    ];
-    render_vm(stack, out, &m.vm, "the monitoring VM", packages, Vec::new(), runcmd)?;
-
+    render_vm(stack, out, &stack.monitoring.vm, "the monitoring VM", true, Vec::new())?;
     for vm in &stack.vms {
-        let mut packages = cmd(&["qemu-guest-agent", "prometheus-node-exporter"]);
-        let mut runcmd = vec![cmd(&["systemctl", "enable", "--now", "qemu-guest-agent"]), cmd(&["systemctl", "enable", "--now", "prometheus-node-exporter"])];
         let mut files = Vec::new();
         for generated in agents::files(vm) {
             let name = generated.rsplit('/').next().unwrap_or(&generated);
@@ -52,26 +30,21 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
             let script = name == agents::SCRIPT;
             files.push(File { path: format!("{}/{name}", agents::STAGING_DIR), permissions: if script { "0750" } else { "0640" }, content });
         }
-        if !files.is_empty() {
-            packages.extend(cmd(&["ca-certificates", "curl"]));
-            runcmd.push(cmd(&["bash", &format!("{}/{}", agents::STAGING_DIR, agents::SCRIPT)]));
-        }
-        packages.sort();
-        render_vm(stack, out, vm, &format!("environment {}", vm.environment), packages, files, runcmd)?;
+        render_vm(stack, out, vm, &format!("environment {}", vm.environment), false, files)?;
     }
     Ok(())
 }
 
-fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm, role: &str, packages: Vec<String>, files: Vec<File>, runcmd: Vec<Vec<String>>) -> Result<()> {
+fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm, role: &str, monitoring: bool, files: Vec<File>) -> Result<()> {
     let domain = if stack.network.search_domain.is_empty() { &stack.domain } else { &stack.network.search_domain };
     let ctx = minijinja::context! {
         stack => out.stack_value(),
         vm => Value::from_serialize(vm),
         role => role,
         fqdn => format!("{}.{domain}", vm.name),
-        packages => packages,
+        monitoring => monitoring,
         files => Value::from_serialize(&files),
-        runcmd => runcmd,
+        agent_script => format!("{}/{}", agents::STAGING_DIR, agents::SCRIPT),
     };
     out.render_from("cloud-init/{vm}.yaml.j2", &format!("cloud-init/{}.yaml", vm.name), ctx)
 }

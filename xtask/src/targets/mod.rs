@@ -56,6 +56,13 @@ impl Outputs<'_> {
         self.add(out, &text)
     }
 
+    /// Copies the static file of the templates folder whose path is `out` (no `.j2`) into `out`,
+    /// with its header and the same parse-back as a rendered file.
+    pub fn copy(&mut self, out: &str) -> Result<()> {
+        let text = self.renderer.read(out)?;
+        self.add(out, &text)
+    }
+
     /// Adds a file made in Rust (or rendered), with its header. `generate` parses every file
     /// back before it returns the tree.
     pub fn add(&mut self, out: &str, text: &str) -> Result<()> {
@@ -79,7 +86,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
 
 /// Renders the whole tree for `stack` from the templates in `templates`, without the parse-back:
 /// the caller must call `parse_back` before anything reads or writes the tree (check and gen do,
-/// with what generated/ vouches for). No I/O.
+/// with what generated/ vouches for). It reads nothing but the templates and static files of `templates`.
 pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };

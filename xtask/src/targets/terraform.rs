@@ -18,9 +18,12 @@ use firewall::Rule;
 /// The root of the monitoring VM; every other root is named after a VM environment.
 pub const MONITORING: &str = "monitoring";
 
-/// The files of each module, rendered from the template of the same path.
-const MODULE_FILES: &[&str] = &["main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"];
-const MODULES: &[&str] = &["vm", "monitoring-stack"];
+/// The files of each module: `(module, templates, static files)`. A template renders from the
+/// same path plus `.j2` (only the provider constraint varies); a static file is copied as it is.
+const MODULES: &[(&str, &[&str], &[&str])] = &[
+    ("vm", &["versions.tf", "README.md"], &["main.tf", "variables.tf", "outputs.tf"]),
+    ("monitoring-stack", &["versions.tf"], &["main.tf", "variables.tf", "outputs.tf", "README.md"]),
+];
 const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
 
 /// Variables every root declares; a secret's `tf_var` may not take one of these names.
@@ -82,9 +85,12 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
     let module_ctx = minijinja::context! { stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) } };
-    for module in MODULES {
-        for file in MODULE_FILES {
+    for (module, templates, statics) in MODULES {
+        for file in *templates {
             out.render(&format!("terraform/modules/{module}/{file}"), module_ctx.clone())?;
+        }
+        for file in *statics {
+            out.copy(&format!("terraform/modules/{module}/{file}"))?;
         }
     }
     for env in environments(stack) {
@@ -111,8 +117,6 @@ struct VmCtx<'a> {
     /// HCL string expressions of the VM's files under generated/ (names are DNS labels).
     cloud_init_file: String,
     agent_dir: String,
-    /// Spaces that align `=` after this VM's quoted name in an output map, as fmt does.
-    pad: String,
 }
 
 /// A VM under the HA manager: its `proxmox_haresource` and `proxmox_harule` (`_ha.tf.j2`).
@@ -131,7 +135,6 @@ struct HaCtx {
 struct UrlCtx {
     name: String,
     url: String,
-    pad: String,
 }
 
 #[derive(Serialize)]
@@ -141,18 +144,15 @@ struct SecretCtx {
     env: String,
 }
 
-/// A secret argument of the monitoring-stack call: its HCL expression and the padding fmt puts
-/// after its name.
+/// A secret argument of the monitoring-stack call and its HCL expression.
 #[derive(Serialize)]
 struct ArgCtx {
     name: &'static str,
-    pad: String,
     expr: String,
 }
 
 fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     let vms = vms_of(stack, env);
-    let width = vms.iter().map(|vm| vm.name.len()).max().unwrap_or(0);
     let vm_ctx: Vec<VmCtx> = vms
         .iter()
         .map(|vm| VmCtx {
@@ -163,7 +163,6 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
             rules: firewall::firewall_rules(stack, vm),
             cloud_init_file: format!("\"${{local.generated_dir}}/cloud-init/{}.yaml\"", vm.name),
             agent_dir: format!("\"${{local.generated_dir}}/agents/{}\"", vm.name),
-            pad: " ".repeat(width - vm.name.len()),
         })
         .collect();
     let ha_key = |vm: &Vm| format!("{}-{}", vm.name, vm.vm_id);
@@ -182,12 +181,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     nodes.sort();
     nodes.dedup();
     let scheme = if stack.tls.enabled { "https" } else { "http" };
-    let url_width = stack.routes.iter().map(|r| r.name.len()).max().unwrap_or(0);
-    let urls: Vec<UrlCtx> = stack
-        .routes
-        .iter()
-        .map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host), pad: " ".repeat(url_width - r.name.len()) })
-        .collect();
+    let urls: Vec<UrlCtx> = stack.routes.iter().map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host) }).collect();
     let mut secrets: Vec<SecretCtx> =
         monitoring_secrets(stack).into_iter().map(|(role, s)| SecretCtx { role, var: s.tf_var.clone(), env: s.env.clone() }).collect();
     secrets.sort_by(|a, b| a.role.cmp(b.role));
@@ -202,8 +196,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     let mut secret_args: Vec<(&'static str, String)> = secrets.iter().map(|s| (s.role, format!("var.{}", s.var))).collect();
     let leaf = if stack.tls.enabled { "sensitive(file(\"${path.root}/${var.tls_leaf_key_file}\"))" } else { "null" };
     secret_args.push(("tls_leaf_key", leaf.to_string()));
-    let arg_width = secret_args.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    let secret_args: Vec<ArgCtx> = secret_args.into_iter().map(|(name, expr)| ArgCtx { name, pad: " ".repeat(arg_width - name.len()), expr }).collect();
+    let secret_args: Vec<ArgCtx> = secret_args.into_iter().map(|(name, expr)| ArgCtx { name, expr }).collect();
     let t = &stack.terraform;
     let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
     Ok(minijinja::context! {

@@ -103,9 +103,10 @@ struct View<'a> {
     buckets: Vec<f64>,
     routes: Vec<RouteView<'a>>,
     users_file: &'static str,
-    backend_down_expr: &'static str,
-    latency_expr: String,
-    latency_summary: String,
+    /// The proxy-overhead target (seconds) and the request-rate floor of the latency alert
+    /// (`latency_guard`), as Rust prints them; the PromQL is in `rules/traefik.yml.j2`.
+    overhead_target: String,
+    latency_guard: String,
 }
 
 /// Requests per second that Uptime Kuma's route monitors alone send through the entry point: one
@@ -136,8 +137,6 @@ fn rule(r: &Route) -> String {
 
 fn view(stack: &Stack) -> View<'_> {
     let ep = entry_point(stack);
-    let target = overhead_seconds(stack);
-    let guard = latency_guard(stack);
     let routes = stack
         .routes
         .iter()
@@ -164,17 +163,8 @@ fn view(stack: &Stack) -> View<'_> {
         buckets: buckets(stack),
         routes,
         users_file: DASHBOARD_USERS_FILE,
-        backend_down_expr: "traefik_service_server_up == 0",
-        // Entry-point time minus backend time approximates what Traefik itself adds; a floor on
-        // the request rate keeps a handful of slow requests (or long websockets) from alerting;
-        // it sits above what Uptime Kuma's probes send, so probes alone never make it true.
-        latency_expr: format!(
-            "(\n  histogram_quantile(0.95, sum by (le) (rate(traefik_entrypoint_request_duration_seconds_bucket{{entrypoint=\"{ep}\"}}[5m])))\n  -\n  histogram_quantile(0.95, sum by (le) (rate(traefik_service_request_duration_seconds_bucket[5m])))\n) > {target}\nand on ()\nsum(rate(traefik_entrypoint_requests_total{{entrypoint=\"{ep}\"}}[5m])) > {guard}"
-        ),
-        latency_summary: format!(
-            "Traefik adds about {{{{ $value | humanizeDuration }}}} at the 95th percentile on {ep}, above the {} ms proxy target",
-            stack.targets.proxy_overhead_ms
-        ),
+        overhead_target: overhead_seconds(stack).to_string(),
+        latency_guard: latency_guard(stack).to_string(),
     }
 }
 

@@ -35,22 +35,21 @@ impl Validator<'_> {
     /// Prometheus path: a host that stops answering is seen down when a scrape times out, the
     /// next rule evaluation sees `up == 0`, the alert fires after `for`, and Alertmanager waits
     /// `group_wait` before the first message.
-    pub(super) fn detection(&mut self, mut alerting: Alerting, services: &Services, targets: &Targets) -> Alerting {
+    pub(super) fn detection(&mut self, instance_down_for_seconds: u32, group_wait_seconds: u32, services: &Services, targets: &Targets) -> u32 {
         let p = &services.prometheus;
         let (scrape, timeout) = (p.scrape_interval_seconds, p.scrape_timeout_seconds);
-        let worst = scrape + timeout + scrape + alerting.instance_down_for_seconds + alerting.group_wait_seconds;
+        let worst = scrape + timeout + scrape + instance_down_for_seconds + group_wait_seconds;
         if worst > targets.failure_detection_seconds {
             self.p.add(
                 "alerting.instance_down_for_seconds",
                 format!(
                     "a down host is reported after up to {scrape} + {timeout} + {scrape} + {} + {} = {worst} s (scrape interval + scrape timeout + rule evaluation + for + group wait), above the target of {} s",
-                    alerting.instance_down_for_seconds, alerting.group_wait_seconds, targets.failure_detection_seconds
+                    instance_down_for_seconds, group_wait_seconds, targets.failure_detection_seconds
                 ),
                 "lower instance_down_for_seconds, group_wait_seconds or services.prometheus.scrape_interval_seconds",
             );
         }
-        alerting.worst_case_detection_seconds = worst;
-        alerting
+        worst
     }
 }
 

@@ -30,14 +30,16 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// Validates a parsed stack. `problems` already holds the parse problems; validation adds to it.
 /// Returns a model only when there is no problem at all.
-pub fn validate(raw: &RawStack, problems: &mut Problems) -> Option<Stack> {
-    let mut v = Validator { p: problems };
+/// `read_certs` gives the committed certificates of `tls.certs_dir` (asked only when TLS is on).
+pub fn validate(raw: &RawStack, problems: &mut Problems, read_certs: super::ReadCerts) -> Option<Stack> {
+    let mut v = Validator { p: problems, read_certs };
     let stack = v.stack(raw);
     if v.p.is_empty() { stack } else { None }
 }
 
 struct Validator<'a> {
     p: &'a mut Problems,
+    read_certs: super::ReadCerts<'a>,
 }
 
 /// Integer `value` within `min..=max`, else a problem at `key`.
@@ -135,7 +137,7 @@ impl Validator<'_> {
         let proxmox = self.required(raw.proxmox.as_ref(), "proxmox", "endpoint, node and cloud_image").map(|x| self.proxmox(x));
         let terraform = self.terraform(raw.terraform.as_ref());
         let logging = self.logging(raw.logging.as_ref());
-        let alerting = self.required(raw.alerting.as_ref(), "alerting", "[alerting.telegram] with chat_id and bot_token").map(|a| self.alerting(a));
+        let alerting = self.required(raw.alerting.as_ref(), "alerting", "[alerting.telegram] with chat_id and bot_token");
         let tls = self.tls(raw.tls.as_ref());
         let services = self.services(&raw.services, &domain, &targets);
 
@@ -163,31 +165,15 @@ impl Validator<'_> {
         };
         super::workable::check(self.p, &lab);
         let memory = self.memory(&services, &monitoring, &targets);
-        let alerting = self.detection(alerting?, &services, &targets);
+        let alerting = self.alerting(alerting?, &services, &targets);
         if !complete {
             return None;
         }
 
-        let uses_promtail = vms.iter().any(|vm| vm.agent == Agent::Promtail);
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();
         environments.dedup();
-        Some(Stack {
-            domain,
-            targets,
-            proxmox,
-            network,
-            terraform,
-            monitoring,
-            vms,
-            environments,
-            logging: Logging { uses_promtail, ..logging },
-            alerting,
-            tls,
-            services,
-            routes,
-            memory,
-        })
+        Some(Stack { domain, targets, proxmox, network, terraform, monitoring, vms, environments, logging, alerting, tls, services, routes, memory })
     }
 
     fn required<'r, T>(&mut self, section: Option<&'r T>, name: &str, what: &str) -> Option<&'r T> {

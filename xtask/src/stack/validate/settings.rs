@@ -106,22 +106,26 @@ impl Validator<'_> {
             default_agent,
             promtail_version: version(self.p, "logging.promtail_version", raw.and_then(|l| l.promtail_version.as_ref()), "3.6.11"),
             alloy_version: version(self.p, "logging.alloy_version", raw.and_then(|l| l.alloy_version.as_ref()), "1.18.1"),
-            uses_promtail: false,
         }
     }
 
-    pub(super) fn alerting(&mut self, a: &RawAlerting) -> Alerting {
+    /// `[alerting]`, with the worst-case detection time its settings and Prometheus' give.
+    pub(super) fn alerting(&mut self, a: &RawAlerting, services: &Services, targets: &Targets) -> Alerting {
         let p = &mut *self.p;
         if a.telegram.chat_id == 0 {
             p.add("alerting.telegram.chat_id", "0 is not a Telegram chat id", "ask @userinfobot or use the group id (negative)");
         }
+        let telegram_bot_token = secret(p, "alerting.telegram.bot_token", Some(&a.telegram.bot_token), "TELEGRAM_BOT_TOKEN");
+        let group_wait_seconds = opt_range(p, "alerting.group_wait_seconds", a.group_wait_seconds, 15, 0, 3600, " seconds");
+        let repeat_interval_hours = opt_range(p, "alerting.repeat_interval_hours", a.repeat_interval_hours, 4, 1, 168, " hours");
+        let instance_down_for_seconds = opt_range(p, "alerting.instance_down_for_seconds", a.instance_down_for_seconds, 30, 0, 86_400, " seconds");
         Alerting {
             telegram_chat_id: a.telegram.chat_id,
-            telegram_bot_token: secret(p, "alerting.telegram.bot_token", Some(&a.telegram.bot_token), "TELEGRAM_BOT_TOKEN"),
-            group_wait_seconds: opt_range(p, "alerting.group_wait_seconds", a.group_wait_seconds, 15, 0, 3600, " seconds"),
-            repeat_interval_hours: opt_range(p, "alerting.repeat_interval_hours", a.repeat_interval_hours, 4, 1, 168, " hours"),
-            instance_down_for_seconds: opt_range(p, "alerting.instance_down_for_seconds", a.instance_down_for_seconds, 30, 0, 86_400, " seconds"),
-            worst_case_detection_seconds: 0,
+            telegram_bot_token,
+            group_wait_seconds,
+            repeat_interval_hours,
+            instance_down_for_seconds,
+            worst_case_detection_seconds: self.detection(instance_down_for_seconds, group_wait_seconds, services, targets),
         }
     }
 }

@@ -56,15 +56,13 @@ impl Validator<'_> {
                 "VersionTLS12".to_string()
             }
         };
-        Tls {
-            enabled: t.enabled.unwrap_or(true),
-            ca_key: key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key"),
-            leaf_key: key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key"),
-            certs_dir: certs_dir(p, t.certs_dir),
-            certs: CommittedCerts::default(),
-            leaf_validity_days: validity,
-            renew_before_days: renew,
-            min_version,
-        }
+        let enabled = t.enabled.unwrap_or(true);
+        let ca_key = key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key");
+        let leaf_key = key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key");
+        let before = p.0.len();
+        let certs_dir = certs_dir(p, t.certs_dir);
+        // Read only from a folder inside the repository; with TLS off nothing is copied.
+        let certs = if enabled && p.0.len() == before { (self.read_certs)(&certs_dir) } else { CommittedCerts::default() };
+        Tls { enabled, ca_key, leaf_key, certs_dir, certs, leaf_validity_days: validity, renew_before_days: renew, min_version }
     }
 }

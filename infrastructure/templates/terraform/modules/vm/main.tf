@@ -1,4 +1,3 @@
-{% raw %}
 # One VM from a cloud image: the user data goes up as a snippet for the first boot only; the log
 # agent is (re)installed over SSH whenever its files change, so the VM is never replaced for it.
 
@@ -293,4 +292,3 @@ resource "terraform_data" "log_agent_removal" {
 
   depends_on = [proxmox_virtual_environment_firewall_options.this]
 }
-{% endraw %}

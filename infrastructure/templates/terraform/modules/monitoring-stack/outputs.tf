@@ -1,4 +1,3 @@
-{% raw %}
 output "vm_id" {
   description = "Proxmox id of the monitoring VM."
   value       = module.vm.vm_id
@@ -23,4 +22,3 @@ output "secret_files" {
   description = "Secret files written under secrets_dir (names only, never values)."
   value       = keys(local.secret_owners)
 }
-{% endraw %}

@@ -1,4 +1,3 @@
-{% raw %}
 variable "name" {
   description = "Name of the VM in Proxmox, also its hostname (a DNS label)."
   type        = string
@@ -211,4 +210,3 @@ variable "firewall_rules" {
     error_message = "Each firewall rule needs a type of in or out and an action of ACCEPT, DROP or REJECT."
   }
 }
-{% endraw %}

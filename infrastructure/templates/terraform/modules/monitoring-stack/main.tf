@@ -1,4 +1,3 @@
-{% raw %}
 # The monitoring VM and its compose stack: the VM comes from the vm module; generated/compose/ is
 # copied to stack_dir, the secret files are written from sensitive variables, and
 # `docker compose up` runs again whenever a delivered file or a secret changes.
@@ -174,4 +173,3 @@ resource "terraform_data" "compose" {
 
   depends_on = [module.vm, terraform_data.secret]
 }
-{% endraw %}

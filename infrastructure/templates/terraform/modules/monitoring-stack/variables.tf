@@ -1,4 +1,3 @@
-{% raw %}
 variable "vm" {
   description = "The monitoring VM, passed to the vm module: see modules/vm/variables.tf for what each attribute means."
   type = object({
@@ -115,4 +114,3 @@ variable "traefik_dashboard_users" {
   default     = null
   sensitive   = true
 }
-{% endraw %}

@@ -1,4 +1,3 @@
-{% raw %}
 output "vm_id" {
   description = "Proxmox id of the VM."
   value       = proxmox_virtual_environment_vm.this.vm_id
@@ -33,4 +32,3 @@ output "firewall_rule_count" {
   description = "Number of inbound rules in the VM firewall; everything else is dropped."
   value       = length(var.firewall_rules)
 }
-{% endraw %}
