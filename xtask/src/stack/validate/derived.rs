@@ -58,7 +58,7 @@ impl Validator<'_> {
                     rule_ranges::human(longest.range_seconds),
                     rule_ranges::human(longest.for_seconds),
                 ),
-                &format!("keep at least {need_hours} h of local data (`retention_hours = {need_hours}`); remote write keeps the long history"),
+                &format!("keep at least {need_hours} h of local data (`retention_hours = {need_hours}` or more): the alerts read Prometheus's local data, never the remote store"),
             );
         }
     }
