@@ -474,8 +474,12 @@ fn remote_write_endpoints_that_are_valid_are_accepted() {
     assert_eq!(rw[0].password_file.as_deref(), Some("remote_write_mimir_password"));
     assert_eq!(rw[1].bearer_token_file.as_deref(), Some("remote_write_vm_token"));
     // The queues' memory is inside Prometheus's limit, so the VM's budget counts it.
-    assert_eq!(stack.services.prometheus.container.memory_limit_mb, 1024 + rw[0].queue_memory_mb + rw[1].queue_memory_mb);
-    assert_eq!(stack.memory.remote_write_mb, rw[0].queue_memory_mb + rw[1].queue_memory_mb);
+    // Remote write is inside Prometheus's limit, so the VM's budget counts it: a quarter of the
+    // limit for the series cache, and each queue.
+    let added = 1024 / 4 + rw[0].queue_memory_mb + rw[1].queue_memory_mb;
+    assert_eq!(stack.services.prometheus.container.memory_limit_mb, 1024 + added);
+    assert_eq!(stack.memory.remote_write_mb, added);
+    assert_eq!(stack.memory.limits_mb, 3200 + added, "the base's limits, plus remote write");
 }
 
 #[test]

@@ -185,7 +185,12 @@ fn memory(old: &Stack, new: &Stack) -> Vec<String> {
         format!("{} MB of {} MB", a.additions_reserved_mb, a.additions_target_mb),
         format!("{} MB of {} MB", b.additions_reserved_mb, b.additions_target_mb),
     );
-    figure(&mut m, "remote-write queues (inside Prometheus's limit)", format!("{} MB", a.remote_write_mb), format!("{} MB", b.remote_write_mb));
+    figure(
+        &mut m,
+        "remote write (queues and series cache, inside Prometheus's limit)",
+        format!("{} MB", a.remote_write_mb),
+        format!("{} MB", b.remote_write_mb),
+    );
     if m.is_empty() { Vec::new() } else { vec![format!("**memory budget** of `{}`: {}", new.monitoring.vm.name, m.join("; "))] }
 }
 

@@ -317,6 +317,8 @@ pub struct Prometheus {
     pub retention: String,
     /// `[[services.prometheus.remote_write]]`, in stack.toml order (names are unique).
     pub remote_write: Vec<RemoteWrite>,
+    /// What remote write adds to `memory_limit_mb` (queues and series cache; 0 without it).
+    pub remote_write_memory_mb: u32,
     pub scrape_interval_seconds: u32,
     pub scrape_timeout_seconds: u32,
 }
@@ -433,6 +435,6 @@ pub struct MemoryBudget {
     pub limits_mb: u32,
     pub additions_reserved_mb: u32,
     pub additions_target_mb: u32,
-    /// What the remote-write queues may hold, already inside Prometheus's memory limit.
+    /// What remote write may take (queues and series cache), already inside Prometheus's limit.
     pub remote_write_mb: u32,
 }

@@ -30,7 +30,7 @@ impl Validator<'_> {
             limits_mb: limits,
             additions_reserved_mb: additions,
             additions_target_mb: targets.added_memory_mb,
-            remote_write_mb: services.prometheus.remote_write.iter().map(|rw| rw.queue_memory_mb).sum(),
+            remote_write_mb: services.prometheus.remote_write_memory_mb,
         }
     }
 

@@ -26,6 +26,17 @@ pub fn queue_memory_mb(max_shards: u32, capacity: u32, max_samples_per_send: u32
     u32::try_from(bytes.div_ceil(1 << 20)).unwrap_or(u32::MAX)
 }
 
+/// What remote write adds to Prometheus's memory: each queue's estimate, plus once the series
+/// cache, which upstream's tuning guide puts at "~25% increased memory usage"
+/// (https://prometheus.io/docs/practices/remote_write/, "Resource usage": each queue maps every
+/// series of the WAL to its labels), taken as a quarter of Prometheus's limit without it.
+pub fn memory_mb(endpoints: &[RemoteWrite], base_limit_mb: u32) -> u32 {
+    if endpoints.is_empty() {
+        return 0;
+    }
+    base_limit_mb.div_ceil(4) + endpoints.iter().map(|rw| rw.queue_memory_mb).sum::<u32>()
+}
+
 impl Validator<'_> {
     pub(super) fn remote_write(&mut self, raw: Option<&Vec<RawRemoteWrite>>) -> Vec<RemoteWrite> {
         let mut out: Vec<RemoteWrite> = Vec::new();

@@ -1,5 +1,6 @@
 //! `[services.NAME]`: each container from its catalog entry, and the published host ports.
 
+use super::remote_write;
 use super::*;
 
 impl Validator<'_> {
@@ -102,15 +103,17 @@ impl Validator<'_> {
         };
         let remote_write = self.remote_write(prometheus_raw.and_then(|r| r.remote_write.as_ref()));
         let mut prometheus_container = self.container(spec("prometheus"), prometheus_raw, domain);
-        // The queues live in Prometheus's memory: its limit grows by what they may hold, so that
-        // the VM's budget (limits + OS reserve) counts them.
-        prometheus_container.memory_limit_mb += remote_write.iter().map(|rw| rw.queue_memory_mb).sum::<u32>();
+        // Remote write lives in Prometheus's memory: its limit grows by what it may take (queues
+        // and series cache), so that the VM's budget (limits + OS reserve) counts it.
+        let remote_write_memory_mb = remote_write::memory_mb(&remote_write, prometheus_container.memory_limit_mb);
+        prometheus_container.memory_limit_mb += remote_write_memory_mb;
         let prometheus = Prometheus {
             container: prometheus_container,
             retention_days,
             retention_hours,
             retention,
             remote_write,
+            remote_write_memory_mb,
             scrape_interval_seconds,
             // Prometheus's default, never above the interval.
             scrape_timeout_seconds: scrape_interval_seconds.min(10),
