@@ -2,7 +2,7 @@
 //! way (syntax, truncation, a wrong type per section, each semantic rule of stack/validate/). Each must
 //! be refused with every problem located as `stack.toml:LINE:COL:`, and the exact report is a
 //! snapshot. Also: the example cut at many points never panics, and every rule of stack/validate/ is
-//! hit by some case of the corpus.
+//! hit by some case of the corpus or of tests/bad_input.rs (whose reports are its snapshots).
 
 mod common;
 
@@ -57,15 +57,23 @@ fn the_corpus_is_large_enough_and_named_in_order() {
     }
 }
 
-/// The reports of the whole corpus and of the edit cases' base, for the coverage check.
+/// The reports of the whole corpus, and the reviewed reports of the edit cases of
+/// tests/bad_input.rs (their snapshots), for the coverage check.
 fn all_reports() -> String {
-    let dir = common::repo_root().join("tests/bad/corpus");
+    let root = common::repo_root();
     let mut out = String::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(root.join("tests/bad/corpus")).unwrap() {
         let path = entry.unwrap().path();
         let src = std::fs::read_to_string(&path).unwrap();
         out.push_str(&report(&path.display().to_string(), &src));
         out.push('\n');
+    }
+    for entry in std::fs::read_dir(root.join("tests/snapshots")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("bad_input__")) {
+            out.push_str(&std::fs::read_to_string(&path).unwrap());
+            out.push('\n');
+        }
     }
     out
 }
@@ -166,7 +174,7 @@ fn every_rule_of_validate_rs_is_hit_by_the_corpus() {
         }
     }
     assert!(rules >= 60, "found only {rules} rules: the scan of stack/validate/ is broken");
-    assert!(missed.is_empty(), "rules of stack/validate/ that no case of tests/bad/corpus hits (add a case):\n{}", missed.join("\n"));
+    assert!(missed.is_empty(), "rules of stack/validate/ that no case of tests/bad/corpus or tests/bad_input.rs hits (add a case):\n{}", missed.join("\n"));
 }
 
 /// Cuts each fixture stack after every byte (on character boundaries): never a panic; an error

@@ -514,3 +514,90 @@ fn ha_nodes_without_the_own_node_twice_or_without_ha() {
         ],
     );
 }
+
+/// `[[services.prometheus.remote_write]]` tables, put after `[services.prometheus]` of the base.
+fn remote_write(tables: &str) -> String {
+    edit(&[("memory_reservation_mb = 512\n\n[services.grafana]", &format!("memory_reservation_mb = 512\n\n{tables}\n[services.grafana]"))])
+}
+
+fn check_remote_write(name: &str, tables: &str) {
+    insta::assert_snapshot!(name, report(&remote_write(tables)));
+}
+
+#[test]
+fn remote_write_endpoints_that_are_valid_are_accepted() {
+    let src = remote_write(
+        "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/api/v1/push\"\nusername = \"lab\"\npassword = { env = \"MIMIR_PASSWORD\" }\ndrop_series = [\"go_gc_.*\"]\n\n[[services.prometheus.remote_write]]\nname = \"vm\"\nurl = \"http://192.168.1.60:8428/api/v1/write\"\nallow_insecure_http = true\nbearer_token = { env = \"VM_TOKEN\" }\n",
+    );
+    let stack = stack::from_str("stack.toml", &src).unwrap_or_else(|e| panic!("{e}"));
+    let rw = &stack.services.prometheus.remote_write;
+    assert_eq!(rw.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["mimir", "vm"]);
+    assert_eq!(rw[0].password_file.as_deref(), Some("remote_write_mimir_password"));
+    assert_eq!(rw[1].bearer_token_file.as_deref(), Some("remote_write_vm_token"));
+    // The queues' memory is inside Prometheus's limit, so the VM's budget counts it.
+    // Remote write is inside Prometheus's limit, so the VM's budget counts it: a quarter of the
+    // limit for the series cache, and each queue.
+    let added = 1024 / 4 + rw[0].queue_memory_mb + rw[1].queue_memory_mb;
+    assert_eq!(stack.services.prometheus.container.memory_limit_mb, 1024 + added);
+    assert_eq!(stack.memory.remote_write_mb, added);
+    assert_eq!(stack.memory.limits_mb, 3200 + added, "the base's limits, plus remote write");
+}
+
+#[test]
+fn remote_write_urls_that_cannot_work() {
+    check_remote_write(
+        "remote_write_bad_url",
+        "[[services.prometheus.remote_write]]\nname = \"a\"\nurl = \"mimir.home.lan/api/v1/push\"\n\n[[services.prometheus.remote_write]]\nname = \"b\"\nurl = \"https://lab:hunter2@mimir.home.lan/push\"\n\n[[services.prometheus.remote_write]]\nname = \"c\"\nurl = \"https://mimir.home.lan:99999/push\"\n\n[[services.prometheus.remote_write]]\nname = \"d\"\nurl = \"https:///push\"\n",
+    );
+}
+
+#[test]
+fn remote_write_over_plain_http_needs_an_explicit_opt_in() {
+    check_remote_write("remote_write_plain_http", "[[services.prometheus.remote_write]]\nname = \"vm\"\nurl = \"http://192.168.1.60:8428/api/v1/write\"\n");
+}
+
+#[test]
+fn remote_write_with_two_kinds_of_auth_or_half_of_one() {
+    check_remote_write(
+        "remote_write_auth",
+        "[[services.prometheus.remote_write]]\nname = \"both\"\nurl = \"https://mimir.home.lan/push\"\nusername = \"lab\"\npassword = { env = \"MIMIR_PASSWORD\" }\nbearer_token = { env = \"MIMIR_TOKEN\" }\n\n[[services.prometheus.remote_write]]\nname = \"half\"\nurl = \"https://vm.home.lan/push\"\nusername = \"lab\"\n\n[[services.prometheus.remote_write]]\nname = \"other-half\"\nurl = \"https://vm.home.lan/push\"\npassword = { env = \"VM_PASSWORD\" }\n\n[[services.prometheus.remote_write]]\nname = \"nobody\"\nurl = \"https://vm.home.lan/push\"\nusername = \"\"\npassword = { env = \"VM_PASSWORD\" }\n",
+    );
+}
+
+#[test]
+fn remote_write_credentials_given_as_literals() {
+    check_remote_write(
+        "remote_write_literal_secret",
+        "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/push\"\nusername = \"lab\"\npassword = \"hunter2\"\n\n[[services.prometheus.remote_write]]\nname = \"vm\"\nurl = \"https://vm.home.lan/push\"\nbearer_token = { env = \"vm-token\" }\n",
+    );
+}
+
+#[test]
+fn remote_write_names_are_labels_and_unique() {
+    check_remote_write(
+        "remote_write_names",
+        "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/push\"\n\n[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir2.home.lan/push\"\n\n[[services.prometheus.remote_write]]\nname = \"Long Term\"\nurl = \"https://vm.home.lan/push\"\n",
+    );
+}
+
+#[test]
+fn remote_write_drop_series_must_be_re2_regexes() {
+    check_remote_write(
+        "remote_write_bad_regex",
+        "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/push\"\ndrop_series = [\"go_gc_.*\", \"go_(memstats\", \"node_(?!cpu).*\", \"\"]\n",
+    );
+}
+
+#[test]
+fn remote_write_queues_out_of_range_or_unknown_keys() {
+    check_remote_write(
+        "remote_write_queue",
+        "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/push\"\ntimeout = 30\n\n[services.prometheus.remote_write.queue]\nmax_shards = 0\ncapacity = 100\nmax_samples_per_send = 500\n",
+    );
+}
+
+#[test]
+fn local_retention_shorter_than_what_the_rules_look_back() {
+    check("retention_below_rules", &[("retention_days = 15\nscrape", "retention_hours = 1\nscrape")]);
+    check("retention_days_and_hours", &[("retention_days = 15\nscrape", "retention_days = 15\nretention_hours = 2\nscrape")]);
+}

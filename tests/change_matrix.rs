@@ -148,6 +148,22 @@ fn rows() -> Vec<Row> {
             expect: Rejected("services.loki.retention_days", "7"),
         },
         Row {
+            name: "add a remote-write endpoint",
+            edit: |s| {
+                sub(
+                    s,
+                    "memory_reservation_mb = 512\n\n[services.grafana]",
+                    "memory_reservation_mb = 512\n\n[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/api/v1/push\"\nbearer_token = { env = \"MIMIR_TOKEN\" }\n\n[services.grafana]",
+                )
+            },
+            expect: Fates(&[(MON, Delivered)], Unchanged),
+        },
+        Row {
+            name: "Prometheus retention below the rules' look-back",
+            edit: |s| sub(s, "retention_days = 15\nscrape", "retention_hours = 1\nscrape"),
+            expect: Rejected("services.prometheus.retention_hours", "LogAgentNotSending"),
+        },
+        Row {
             name: "scrape interval",
             edit: |s| sub(s, "scrape_interval_seconds = 30", "scrape_interval_seconds = 15"),
             expect: Fates(&[(MON, Delivered)], Unchanged),

@@ -98,6 +98,17 @@ fn run_stack(stack_path: &Path, name: &str, mutate: impl FnOnce(&Path)) -> Findi
         std::fs::write(&src, "admin:$apr1$livetest$SCbOeYWScTIJh.Wf7NbDb1\n").unwrap();
         lab.install_secrets("traefik", 0);
     }
+    // Prometheus's remote-write credentials, where the stack has remote write: made-up values
+    // (the endpoints are unreachable here; Prometheus must start and run its queues anyway).
+    let prometheus_secrets = lab.compose.secrets("prometheus");
+    for name in &prometheus_secrets {
+        let src = lab.compose.secret_source(name);
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        std::fs::write(&src, format!("live-{name}\n")).unwrap();
+    }
+    if !prometheus_secrets.is_empty() {
+        lab.install_secrets("prometheus", NOBODY);
+    }
     for s in ["traefik", "prometheus", "alertmanager"] {
         lab.compose.remap_files(s);
     }
@@ -448,6 +459,22 @@ fn check_prometheus(lab: &mut Lab, stack: &Stack, f: &mut Findings) {
             serde_norway::to_string(&targets["data"]["activeTargets"]).unwrap_or_default()
         ),
     );
+    // Each remote-write endpoint has its queue, sized as stack.toml says (the endpoints are
+    // unreachable: sends fail and are retried, which must not stop Prometheus).
+    for rw in &stack.services.prometheus.remote_write {
+        let labels = format!("{{remote_name=\"{}\",url=\"{}\"}}", rw.name, rw.url);
+        let want = [
+            format!("prometheus_remote_storage_shards_max{labels} {}", rw.max_shards),
+            format!("prometheus_remote_storage_shard_capacity{labels} {}", rw.capacity),
+        ];
+        let mut metrics = String::new();
+        let queued = wait_until(Duration::from_secs(30), || {
+            metrics = curl(&["http://prometheus:9090/metrics"]).0;
+            want.iter().all(|w| metrics.lines().any(|l| l == w))
+        });
+        let found: Vec<&str> = metrics.lines().filter(|l| l.starts_with("prometheus_remote_storage_shard")).collect();
+        f.check(queued, format!("remote write {}: no queue with {want:?}; found {found:?}", rw.name));
+    }
     let log = lab.log("prometheus");
     let bad: Vec<&str> = log.lines().filter(|l| l.contains("level=error") || l.contains("level=ERROR")).collect();
     f.check(bad.is_empty(), format!("prometheus logged errors:\n{}", bad.join("\n")));
@@ -481,6 +508,11 @@ fn the_example_stack_runs() {
 #[test]
 fn the_other_lab_stack_runs() {
     assert_runs("the_other_lab_stack_runs", "other-lab");
+}
+
+#[test]
+fn the_scale_lab_stack_runs() {
+    assert_runs("the_scale_lab_stack_runs", "scale-lab");
 }
 
 /// `scheme = "https"` routes: Traefik verifies the backend against the lab's CA under the route's

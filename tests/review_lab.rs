@@ -200,3 +200,49 @@ fn the_command_puts_tls_off_in_its_first_lines() {
     assert!(stdout.contains("- **firewall closed** on `pve-mon`: tcp 443 from 192.168.1.0/24"), "{stdout}");
     assert!(!stdout.contains("No change to VMs"), "{stdout}");
 }
+
+/// The example with `tables` after its `[services.prometheus]`.
+fn with_remote_write(tables: &str) -> String {
+    edit(&example_src(), "memory_reservation_mb = 512\n\n[services.grafana]", &format!("memory_reservation_mb = 512\n\n{tables}\n[services.grafana]"))
+}
+
+const MIMIR: &str = "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/api/v1/push\"\nusername = \"lab\"\npassword = { env = \"MIMIR_PASSWORD\" }\ndrop_series = [\"go_gc_.*\"]\n";
+const VICTORIA: &str =
+    "[[services.prometheus.remote_write]]\nname = \"victoria\"\nurl = \"https://vm.home.lan/api/v1/write\"\nbearer_token = { env = \"VM_TOKEN\" }\n";
+
+#[test]
+fn remote_write_endpoints_added_and_removed_are_announced_with_what_stays_behind() {
+    let none = example_src();
+    let one = with_remote_write(MIMIR);
+    let out = summary(&none, &one);
+    assert_first(
+        &out,
+        "**remote write added**: `mimir` → `https://mimir.home.lan/api/v1/push` (basic auth as `lab`, password from `MIMIR_PASSWORD`; 1 series pattern(s) dropped; queue up to 15 MB): Prometheus sends every sample it keeps there from now on",
+    );
+    assert_first(&out, "remote write (queues and series cache, inside Prometheus's limit) 0 MB → 271 MB");
+    let two = with_remote_write(&format!("{MIMIR}\n{VICTORIA}"));
+    let out = summary(&one, &two);
+    assert_first(&out, "**remote write added**: `victoria` → `https://vm.home.lan/api/v1/write` (bearer token from `VM_TOKEN`;");
+    assert!(!out.contains("remote write added**: `mimir`"), "an unchanged endpoint is not announced:\n{out}");
+    let out = summary(&two, &none);
+    assert_first(
+        &out,
+        "**remote write removed**: `victoria` (`https://vm.home.lan/api/v1/write`): Prometheus stops sending to it; what it already received stays there; its secret file `/etc/monitoring-secrets/remote_write_victoria_token` stays on the VM until you delete it",
+    );
+    assert_first(&out, "**remote write removed**: `mimir`");
+}
+
+#[test]
+fn a_changed_remote_write_endpoint_says_before_and_after() {
+    let old = with_remote_write(MIMIR);
+    let new = edit(
+        &old,
+        "drop_series = [\"go_gc_.*\"]\n",
+        "drop_series = [\"go_gc_.*\", \"process_.*\"]\n\n[services.prometheus.remote_write.queue]\nmax_shards = 20\n",
+    );
+    let out = summary(&old, &new);
+    assert_first(
+        &out,
+        "**remote write** `mimir`: dropped series `go_gc_.*` → `go_gc_.*`, `process_.*`; queue 10 shards × 5000 (+1000 per send), 15 MB → 20 shards × 5000 (+1000 per send), 30 MB",
+    );
+}

@@ -431,6 +431,8 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
             if stack.services.traefik.dashboard {
                 files.push("traefik_dashboard_users");
             }
+            // Prometheus's remote-write credentials, one file each.
+            files.extend(terraform::prometheus_secrets(stack).into_iter().map(|(f, _)| f));
             for file in &files {
                 assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{name}: {file}:\n{plan}");
             }

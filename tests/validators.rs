@@ -46,6 +46,29 @@ fn promtool_accepts_the_prometheus_config_and_rules() {
     }
 }
 
+/// Validation keeps local retention above the rules' look-back, read from the rule templates:
+/// the rules Prometheus really loads (rendered, with the ranges Rust builds into expressions)
+/// must give the same longest look-back, so the check never reads a stale copy.
+#[test]
+fn the_retention_check_reads_what_the_rendered_rules_look_back() {
+    use xtask::stack::rule_ranges::{longest, longest_in_templates, look_backs};
+    for (name, path) in common::fixture_stacks() {
+        let stack = common::load(&path);
+        let tree = common::render(&stack);
+        let rendered = tree
+            .files()
+            .filter(|(p, _)| p.starts_with("compose/prometheus/rules/"))
+            .flat_map(|(p, bytes)| look_backs(p.rsplit('/').next().unwrap(), &common::text(bytes), u64::MAX));
+        let rendered: Vec<_> = rendered.collect();
+        assert!(rendered.iter().all(|r| r.for_seconds != u64::MAX), "{name}: a rendered `for:` is not a duration: {rendered:?}");
+        let from_rules = longest(rendered).unwrap();
+        let p = &stack.services.prometheus;
+        let checked = longest_in_templates(!p.remote_write.is_empty(), u64::from(stack.alerting.instance_down_for_seconds)).unwrap();
+        assert_eq!(checked.seconds(), from_rules.seconds(), "{name}: validation checks {checked:?}, the rendered rules look back {from_rules:?}");
+        assert!(u64::from(p.retention_hours) * 3_600 >= from_rules.seconds(), "{name}: retention below the rules' look-back");
+    }
+}
+
 #[test]
 fn amtool_accepts_the_alertmanager_config() {
     let Some(amtool) = validator("amtool") else { return };

@@ -41,8 +41,9 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
         summary.unchanged
     ));
     let m = &stack.memory;
+    let queues = if m.remote_write_mb > 0 { format!(" (Prometheus's includes {} MB for remote write)", m.remote_write_mb) } else { String::new() };
     ui.summary(format_args!(
-        "memory of {}: container limits {} MB + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
+        "memory of {}: container limits {} MB{queues} + OS {} MB of {} MB; the plan's additions reserve {} MB (target {} MB)",
         stack.monitoring.vm.name, m.limits_mb, m.os_reserve_mb, m.vm_mb, m.additions_reserved_mb, m.additions_target_mb
     ));
     warnings.extend(crate::targets::terraform::warnings(&stack));

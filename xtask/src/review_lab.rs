@@ -1,13 +1,13 @@
 //! The first section of the pull-request summary: the changes an operator approves on purpose
 //! (TLS and URL schemes, the CA and the leaf, firewall rules, targets and the figures derived
-//! from them, the memory budget, log agents, the secrets folder, the Proxmox connection, HA per
-//! VM). Pure:
+//! from them, the memory budget, remote-write endpoints, log agents, the secrets folder, the
+//! Proxmox connection, HA per VM). Pure:
 //! two validated stacks and two rendered trees in, one line per change out.
 
 use std::collections::BTreeMap;
 
 use crate::stack::Stack;
-use crate::stack::model::{Agent, Vm};
+use crate::stack::model::{Agent, Prometheus, RemoteWrite, Vm};
 use crate::targets::terraform::firewall::{Rule, firewall_rules};
 use crate::tree::Tree;
 
@@ -22,6 +22,7 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(firewall(old, new));
     out.extend(targets(old, new));
     out.extend(memory(old, new));
+    out.extend(remote_write(old, new));
     out.extend(agents(old, new));
     out.extend(secrets_dir(old, new));
     out.extend(proxmox(old, new));
@@ -155,7 +156,7 @@ fn targets(old: &Stack, new: &Stack) -> Vec<String> {
     figure(&mut d, "Alertmanager group_wait", format!("{} s", la.group_wait_seconds), format!("{} s", lb.group_wait_seconds));
     let (pa, pb) = (&old.services.prometheus, &new.services.prometheus);
     figure(&mut d, "Prometheus scrape interval", format!("{} s", pa.scrape_interval_seconds), format!("{} s", pb.scrape_interval_seconds));
-    figure(&mut d, "Prometheus retention", format!("{} days", pa.retention_days), format!("{} days", pb.retention_days));
+    figure(&mut d, "Prometheus retention", retention(pa), retention(pb));
     let (ka, kb) = (&old.services.loki, &new.services.loki);
     figure(&mut d, "Loki retention", format!("{} days", ka.retention_days), format!("{} days", kb.retention_days));
     figure(
@@ -186,7 +187,67 @@ fn memory(old: &Stack, new: &Stack) -> Vec<String> {
         format!("{} MB of {} MB", a.additions_reserved_mb, a.additions_target_mb),
         format!("{} MB of {} MB", b.additions_reserved_mb, b.additions_target_mb),
     );
+    figure(
+        &mut m,
+        "remote write (queues and series cache, inside Prometheus's limit)",
+        format!("{} MB", a.remote_write_mb),
+        format!("{} MB", b.remote_write_mb),
+    );
     if m.is_empty() { Vec::new() } else { vec![format!("**memory budget** of `{}`: {}", new.monitoring.vm.name, m.join("; "))] }
+}
+
+fn retention(p: &Prometheus) -> String {
+    if p.retention_days > 0 { format!("{} days", p.retention_days) } else { format!("{} h", p.retention_hours) }
+}
+
+/// How an endpoint authenticates, and from which variable.
+fn auth(rw: &RemoteWrite) -> String {
+    match (&rw.password, &rw.bearer_token) {
+        (Some(p), _) => format!("basic auth as `{}`, password from `{}`", rw.username.as_deref().unwrap_or_default(), p.env),
+        (None, Some(t)) => format!("bearer token from `{}`", t.env),
+        (None, None) => "no authentication".to_string(),
+    }
+}
+
+/// Remote-write endpoints added, removed or changed: where every sample goes is a decision.
+fn remote_write(old: &Stack, new: &Stack) -> Vec<String> {
+    let by_name =
+        |s: &'_ Stack| -> BTreeMap<String, RemoteWrite> { s.services.prometheus.remote_write.iter().map(|rw| (rw.name.clone(), rw.clone())).collect() };
+    let (a, b) = (by_name(old), by_name(new));
+    let dir = &new.monitoring.secrets_dir;
+    let mut out = Vec::new();
+    for (name, rw) in &b {
+        match a.get(name) {
+            None => out.push(format!(
+                "**remote write added**: `{name}` → `{}` ({}; {} series pattern(s) dropped; queue up to {} MB): Prometheus sends every sample it keeps there from now on",
+                rw.url,
+                auth(rw),
+                rw.drop_series.len(),
+                rw.queue_memory_mb
+            )),
+            Some(before) => {
+                let mut c = Vec::new();
+                figure(&mut c, "URL", format!("`{}`", before.url), format!("`{}`", rw.url));
+                figure(&mut c, "auth", auth(before), auth(rw));
+                figure(&mut c, "dropped series", format!("`{}`", before.drop_series.join("`, `")), format!("`{}`", rw.drop_series.join("`, `")));
+                figure(
+                    &mut c,
+                    "queue",
+                    format!("{} shards × {} (+{} per send), {} MB", before.max_shards, before.capacity, before.max_samples_per_send, before.queue_memory_mb),
+                    format!("{} shards × {} (+{} per send), {} MB", rw.max_shards, rw.capacity, rw.max_samples_per_send, rw.queue_memory_mb),
+                );
+                if !c.is_empty() {
+                    out.push(format!("**remote write** `{name}`: {}", c.join("; ")));
+                }
+            }
+        }
+    }
+    for (name, rw) in a.iter().filter(|(n, _)| !b.contains_key(*n)) {
+        let files: Vec<String> = rw.secrets().iter().map(|(f, _)| format!("`{dir}/{f}`")).collect();
+        let left = if files.is_empty() { String::new() } else { format!("; its secret file {} stays on the VM until you delete it", files.join(" and ")) };
+        out.push(format!("**remote write removed**: `{name}` (`{}`): Prometheus stops sending to it; what it already received stays there{left}", rw.url));
+    }
+    out
 }
 
 fn agent_name(agent: Agent) -> &'static str {

@@ -29,7 +29,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         memory_limit_mb: 1024,
         memory_reservation_mb: 512,
         plan_addition: false,
-        keys: &["retention_days", "scrape_interval_seconds"],
+        keys: &["retention_days", "retention_hours", "scrape_interval_seconds", "remote_write"],
     },
     ServiceSpec {
         name: "grafana",

@@ -8,6 +8,7 @@ pub mod diag;
 pub mod model;
 pub mod parse;
 pub mod raw;
+pub mod rule_ranges;
 pub mod validate;
 pub mod workable;
 

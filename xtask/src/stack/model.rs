@@ -321,9 +321,50 @@ impl Services {
 pub struct Prometheus {
     #[serde(flatten)]
     pub container: Container,
+    /// `retention_days`, or the `retention_hours` that replaces it (then 0).
     pub retention_days: u32,
+    /// Local retention in hours, whichever key set it.
+    pub retention_hours: u32,
+    /// The value of `--storage.tsdb.retention.time` (`15d`, `6h`).
+    pub retention: String,
+    /// `[[services.prometheus.remote_write]]`, in stack.toml order (names are unique).
+    pub remote_write: Vec<RemoteWrite>,
+    /// What remote write adds to `memory_limit_mb` (queues and series cache; 0 without it).
+    pub remote_write_memory_mb: u32,
     pub scrape_interval_seconds: u32,
     pub scrape_timeout_seconds: u32,
+}
+
+/// One remote-write endpoint; credentials are secret files under `monitoring.secrets_dir`,
+/// mounted into the Prometheus container as compose secrets (`/run/secrets/<file>`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteWrite {
+    pub name: String,
+    pub url: String,
+    /// The URL's host (and port), for the review: never its path or query.
+    pub host: String,
+    pub username: Option<String>,
+    /// Basic-auth password: its reference, and the compose secret / file name that carries it.
+    pub password: Option<SecretRef>,
+    pub password_file: Option<String>,
+    pub bearer_token: Option<SecretRef>,
+    pub bearer_token_file: Option<String>,
+    /// Regexes of metric names (`__name__`) that are not sent (write_relabel_configs, drop).
+    pub drop_series: Vec<String>,
+    pub capacity: u32,
+    pub max_shards: u32,
+    pub max_samples_per_send: u32,
+    /// The estimate of what this queue may hold in memory, counted in Prometheus's limit.
+    pub queue_memory_mb: u32,
+}
+
+impl RemoteWrite {
+    /// The secret files this endpoint needs, as (file name, reference).
+    pub fn secrets(&self) -> Vec<(&str, &SecretRef)> {
+        let password = self.password_file.as_deref().zip(self.password.as_ref());
+        let token = self.bearer_token_file.as_deref().zip(self.bearer_token.as_ref());
+        password.into_iter().chain(token).collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -406,4 +447,6 @@ pub struct MemoryBudget {
     pub limits_mb: u32,
     pub additions_reserved_mb: u32,
     pub additions_target_mb: u32,
+    /// What remote write may take (queues and series cache), already inside Prometheus's limit.
+    pub remote_write_mb: u32,
 }

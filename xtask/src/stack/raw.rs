@@ -196,6 +196,7 @@ pub struct RawService {
     pub memory_limit_mb: Option<i64>,
     pub memory_reservation_mb: Option<i64>,
     pub retention_days: Option<i64>,
+    pub retention_hours: Option<i64>,
     pub scrape_interval_seconds: Option<i64>,
     pub admin_user: Option<String>,
     pub admin_password: Option<RawSecret>,
@@ -206,6 +207,31 @@ pub struct RawService {
     pub retry_interval_seconds: Option<i64>,
     pub username: Option<String>,
     pub password: Option<RawSecret>,
+    /// `[[services.prometheus.remote_write]]`: one entry per remote-write endpoint.
+    pub remote_write: Option<Vec<RawRemoteWrite>>,
+}
+
+/// One `[[services.prometheus.remote_write]]` endpoint (Mimir, Thanos Receive, VictoriaMetrics...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteWrite {
+    pub name: String,
+    pub url: String,
+    pub allow_insecure_http: Option<bool>,
+    pub username: Option<String>,
+    pub password: Option<RawSecret>,
+    pub bearer_token: Option<RawSecret>,
+    pub drop_series: Option<Vec<String>>,
+    pub queue: Option<RawRemoteWriteQueue>,
+}
+
+/// `[services.prometheus.remote_write.queue]`: Prometheus's `queue_config`, defaults in `validate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteWriteQueue {
+    pub capacity: Option<i64>,
+    pub max_shards: Option<i64>,
+    pub max_samples_per_send: Option<i64>,
 }
 
 /// An extra route through Traefik to a web app on one of the lab's VMs.

@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use super::Outputs;
+use crate::stack::Stack;
 
 /// Config files rendered from the template of the same path.
 const FILES: &[&str] = &[
@@ -15,10 +16,16 @@ const FILES: &[&str] = &[
     "compose/grafana/provisioning/dashboards/dashboards.yml",
 ];
 
-pub fn render(out: &mut Outputs) -> Result<()> {
+/// Rendered only when stack.toml has a `[[services.prometheus.remote_write]]`.
+pub const REMOTE_WRITE_RULES: &str = "compose/prometheus/rules/remote_write.yml";
+
+pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     let ctx = out.stack_ctx();
     for file in FILES {
         out.render(file, ctx.clone())?;
+    }
+    if !stack.services.prometheus.remote_write.is_empty() {
+        out.render(REMOTE_WRITE_RULES, ctx)?;
     }
     Ok(())
 }

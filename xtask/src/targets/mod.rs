@@ -90,7 +90,7 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
 pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
-    compose::render(&mut out).context("monitoring compose stack")?;
+    compose::render(stack, &mut out).context("monitoring compose stack")?;
     traefik::render(stack, &mut out).context("traefik")?;
     uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
     tls::render(stack, &mut out).context("tls certificates")?;

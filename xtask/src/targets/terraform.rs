@@ -22,7 +22,8 @@ pub const MONITORING: &str = "monitoring";
 /// same path plus `.j2` (only the provider constraint varies); a static file is copied as it is.
 const MODULES: &[(&str, &[&str], &[&str])] = &[
     ("vm", &["versions.tf", "README.md"], &["main.tf", "variables.tf", "outputs.tf"]),
-    ("monitoring-stack", &["versions.tf"], &["main.tf", "variables.tf", "outputs.tf", "README.md"]),
+    // main.tf, variables.tf and README.md take Prometheus's secret files only with remote write.
+    ("monitoring-stack", &["versions.tf", "main.tf", "variables.tf", "README.md"], &["outputs.tf"]),
 ];
 const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
 
@@ -55,18 +56,27 @@ pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
 }
 
 /// The secrets the monitoring root needs, as (role, reference): each becomes a sensitive variable
-/// named `tf_var`, set from `TF_VAR_<tf_var>` (or by `cargo xtask plan` from `env`).
-pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
+/// named `tf_var`, set from `TF_VAR_<tf_var>` (or by `cargo xtask plan` from `env`). A role is
+/// a monitoring-stack module argument, or for remote-write credentials the secret file's name
+/// (`remote_write_<name>_password`), passed in the module's `prometheus_secrets` map.
+pub fn monitoring_secrets(stack: &Stack) -> Vec<(String, &SecretRef)> {
     let s = &stack.services;
-    let mut out = vec![
-        ("telegram_bot_token", &stack.alerting.telegram_bot_token),
-        ("grafana_admin_password", &s.grafana.admin_password),
-        ("autokuma_password", &s.autokuma.password),
+    let mut out: Vec<(String, &SecretRef)> = vec![
+        ("telegram_bot_token".to_string(), &stack.alerting.telegram_bot_token),
+        ("grafana_admin_password".to_string(), &s.grafana.admin_password),
+        ("autokuma_password".to_string(), &s.autokuma.password),
     ];
     if let (true, Some(users)) = (s.traefik.dashboard, &s.traefik.dashboard_users) {
-        out.push(("traefik_dashboard_users", users));
+        out.push(("traefik_dashboard_users".to_string(), users));
     }
+    out.extend(prometheus_secrets(stack).into_iter().map(|(file, r)| (file.to_string(), r)));
     out
+}
+
+/// The secret files Prometheus reads (remote-write credentials), as (file name under
+/// secrets_dir, reference), in stack.toml order.
+pub fn prometheus_secrets(stack: &Stack) -> Vec<(&str, &SecretRef)> {
+    stack.services.prometheus.remote_write.iter().flat_map(|rw| rw.secrets()).collect()
 }
 
 /// What gen warns about in the Terraform it renders (printed, never fatal).
@@ -84,7 +94,12 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
-    let module_ctx = minijinja::context! { stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) } };
+    // The monitoring-stack module takes Prometheus's secret files only when the stack has some,
+    // so that a stack without remote write renders the module it always had.
+    let module_ctx = minijinja::context! {
+        stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) },
+        prometheus_secrets => !prometheus_secrets(stack).is_empty(),
+    };
     for (module, templates, statics) in MODULES {
         for file in *templates {
             out.render(&format!("terraform/modules/{module}/{file}"), module_ctx.clone())?;
@@ -139,7 +154,7 @@ struct UrlCtx {
 
 #[derive(Serialize)]
 struct SecretCtx {
-    role: &'static str,
+    role: String,
     var: String,
     env: String,
 }
@@ -147,7 +162,7 @@ struct SecretCtx {
 /// A secret argument of the monitoring-stack call and its HCL expression.
 #[derive(Serialize)]
 struct ArgCtx {
-    name: &'static str,
+    name: String,
     expr: String,
 }
 
@@ -184,7 +199,7 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     let urls: Vec<UrlCtx> = stack.routes.iter().map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host) }).collect();
     let mut secrets: Vec<SecretCtx> =
         monitoring_secrets(stack).into_iter().map(|(role, s)| SecretCtx { role, var: s.tf_var.clone(), env: s.env.clone() }).collect();
-    secrets.sort_by(|a, b| a.role.cmp(b.role));
+    secrets.sort_by(|a, b| a.role.cmp(&b.role));
     let mut secret_vars: Vec<(String, String)> = secrets.iter().map(|s| (s.var.clone(), s.env.clone())).collect();
     secret_vars.sort();
     secret_vars.dedup();
@@ -193,9 +208,15 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
             "the secret from {env_name} would be the Terraform variable `{var}`, which the root already declares\n  hint: give that secret another environment variable name"
         );
     }
-    let mut secret_args: Vec<(&'static str, String)> = secrets.iter().map(|s| (s.role, format!("var.{}", s.var))).collect();
+    let files = prometheus_secrets(stack);
+    let mut secret_args: Vec<(String, String)> =
+        secrets.iter().filter(|s| !files.iter().any(|(f, _)| *f == s.role)).map(|s| (s.role.clone(), format!("var.{}", s.var))).collect();
     let leaf = if stack.tls.enabled { "sensitive(file(\"${path.root}/${var.tls_leaf_key_file}\"))" } else { "null" };
-    secret_args.push(("tls_leaf_key", leaf.to_string()));
+    secret_args.push(("tls_leaf_key".to_string(), leaf.to_string()));
+    // The `prometheus_secrets` map of the module call: quoted file name and the variable that
+    // carries its value (the template aligns the `=` as fmt does).
+    let prometheus_files: Vec<String> = files.iter().map(|(f, _)| f.to_string()).collect();
+    let prometheus_map: Vec<ArgCtx> = files.iter().map(|(f, r)| ArgCtx { name: format!("\"{f}\""), expr: format!("var.{}", r.tf_var) }).collect();
     let secret_args: Vec<ArgCtx> = secret_args.into_iter().map(|(name, expr)| ArgCtx { name, expr }).collect();
     let t = &stack.terraform;
     let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
@@ -216,6 +237,8 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
         secrets => Value::from_serialize(&secrets),
         secret_vars => secret_vars,
         secret_args => Value::from_serialize(&secret_args),
+        prometheus_files => prometheus_files,
+        prometheus_map => Value::from_serialize(&prometheus_map),
         dashboard => stack.services.traefik.dashboard && stack.services.traefik.dashboard_users.is_some(),
         leaf_key_file => leaf_key,
     })

@@ -71,6 +71,8 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         .into_iter()
         .filter(|f| out.get(&format!("compose/{f}")).is_some())
         .collect();
+    let prometheus_files: Vec<&str> = super::terraform::prometheus_secrets(stack).into_iter().map(|(f, _)| f).collect();
+    let width = prometheus_files.iter().map(|f| f.len()).max().unwrap_or(0);
     let secret_files = |dashboard: bool| {
         let mut files = vec!["autokuma.env", "grafana_admin_password", "telegram_bot_token"];
         if stack.tls.enabled {
@@ -79,11 +81,17 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         if dashboard {
             files.push("traefik_dashboard_users");
         }
+        files.extend(prometheus_files.iter().copied());
+        // keys() of the module's map: sorted.
+        files.sort_unstable();
         files
     };
     let ctx = minijinja::context! {
         log_files => log_files,
         secret_files => secret_files(false),
+        prometheus_files => prometheus_files,
+        // Made-up values of prometheus_secrets, each key padded as `terraform fmt` aligns it.
+        prometheus_values => prometheus_files.iter().map(|f| (format!("\"{f}\"{}", " ".repeat(width - f.len())), format!("\"tftest-{f}\""))).collect::<Vec<_>>(),
         all_secret_files => secret_files(true),
         stack => out.stack_value(),
         mon => Value::from_serialize(case(stack, mon)),

@@ -1,6 +1,7 @@
 //! Derived figures checked against `[targets]`: memory budget, detection time, Loki query split.
 
 use super::*;
+use crate::stack::rule_ranges;
 
 impl Validator<'_> {
     pub(super) fn memory(&mut self, services: &Services, monitoring: &MonitoringVm, targets: &Targets) -> MemoryBudget {
@@ -29,6 +30,36 @@ impl Validator<'_> {
             limits_mb: limits,
             additions_reserved_mb: additions,
             additions_target_mb: targets.added_memory_mb,
+            remote_write_mb: services.prometheus.remote_write_memory_mb,
+        }
+    }
+
+    /// Local retention must hold what the alert rules Prometheus loads look back at (their
+    /// longest range plus their `for`), read from the rule templates (`rule_ranges`).
+    pub(super) fn retention_covers_rules(&mut self, services: &Services, alerting: &Alerting) {
+        let p = &services.prometheus;
+        let templated_for = u64::from(alerting.instance_down_for_seconds);
+        let Some(longest) = super::super::rule_ranges::longest_in_templates(!p.remote_write.is_empty(), templated_for) else { return };
+        let retention = u64::from(p.retention_hours) * 3_600;
+        if retention < longest.seconds() {
+            let (key, set) = if p.retention_days == 0 {
+                ("retention_hours", format!("{} h", p.retention_hours))
+            } else {
+                ("retention_days", format!("{} days", p.retention_days))
+            };
+            let need_hours = longest.seconds().div_ceil(3_600);
+            self.p.add(
+                join("services.prometheus", key),
+                format!(
+                    "local retention of {set} is shorter than the {} the alert {} ({}) looks back: range {} + for {}",
+                    rule_ranges::human(longest.seconds()),
+                    longest.rule,
+                    longest.file,
+                    rule_ranges::human(longest.range_seconds),
+                    rule_ranges::human(longest.for_seconds),
+                ),
+                &format!("keep at least {need_hours} h of local data (`retention_hours = {need_hours}` or more): the alerts read Prometheus's local data, never the remote store"),
+            );
         }
     }
 

@@ -6,7 +6,7 @@
 //!
 //! This module holds the entry point, the order of the sections and the checks they share; each
 //! section's rules are in their own module (`settings`, `network`, `proxmox`, `tls`, `services`,
-//! `vms`, `routes`), and the figures derived from several sections in `derived`.
+//! `vms`, `routes`, `remote_write`), and the figures derived from several sections in `derived`.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -20,6 +20,7 @@ use super::raw::*;
 mod derived;
 mod network;
 mod proxmox;
+mod remote_write;
 mod routes;
 mod services;
 mod settings;
@@ -166,6 +167,7 @@ impl Validator<'_> {
         super::workable::check(self.p, &lab);
         let memory = self.memory(&services, &monitoring, &targets);
         let alerting = self.alerting(alerting?, &services, &targets);
+        self.retention_covers_rules(&services, &alerting);
         if !complete {
             return None;
         }

@@ -1,5 +1,6 @@
 //! `[services.NAME]`: each container from its catalog entry, and the published host ports.
 
+use super::remote_write;
 use super::*;
 
 impl Validator<'_> {
@@ -85,9 +86,34 @@ impl Validator<'_> {
         let prometheus_raw = get("prometheus");
         let scrape_interval_seconds =
             opt_range(self.p, &p_key("prometheus", "scrape_interval_seconds"), prometheus_raw.and_then(|r| r.scrape_interval_seconds), 30, 5, 300, " seconds");
+        let retention_days = opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days");
+        let (retention_days, retention_hours, retention) = match prometheus_raw.and_then(|r| r.retention_hours) {
+            None => (retention_days, retention_days * 24, format!("{retention_days}d")),
+            Some(h) => {
+                if prometheus_raw.is_some_and(|r| r.retention_days.is_some()) {
+                    self.p.add(
+                        p_key("prometheus", "retention_hours"),
+                        "both retention_days and retention_hours",
+                        "keep one of them: they set the same retention",
+                    );
+                }
+                let hours = in_range(self.p, &p_key("prometheus", "retention_hours"), h, 1, 87_600, " hours").unwrap_or(retention_days * 24);
+                (0, hours, format!("{hours}h"))
+            }
+        };
+        let remote_write = self.remote_write(prometheus_raw.and_then(|r| r.remote_write.as_ref()));
+        let mut prometheus_container = self.container(spec("prometheus"), prometheus_raw, domain);
+        // Remote write lives in Prometheus's memory: its limit grows by what it may take (queues
+        // and series cache), so that the VM's budget (limits + OS reserve) counts it.
+        let remote_write_memory_mb = remote_write::memory_mb(&remote_write, prometheus_container.memory_limit_mb);
+        prometheus_container.memory_limit_mb += remote_write_memory_mb;
         let prometheus = Prometheus {
-            container: self.container(spec("prometheus"), prometheus_raw, domain),
-            retention_days: opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days"),
+            container: prometheus_container,
+            retention_days,
+            retention_hours,
+            retention,
+            remote_write,
+            remote_write_memory_mb,
             scrape_interval_seconds,
             // Prometheus's default, never above the interval.
             scrape_timeout_seconds: scrape_interval_seconds.min(10),
@@ -211,6 +237,7 @@ fn given_keys(s: &RawService) -> Vec<&'static str> {
     given(s.memory_limit_mb.is_some(), "memory_limit_mb");
     given(s.memory_reservation_mb.is_some(), "memory_reservation_mb");
     given(s.retention_days.is_some(), "retention_days");
+    given(s.retention_hours.is_some(), "retention_hours");
     given(s.scrape_interval_seconds.is_some(), "scrape_interval_seconds");
     given(s.admin_user.is_some(), "admin_user");
     given(s.admin_password.is_some(), "admin_password");
@@ -221,5 +248,6 @@ fn given_keys(s: &RawService) -> Vec<&'static str> {
     given(s.retry_interval_seconds.is_some(), "retry_interval_seconds");
     given(s.username.is_some(), "username");
     given(s.password.is_some(), "password");
+    given(s.remote_write.is_some(), "remote_write");
     keys
 }
