@@ -14,8 +14,14 @@ pub use model::Stack;
 
 /// Parses and validates stack.toml text. `file` names it in messages (e.g. `stack.toml`).
 pub fn from_str(file: &str, src: &str) -> Result<Stack, diag::Report> {
+    from_str_with(file, src, catalog::SERVICES)
+}
+
+/// [`from_str`] against another service catalog than [`catalog::SERVICES`] (tests: a catalog
+/// with one service more shows what adding a service takes).
+pub fn from_str_with(file: &str, src: &str, catalog: &[catalog::ServiceSpec]) -> Result<Stack, diag::Report> {
     let (raw, index, mut problems) = parse::parse(src);
-    let stack = if problems.has_syntax_error() { None } else { validate::validate(&raw, &mut problems) };
+    let stack = if problems.has_syntax_error() { None } else { validate::validate_with(&raw, &mut problems, catalog) };
     parse::drop_misspelt_section_echoes(&mut problems);
     match stack {
         Some(stack) if problems.is_empty() => Ok(stack),

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::catalog::{self, COMMON_KEYS, ServiceSpec};
+use super::catalog::{self, COMMON_KEYS, Routing, Scrape, ServiceSpec};
 use super::diag::{Problems, did_you_mean};
 use super::model::*;
 use super::parse::join;
@@ -31,13 +31,19 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Validates a parsed stack. `problems` already holds the parse problems; validation adds to it.
 /// Returns a model only when there is no problem at all.
 pub fn validate(raw: &RawStack, problems: &mut Problems) -> Option<Stack> {
-    let mut v = Validator { p: problems };
+    validate_with(raw, problems, catalog::SERVICES)
+}
+
+/// [`validate`] against another service catalog (the tests' catalog with one service more).
+pub fn validate_with(raw: &RawStack, problems: &mut Problems, catalog: &[ServiceSpec]) -> Option<Stack> {
+    let mut v = Validator { p: problems, catalog };
     let stack = v.stack(raw);
     if v.p.is_empty() { stack } else { None }
 }
 
 struct Validator<'a> {
     p: &'a mut Problems,
+    catalog: &'a [ServiceSpec],
 }
 
 /// Integer `value` within `min..=max`, else a problem at `key`.

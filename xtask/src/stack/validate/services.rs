@@ -2,36 +2,34 @@
 
 use super::*;
 
+/// The services whose model is a struct of their own in `Services` (settings beyond the
+/// container's, or read by name); every other catalog entry goes to `Services::plain`.
+const WITH_SETTINGS: &[&str] = &["prometheus", "grafana", "alertmanager", "node_exporter", "traefik", "loki", "promtail", "uptime_kuma", "autokuma"];
+
 impl Validator<'_> {
     pub(super) fn container(&mut self, spec: &ServiceSpec, raw: Option<&RawService>, domain: &str) -> Container {
-        let key = |k: &str| join(&join("services", spec.name), k);
+        let key = |k: &str| join(&join("services", spec.key), k);
         let p = &mut *self.p;
         let image = raw.and_then(|r| r.image.clone()).unwrap_or_else(|| spec.image.to_string());
         check_image(p, &key("image"), &image);
         let route = match raw.and_then(|r| r.route.clone()) {
             Some(r) if r.is_empty() => None,
-            Some(r) => {
-                if spec.port == 0 && spec.name != "traefik" {
-                    p.add(key("route"), format!("{} has no web interface to route to", spec.name), "remove `route`");
-                    None
-                } else if spec.name == "node_exporter" {
-                    // network_mode: host: `node-exporter` does not resolve on the compose network.
-                    p.add(
-                        key("route"),
-                        "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach",
-                        &format!("remove `route`: Prometheus scrapes it at <monitoring ip>:{}", spec.port),
-                    );
-                    None
-                } else if check_label(p, &key("route"), "route", &r) {
-                    Some(r)
-                } else {
+            Some(r) => match spec.routing {
+                // The reason is the catalog entry's; the hint says what to do instead.
+                Routing::Refused(why) if spec.host_network => {
+                    p.add(key("route"), why, &format!("remove `route`: Prometheus scrapes it at <monitoring ip>:{}", spec.port));
                     None
                 }
-            }
+                Routing::Refused(why) => {
+                    p.add(key("route"), why, "remove `route`");
+                    None
+                }
+                Routing::Web | Routing::Dashboard => check_label(p, &key("route"), "route", &r).then_some(r),
+            },
             None => spec.route.map(str::to_string),
         };
-        // The node exporter takes no host_port (refused in `services`): it is on the VM's network.
-        let given_host_port = raw.and_then(|r| r.host_port).filter(|_| spec.name != "node_exporter");
+        // A service on the VM's network takes no host_port (refused in `services`).
+        let given_host_port = raw.and_then(|r| r.host_port).filter(|_| !spec.host_network);
         let host_port = match given_host_port {
             Some(0) => None,
             Some(v) => in_range(p, &key("host_port"), v, 1, 65_535, "; 0 publishes nothing").map(|v| v as u16),
@@ -48,7 +46,8 @@ impl Validator<'_> {
             );
         }
         Container {
-            name: spec.name.replace('_', "-"),
+            key: spec.key.to_string(),
+            name: spec.compose.to_string(),
             image,
             port: spec.port,
             host: route.as_ref().map(|r| format!("{r}.{domain}")),
@@ -57,20 +56,23 @@ impl Validator<'_> {
             memory_limit_mb: limit,
             memory_reservation_mb: reservation,
             plan_addition: spec.plan_addition,
+            health_path: spec.health_path.map(str::to_string),
+            routable: spec.routing == Routing::Web,
+            host_network: spec.host_network,
         }
     }
 
     pub(super) fn services(&mut self, raw: &BTreeMap<String, RawService>, domain: &str, targets: &Targets) -> Services {
         for (name, service) in raw {
-            let Some(spec) = catalog::spec(name) else {
-                let names = catalog::SERVICES.iter().map(|s| s.name);
+            let Some(spec) = catalog::spec(self.catalog, name) else {
+                let names = self.catalog.iter().map(|s| s.key);
                 let hint = did_you_mean(name, names.clone())
                     .map_or_else(|| format!("the services are: {}", names.collect::<Vec<_>>().join(", ")), |n| format!("did you mean `{n}`?"));
                 self.p.add(join("services", name), format!("unknown service `{name}`"), &hint);
                 continue;
             };
-            // The node exporter runs on the VM's own network: it publishes nothing.
-            let common: Vec<&str> = COMMON_KEYS.iter().copied().filter(|k| !(spec.name == "node_exporter" && *k == "host_port")).collect();
+            // A service on the VM's own network publishes nothing.
+            let common: Vec<&str> = COMMON_KEYS.iter().copied().filter(|k| !(spec.host_network && *k == "host_port")).collect();
             for key in given_keys(service) {
                 if !common.contains(&key) && !spec.keys.contains(&key) {
                     let takes: Vec<&str> = common.iter().chain(spec.keys).copied().collect();
@@ -79,7 +81,8 @@ impl Validator<'_> {
             }
         }
         let get = |name: &str| raw.get(name);
-        let spec = |name: &str| catalog::spec(name).expect("catalog names are static");
+        let catalog = self.catalog;
+        let spec = |key: &str| catalog::spec(catalog, key).expect("the catalog has every service with settings of its own");
         let p_key = |s: &str, k: &str| join(&join("services", s), k);
 
         let prometheus_raw = get("prometheus");
@@ -164,31 +167,49 @@ impl Validator<'_> {
             username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| "admin".to_string()),
             password: secret(self.p, &p_key("autokuma", "password"), autokuma_raw.and_then(|r| r.password.as_ref()), "UPTIME_KUMA_PASSWORD"),
         };
+        let alertmanager = self.container(spec("alertmanager"), get("alertmanager"), domain);
+        let node_exporter = self.container(spec("node_exporter"), get("node_exporter"), domain);
+        let promtail = self.container(spec("promtail"), get("promtail"), domain);
+        let mut plain = BTreeMap::new();
+        for s in catalog.iter().filter(|s| !WITH_SETTINGS.contains(&s.key)) {
+            plain.insert(s.key.to_string(), self.container(s, get(s.key), domain));
+        }
+        let mut in_compose: Vec<&ServiceSpec> = catalog.iter().collect();
+        in_compose.sort_by_key(|s| s.compose_place);
+        let mut scraped: Vec<(&ServiceSpec, Scrape)> = catalog.iter().filter_map(|s| s.scrape.map(|j| (s, j))).collect();
+        scraped.sort_by_key(|(_, j)| j.place);
         let services = Services {
             prometheus,
             grafana,
-            alertmanager: self.container(spec("alertmanager"), get("alertmanager"), domain),
-            node_exporter: self.container(spec("node_exporter"), get("node_exporter"), domain),
+            alertmanager,
+            node_exporter,
             traefik: Traefik { container: traefik_container, dashboard, dashboard_users },
             loki,
-            promtail: self.container(spec("promtail"), get("promtail"), domain),
+            promtail,
             uptime_kuma,
             autokuma,
+            plain,
+            keys: catalog.iter().map(|s| s.key.to_string()).collect(),
+            compose: in_compose.iter().map(|s| s.key.to_string()).collect(),
+            volumes: in_compose.iter().flat_map(|s| s.volumes.iter().map(|v| v.to_string())).collect(),
+            scrape_jobs: scraped
+                .into_iter()
+                .map(|(s, j)| ScrapeJob { job: j.job.to_string(), at: j.at, service: s.compose.to_string(), port: s.port })
+                .collect(),
         };
         self.host_ports(&services);
         services
     }
 
     pub(super) fn host_ports(&mut self, services: &Services) {
-        let mut used: BTreeMap<u16, String> = BTreeMap::from([
-            (80, "traefik".to_string()),
-            (443, "traefik".to_string()),
-            // On the VM's own network (network_mode: host).
-            (services.node_exporter.port, "node-exporter".to_string()),
-        ]);
+        let mut used: BTreeMap<u16, String> = BTreeMap::from([(80, "traefik".to_string()), (443, "traefik".to_string())]);
+        // On the VM's own network (network_mode: host).
+        for c in services.containers().into_iter().filter(|c| c.host_network) {
+            used.insert(c.port, c.name.clone());
+        }
         for c in services.containers() {
             if let Some(port) = c.host_port {
-                let key = join(&join("services", &c.name.replace('-', "_")), "host_port");
+                let key = join(&join("services", &c.key), "host_port");
                 if let Some(other) = used.insert(port, c.name.clone()) {
                     self.p.add(key, format!("host port {port} is already used by {other}"), "each published port must be unique on the monitoring VM");
                 }
