@@ -9,6 +9,7 @@
 /// Keys every service takes (a service on the VM's network takes no `host_port`).
 pub const COMMON_KEYS: &[&str] = &["image", "route", "host_port", "memory_limit_mb", "memory_reservation_mb"];
 
+#[derive(Debug, Clone)]
 pub struct ServiceSpec {
     /// Its table in stack.toml, `[services.KEY]`; its compose partial is
     /// `infrastructure/templates/compose/services/_KEY.yml.j2`.
