@@ -245,6 +245,22 @@ pub const SERVICES: &[ServiceSpec] = &[
     },
 ];
 
+/// Defaults of the services' own settings (their keys beyond `COMMON_KEYS`), when stack.toml
+/// leaves them out.
+pub mod defaults {
+    pub const PROMETHEUS_RETENTION_DAYS: u32 = 15;
+    pub const PROMETHEUS_SCRAPE_INTERVAL_SECONDS: u32 = 30;
+    /// Prometheus's own default scrape timeout; the timeout is never above the interval.
+    pub const PROMETHEUS_SCRAPE_TIMEOUT_SECONDS: u32 = 10;
+    pub const GRAFANA_ADMIN_USER: &str = "admin";
+    /// Loki keeps logs at least this long, and at least `targets.log_retention_days`.
+    pub const LOKI_MIN_RETENTION_DAYS: u32 = 7;
+    pub const UPTIME_KUMA_INTERVAL_SECONDS: u32 = 30;
+    pub const UPTIME_KUMA_RETRIES: u32 = 2;
+    pub const UPTIME_KUMA_RETRY_INTERVAL_SECONDS: u32 = 30;
+    pub const AUTOKUMA_USERNAME: &str = "admin";
+}
+
 /// The entry of `key` in `catalog`.
 pub fn spec<'a>(catalog: &'a [ServiceSpec], key: &str) -> Option<&'a ServiceSpec> {
     catalog.iter().find(|s| s.key == key)

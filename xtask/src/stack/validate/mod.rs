@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::catalog::{self, COMMON_KEYS, Routing, Scrape, ServiceSpec};
+use super::catalog::{self, COMMON_KEYS, Routing, Scrape, ServiceSpec, defaults};
 use super::diag::{Problems, did_you_mean};
 use super::model::*;
 use super::parse::join;

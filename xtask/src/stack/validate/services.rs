@@ -86,19 +86,34 @@ impl Validator<'_> {
         let p_key = |s: &str, k: &str| join(&join("services", s), k);
 
         let prometheus_raw = get("prometheus");
-        let scrape_interval_seconds =
-            opt_range(self.p, &p_key("prometheus", "scrape_interval_seconds"), prometheus_raw.and_then(|r| r.scrape_interval_seconds), 30, 5, 300, " seconds");
+        let scrape_interval_seconds = opt_range(
+            self.p,
+            &p_key("prometheus", "scrape_interval_seconds"),
+            prometheus_raw.and_then(|r| r.scrape_interval_seconds),
+            defaults::PROMETHEUS_SCRAPE_INTERVAL_SECONDS,
+            5,
+            300,
+            " seconds",
+        );
         let prometheus = Prometheus {
             container: self.container(spec("prometheus"), prometheus_raw, domain),
-            retention_days: opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days"),
+            retention_days: opt_range(
+                self.p,
+                &p_key("prometheus", "retention_days"),
+                prometheus_raw.and_then(|r| r.retention_days),
+                defaults::PROMETHEUS_RETENTION_DAYS,
+                1,
+                3650,
+                " days",
+            ),
             scrape_interval_seconds,
             // Prometheus's default, never above the interval.
-            scrape_timeout_seconds: scrape_interval_seconds.min(10),
+            scrape_timeout_seconds: scrape_interval_seconds.min(defaults::PROMETHEUS_SCRAPE_TIMEOUT_SECONDS),
         };
         let grafana_raw = get("grafana");
         let grafana = Grafana {
             container: self.container(spec("grafana"), grafana_raw, domain),
-            admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| "admin".to_string()),
+            admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| defaults::GRAFANA_ADMIN_USER.to_string()),
             admin_password: secret(self.p, &p_key("grafana", "admin_password"), grafana_raw.and_then(|r| r.admin_password.as_ref()), "GRAFANA_ADMIN_PASSWORD"),
         };
         let traefik_raw = get("traefik");
@@ -122,7 +137,15 @@ impl Validator<'_> {
         }
         let loki_raw = get("loki");
         let retention_key = p_key("loki", "retention_days");
-        let retention_days = opt_range(self.p, &retention_key, loki_raw.and_then(|r| r.retention_days), targets.log_retention_days.max(7), 1, 3650, " days");
+        let retention_days = opt_range(
+            self.p,
+            &retention_key,
+            loki_raw.and_then(|r| r.retention_days),
+            targets.log_retention_days.max(defaults::LOKI_MIN_RETENTION_DAYS),
+            1,
+            3650,
+            " days",
+        );
         if retention_days < targets.log_retention_days {
             self.p.add(
                 &retention_key,
@@ -139,10 +162,25 @@ impl Validator<'_> {
             max_query_parallelism,
         };
         let kuma_raw = get("uptime_kuma");
-        let interval = opt_range(self.p, &p_key("uptime_kuma", "interval_seconds"), kuma_raw.and_then(|r| r.interval_seconds), 30, 20, 86_400, " seconds");
-        let retries = opt_range(self.p, &p_key("uptime_kuma", "retries"), kuma_raw.and_then(|r| r.retries), 2, 0, 10, "");
-        let retry_interval =
-            opt_range(self.p, &p_key("uptime_kuma", "retry_interval_seconds"), kuma_raw.and_then(|r| r.retry_interval_seconds), 30, 20, 86_400, " seconds");
+        let interval = opt_range(
+            self.p,
+            &p_key("uptime_kuma", "interval_seconds"),
+            kuma_raw.and_then(|r| r.interval_seconds),
+            defaults::UPTIME_KUMA_INTERVAL_SECONDS,
+            20,
+            86_400,
+            " seconds",
+        );
+        let retries = opt_range(self.p, &p_key("uptime_kuma", "retries"), kuma_raw.and_then(|r| r.retries), defaults::UPTIME_KUMA_RETRIES, 0, 10, "");
+        let retry_interval = opt_range(
+            self.p,
+            &p_key("uptime_kuma", "retry_interval_seconds"),
+            kuma_raw.and_then(|r| r.retry_interval_seconds),
+            defaults::UPTIME_KUMA_RETRY_INTERVAL_SECONDS,
+            20,
+            86_400,
+            " seconds",
+        );
         let worst = interval + retries * retry_interval;
         if worst > targets.failure_detection_seconds {
             self.p.add(
@@ -164,7 +202,7 @@ impl Validator<'_> {
         let autokuma_raw = get("autokuma");
         let autokuma = AutoKuma {
             container: self.container(spec("autokuma"), autokuma_raw, domain),
-            username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| "admin".to_string()),
+            username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| defaults::AUTOKUMA_USERNAME.to_string()),
             password: secret(self.p, &p_key("autokuma", "password"), autokuma_raw.and_then(|r| r.password.as_ref()), "UPTIME_KUMA_PASSWORD"),
         };
         let alertmanager = self.container(spec("alertmanager"), get("alertmanager"), domain);
