@@ -2,10 +2,6 @@
 
 use super::*;
 
-/// The services whose model is a struct of their own in `Services` (settings beyond the
-/// container's, or read by name); every other catalog entry goes to `Services::plain`.
-const WITH_SETTINGS: &[&str] = &["prometheus", "grafana", "alertmanager", "node_exporter", "traefik", "loki", "promtail", "uptime_kuma", "autokuma"];
-
 impl Validator<'_> {
     pub(super) fn container(&mut self, spec: &ServiceSpec, raw: Option<&RawService>, domain: &str) -> Container {
         let key = |k: &str| join(&join("services", spec.key), k);
@@ -82,7 +78,13 @@ impl Validator<'_> {
         }
         let get = |name: &str| raw.get(name);
         let catalog = self.catalog;
-        let spec = |key: &str| catalog::spec(catalog, key).expect("the catalog has every service with settings of its own");
+        // Every container from its catalog entry; those with settings of their own are taken
+        // out into their struct, the others stay plain containers.
+        let mut plain = BTreeMap::new();
+        for s in catalog {
+            plain.insert(s.key.to_string(), self.container(s, get(s.key), domain));
+        }
+        let mut take = |key: &str| plain.remove(key).expect("the catalog has every service that `Services` names");
         let p_key = |s: &str, k: &str| join(&join("services", s), k);
 
         let prometheus_raw = get("prometheus");
@@ -96,7 +98,7 @@ impl Validator<'_> {
             " seconds",
         );
         let prometheus = Prometheus {
-            container: self.container(spec("prometheus"), prometheus_raw, domain),
+            container: take("prometheus"),
             retention_days: opt_range(
                 self.p,
                 &p_key("prometheus", "retention_days"),
@@ -112,7 +114,7 @@ impl Validator<'_> {
         };
         let grafana_raw = get("grafana");
         let grafana = Grafana {
-            container: self.container(spec("grafana"), grafana_raw, domain),
+            container: take("grafana"),
             admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| defaults::GRAFANA_ADMIN_USER.to_string()),
             admin_password: secret(self.p, &p_key("grafana", "admin_password"), grafana_raw.and_then(|r| r.admin_password.as_ref()), "GRAFANA_ADMIN_PASSWORD"),
         };
@@ -128,7 +130,7 @@ impl Validator<'_> {
                 "add `dashboard_users = { env = \"TRAEFIK_DASHBOARD_USERS\" }` (htpasswd lines)",
             );
         }
-        let mut traefik_container = self.container(spec("traefik"), traefik_raw, domain);
+        let mut traefik_container = take("traefik");
         if dashboard && traefik_container.route.is_none() {
             traefik_container.route = Some("traefik".to_string());
             traefik_container.host = Some(format!("traefik.{domain}"));
@@ -154,13 +156,7 @@ impl Validator<'_> {
             );
         }
         let (split_queries_minutes, max_query_parallelism) = derived::loki_query_split(targets);
-        let loki = Loki {
-            container: self.container(spec("loki"), loki_raw, domain),
-            retention_days,
-            retention_hours: retention_days * 24,
-            split_queries_minutes,
-            max_query_parallelism,
-        };
+        let loki = Loki { container: take("loki"), retention_days, retention_hours: retention_days * 24, split_queries_minutes, max_query_parallelism };
         let kuma_raw = get("uptime_kuma");
         let interval = opt_range(
             self.p,
@@ -193,7 +189,7 @@ impl Validator<'_> {
             );
         }
         let uptime_kuma = UptimeKuma {
-            container: self.container(spec("uptime_kuma"), kuma_raw, domain),
+            container: take("uptime_kuma"),
             interval_seconds: interval,
             retries,
             retry_interval_seconds: retry_interval,
@@ -201,17 +197,11 @@ impl Validator<'_> {
         };
         let autokuma_raw = get("autokuma");
         let autokuma = AutoKuma {
-            container: self.container(spec("autokuma"), autokuma_raw, domain),
+            container: take("autokuma"),
             username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| defaults::AUTOKUMA_USERNAME.to_string()),
             password: secret(self.p, &p_key("autokuma", "password"), autokuma_raw.and_then(|r| r.password.as_ref()), "UPTIME_KUMA_PASSWORD"),
         };
-        let alertmanager = self.container(spec("alertmanager"), get("alertmanager"), domain);
-        let node_exporter = self.container(spec("node_exporter"), get("node_exporter"), domain);
-        let promtail = self.container(spec("promtail"), get("promtail"), domain);
-        let mut plain = BTreeMap::new();
-        for s in catalog.iter().filter(|s| !WITH_SETTINGS.contains(&s.key)) {
-            plain.insert(s.key.to_string(), self.container(s, get(s.key), domain));
-        }
+        let (alertmanager, node_exporter, promtail) = (take("alertmanager"), take("node_exporter"), take("promtail"));
         let mut in_compose: Vec<&ServiceSpec> = catalog.iter().collect();
         in_compose.sort_by_key(|s| s.compose_place);
         let mut scraped: Vec<(&ServiceSpec, Scrape)> = catalog.iter().filter_map(|s| s.scrape.map(|j| (s, j))).collect();
