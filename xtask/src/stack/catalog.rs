@@ -265,3 +265,34 @@ pub mod defaults {
 pub fn spec<'a>(catalog: &'a [ServiceSpec], key: &str) -> Option<&'a ServiceSpec> {
     catalog.iter().find(|s| s.key == key)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_entry_is_unique_where_it_must_be_and_has_its_partial() {
+        let distinct = |what: &str, items: Vec<String>| {
+            let set: BTreeSet<&String> = items.iter().collect();
+            assert_eq!(set.len(), items.len(), "two entries share a {what}: {items:?}");
+        };
+        distinct("key", SERVICES.iter().map(|s| s.key.to_string()).collect());
+        distinct("compose name", SERVICES.iter().map(|s| s.compose.to_string()).collect());
+        distinct("compose place", SERVICES.iter().map(|s| s.compose_place.to_string()).collect());
+        distinct("scrape job", SERVICES.iter().filter_map(|s| s.scrape).map(|j| j.job.to_string()).collect());
+        distinct("scrape place", SERVICES.iter().filter_map(|s| s.scrape).map(|j| j.place.to_string()).collect());
+        distinct("volume", SERVICES.iter().flat_map(|s| s.volumes.iter().map(|v| v.to_string())).collect());
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../infrastructure/templates/compose/services");
+        // `Services` serializes its plain containers next to its own fields.
+        let fields = ["compose", "volumes", "scrape_jobs", "plain", "keys"];
+        for s in SERVICES {
+            assert!(templates.join(format!("_{}.yml.j2", s.key)).is_file(), "{}: no compose partial", s.key);
+            assert!(!fields.contains(&s.key), "{}: a field name of `Services`", s.key);
+            assert!(s.image.rsplit_once(':').is_some_and(|(_, tag)| !tag.is_empty() && tag != "latest"), "{}: image not pinned", s.key);
+            assert!(s.health_path.is_none_or(|p| p.starts_with('/')), "{}: health path", s.key);
+            assert!(s.routing != Routing::Web || s.port != 0, "{}: routable with no port", s.key);
+        }
+    }
+}
