@@ -68,7 +68,10 @@ fn adding_a_service_takes_a_catalog_entry_a_partial_and_its_stack_toml_table() {
     let templates = common::temp_dir("catalog");
     common::copy_dir(&root.join("infrastructure/templates"), &templates);
     std::fs::copy(root.join("tests/catalog/_push_gateway.yml.j2"), templates.join("compose/services/_push_gateway.yml.j2")).unwrap();
-    let src = std::fs::read_to_string(root.join("stack.toml")).unwrap() + "\n[services.push_gateway]\nmemory_limit_mb = 96\n";
+    let src =
+        std::fs::read_to_string(root.join("stack.toml")).unwrap() + "\n[services.push_gateway]\nimage = \"prom/pushgateway:v1.11.1\"\nmemory_limit_mb = 96\n";
+    let unknown = xtask::stack::from_str("stack.toml", &src).unwrap_err().to_string();
+    assert!(unknown.contains("services.push_gateway: unknown service `push_gateway`"), "without its entry: {unknown}");
     let mut stack = xtask::stack::from_str_with("stack.toml", &src, &catalog).unwrap_or_else(|e| panic!("{e}"));
     xtask::project::load_certs(&mut stack, &root).unwrap();
     let tree = xtask::targets::generate(&stack, &templates).unwrap();
