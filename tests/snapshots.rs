@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::process::Command;
+
 #[test]
 fn generated_trees_match_their_snapshots() {
     for (name, path) in common::fixture_stacks() {
@@ -117,4 +119,14 @@ fn adding_a_service_takes_a_catalog_entry_a_partial_and_its_stack_toml_table() {
     ];
     assert_eq!(changed, expected, "what the new service changes");
     assert!(old.files().all(|(path, _)| tree.get(path).is_some()), "no file disappears");
+
+    // The real tools accept the files the new service changed.
+    let dir = common::materialize(&tree, "catalog-tree");
+    if let Some(compose) = common::validator("docker-compose") {
+        common::run_ok(Command::new(compose).arg("-f").arg(dir.join("compose/docker-compose.yml")).args(["config", "-q"]), "docker-compose config");
+    }
+    if let Some(promtool) = common::validator("promtool") {
+        let config = dir.join("compose/prometheus/prometheus.yml");
+        common::run_ok(Command::new(promtool).args(["check", "config", "--syntax-only"]).arg(config), "promtool check config");
+    }
 }
