@@ -423,9 +423,26 @@ pub enum Target {
     /// A compose service by its compose name, on the compose network.
     Service { name: String, port: u16, health_path: Option<String> },
     /// A `[routes]` entry: a port of a VM of the stack (the monitoring VM included).
-    Vm { vm: String, scheme: String, ip: Ipv4Addr, port: u16, health_path: Option<String> },
+    Vm { vm: String, scheme: Scheme, ip: Ipv4Addr, port: u16, health_path: Option<String> },
     /// Traefik's own dashboard (`api@internal`).
     Dashboard,
+}
+
+/// How Traefik speaks to a `[routes]` backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
 }
 
 impl Route {
@@ -434,7 +451,7 @@ impl Route {
     pub fn url(&self) -> Option<String> {
         match &self.target {
             Target::Service { name, port, .. } => Some(format!("http://{name}:{port}")),
-            Target::Vm { scheme, ip, port, .. } => Some(format!("{scheme}://{ip}:{port}")),
+            Target::Vm { scheme, ip, port, .. } => Some(format!("{}://{ip}:{port}", scheme.as_str())),
             Target::Dashboard => None,
         }
     }
@@ -479,7 +496,7 @@ mod tests {
     #[test]
     fn a_route_target_is_laid_out_as_the_url_traefik_was_given() {
         let route = |target| Route { name: "r".into(), host: "r.lab".into(), target, backend_tls: None };
-        let vm = route(Target::Vm { vm: "web".into(), scheme: "https".into(), ip: Ipv4Addr::new(10, 0, 0, 5), port: 8443, health_path: None });
+        let vm = route(Target::Vm { vm: "web".into(), scheme: Scheme::Https, ip: Ipv4Addr::new(10, 0, 0, 5), port: 8443, health_path: None });
         assert_eq!(vm.url().as_deref(), Some("https://10.0.0.5:8443"));
         assert_eq!((vm.vm(), vm.service(), vm.internal()), (Some("web"), None, false));
         let svc = route(Target::Service { name: "grafana".into(), port: 3000, health_path: Some("/api/health".into()) });

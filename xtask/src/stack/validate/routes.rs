@@ -40,6 +40,8 @@ impl Validator<'_> {
                 );
             }
             let backend_tls = crate::stack::backend_tls::check(self.p, &key, r, &scheme, &format!("{name}.{domain}"));
+            // Any other scheme is reported above; the route is never rendered then.
+            let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
             let target = Target::Vm { vm: r.vm.clone(), scheme, ip, port: port as u16, health_path: r.health_path.clone() };
             let route = Route { name: name.clone(), host: format!("{name}.{domain}"), target, backend_tls };
             routes.push((key, route));
