@@ -229,7 +229,7 @@ fn check_traefik(lab: &mut Lab, stack: &Stack, root: &Path, traefik: &Path, cfg:
         if stubbed.contains(&route.name) {
             f.check(last.0.contains(&format!("host={host} ")), format!("{host}: the backend did not get Host: {host}: {}", last.0));
         }
-        if route.service.as_deref() == Some("loki") {
+        if route.service() == Some("loki") {
             // Loki's route is read-only: queries reach Loki, a push or an admin call does not.
             let (out, _, _) = curl(&["--cacert", ca, "--resolve", &resolve, &format!("https://{host}/loki/api/v1/labels")]);
             f.check(out.contains("path=/loki/api/v1/labels"), format!("{host}: a Loki query does not reach Loki: {out}"));

@@ -275,7 +275,7 @@ fn uptime_kuma_probes_alone_never_arm_the_latency_alert() {
         let expr_tail = rules.split("traefik_entrypoint_requests_total").nth(1).unwrap_or_else(|| panic!("{name}: no request-rate guard"));
         let guard: f64 = expr_tail.split("> ").nth(1).unwrap().split_whitespace().next().unwrap().trim_matches('"').parse().unwrap();
         let k = &stack.services.uptime_kuma;
-        let monitors = stack.routes.iter().filter(|r| !r.internal).count() as f64;
+        let monitors = stack.routes.iter().filter(|r| !r.internal()).count() as f64;
         let probes = monitors / f64::from(k.interval_seconds.min(k.retry_interval_seconds));
         assert!(guard > probes + 0.099, "{name}: guard {guard} req/s does not clear {monitors} monitors' {probes} req/s of probes");
         assert!(monitors >= 1.0, "{name}: no route monitor");

@@ -28,6 +28,7 @@ impl Renderer {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_loader(minijinja::path_loader(dir));
         env.add_filter("yaml", yaml);
+        env.add_filter("yaml_key", yaml_key);
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);
         env.add_filter("indent_lines", indent_lines);
@@ -65,6 +66,20 @@ fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
 /// `: ` from changing meaning.
 fn yaml(value: &Value) -> Result<String, Error> {
     Ok(to_json(value)?.to_string())
+}
+
+/// A YAML mapping key or plain word: left plain when it is a lowercase word that YAML reads as
+/// that string (`prometheus-data`, `log-agents`), else quoted as [`yaml`] does.
+fn yaml_key(value: &Value) -> Result<String, Error> {
+    const SPECIAL: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    if let Some(s) = value.as_str()
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !SPECIAL.contains(&s)
+    {
+        return Ok(s.to_string());
+    }
+    yaml(value)
 }
 
 fn json(value: &Value) -> Result<String, Error> {
@@ -128,5 +143,9 @@ mod tests {
     fn yaml_quotes_strings_that_would_change_meaning() {
         assert_eq!(yaml(&Value::from("yes")).unwrap(), r#""yes""#);
         assert_eq!(yaml(&Value::from(8)).unwrap(), "8");
+        assert_eq!(yaml_key(&Value::from("prometheus-data")).unwrap(), "prometheus-data");
+        assert_eq!(yaml_key(&Value::from("on")).unwrap(), r#""on""#);
+        assert_eq!(yaml_key(&Value::from("a: b")).unwrap(), r#""a: b""#);
+        assert_eq!(yaml_key(&Value::from("9x")).unwrap(), r#""9x""#);
     }
 }

@@ -162,7 +162,7 @@ fn images(old: &Stack, new: &Stack) -> Vec<String> {
 
 fn routes(old: &Stack, new: &Stack) -> Vec<String> {
     let index = |s: &Stack| -> BTreeMap<String, String> {
-        s.routes.iter().map(|r| (r.host.clone(), if r.url.is_empty() { "Traefik dashboard".to_string() } else { r.url.clone() })).collect()
+        s.routes.iter().map(|r| (r.host.clone(), r.url().unwrap_or_else(|| "Traefik dashboard".to_string()))).collect()
     };
     let (a, b) = (index(old), index(new));
     let mut out = Vec::new();

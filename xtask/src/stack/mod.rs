@@ -22,13 +22,19 @@ pub type ReadCerts<'a> = &'a mut dyn FnMut(&str) -> model::CommittedCerts;
 /// Parses and validates stack.toml text, as a lab with no committed certificate (a test's stack,
 /// a synthetic lab). `file` names it in messages (e.g. `stack.toml`).
 pub fn from_str(file: &str, src: &str) -> Result<Stack, diag::Report> {
-    from_str_with(file, src, &mut |_| model::CommittedCerts::default())
+    from_str_with(file, src, catalog::SERVICES)
 }
 
-/// Like [`from_str`], with the committed certificates that `read_certs` finds.
-fn from_str_with(file: &str, src: &str, read_certs: ReadCerts) -> Result<Stack, diag::Report> {
+/// [`from_str`] against another service catalog than [`catalog::SERVICES`] (tests: a catalog
+/// with one service more shows what adding a service takes).
+pub fn from_str_with(file: &str, src: &str, catalog: &[catalog::ServiceSpec]) -> Result<Stack, diag::Report> {
+    parse_and_validate(file, src, &mut |_| model::CommittedCerts::default(), catalog)
+}
+
+/// Parse and validate `src`, with the committed certificates that `read_certs` finds.
+fn parse_and_validate(file: &str, src: &str, read_certs: ReadCerts, catalog: &[catalog::ServiceSpec]) -> Result<Stack, diag::Report> {
     let (raw, index, mut problems) = parse::parse(src);
-    let stack = if problems.has_syntax_error() { None } else { validate::validate(&raw, &mut problems, read_certs) };
+    let stack = if problems.has_syntax_error() { None } else { validate::validate_with(&raw, &mut problems, read_certs, catalog) };
     parse::drop_misspelt_section_echoes(&mut problems);
     match stack {
         Some(stack) if problems.is_empty() => Ok(stack),
@@ -45,7 +51,7 @@ pub fn from_bytes(file: &str, bytes: &[u8]) -> Result<Stack, diag::Report> {
 /// Like [`from_bytes`], with the committed certificates that `read_certs` finds (`Project::parse`).
 pub fn from_bytes_with(file: &str, bytes: &[u8], read_certs: ReadCerts) -> Result<Stack, diag::Report> {
     match std::str::from_utf8(bytes) {
-        Ok(src) => from_str_with(file, src, read_certs),
+        Ok(src) => parse_and_validate(file, src, read_certs, catalog::SERVICES),
         Err(e) => {
             let valid = &bytes[..e.valid_up_to()];
             let prefix = std::str::from_utf8(valid).unwrap_or_default();

@@ -1,9 +1,12 @@
 //! The validated lab: rich types with every default applied and every derived fact computed
 //! (hostnames, routes, memory budget, detection times). Templates only lay these values out.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
+
+pub use super::catalog::ScrapeAt;
 
 /// An IPv4 network in CIDR form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,9 +271,13 @@ pub struct CommittedCerts {
     pub leaf: Option<String>,
 }
 
-/// One container of the monitoring stack.
+/// One container of the monitoring stack, from its catalog entry (`stack/catalog.rs`) and its
+/// `[services.KEY]` table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Container {
+    /// Its stack.toml key (`[services.KEY]`, `node_exporter`): what messages locate.
+    pub key: String,
+    /// Its compose service name (`node-exporter`), on the compose network too.
     pub name: String,
     pub image: String,
     /// Port the container listens on, inside the compose network.
@@ -285,8 +292,17 @@ pub struct Container {
     pub memory_reservation_mb: u32,
     /// One of the original plan's additions, counted against `targets.added_memory_mb`.
     pub plan_addition: bool,
+    /// The path that answers once it is ready (its route's health check, readiness monitors).
+    pub health_path: Option<String>,
+    /// A `[routes]` entry may be told to route the service itself instead (`route = "..."`).
+    pub routable: bool,
+    /// On the VM's own network (`network_mode: host`), not the compose network.
+    pub host_network: bool,
 }
 
+/// The services of the stack. Those with settings of their own have their struct; every other
+/// catalog entry is a plain container in `plain`, by stack.toml key (templates read them as
+/// `stack.services.KEY` all the same).
 #[derive(Debug, Clone, Serialize)]
 pub struct Services {
     pub prometheus: Prometheus,
@@ -298,23 +314,51 @@ pub struct Services {
     pub promtail: Container,
     pub uptime_kuma: UptimeKuma,
     pub autokuma: AutoKuma,
+    #[serde(flatten)]
+    pub plain: BTreeMap<String, Container>,
+    /// Every service's stack.toml key, in catalog order (the order of `containers()`).
+    #[serde(skip)]
+    pub keys: Vec<String>,
+    /// docker-compose.yml: each service's partial (`compose/services/_KEY.yml.j2`), in order,
+    /// then the named volumes they own.
+    pub compose: Vec<String>,
+    pub volumes: Vec<String>,
+    /// prometheus.yml's scrape jobs of the services, in order.
+    pub scrape_jobs: Vec<ScrapeJob>,
 }
 
 impl Services {
-    /// Every container, in a fixed order.
-    pub fn containers(&self) -> [&Container; 9] {
-        [
-            &self.prometheus.container,
-            &self.grafana.container,
-            &self.alertmanager,
-            &self.node_exporter,
-            &self.traefik.container,
-            &self.loki.container,
-            &self.promtail,
-            &self.uptime_kuma.container,
-            &self.autokuma.container,
-        ]
+    /// Every container, in catalog order.
+    pub fn containers(&self) -> Vec<&Container> {
+        self.keys.iter().filter_map(|key| self.container(key)).collect()
     }
+
+    /// The container of the service whose stack.toml key is `key`.
+    pub fn container(&self, key: &str) -> Option<&Container> {
+        match key {
+            "prometheus" => Some(&self.prometheus.container),
+            "grafana" => Some(&self.grafana.container),
+            "alertmanager" => Some(&self.alertmanager),
+            "node_exporter" => Some(&self.node_exporter),
+            "traefik" => Some(&self.traefik.container),
+            "loki" => Some(&self.loki.container),
+            "promtail" => Some(&self.promtail),
+            "uptime_kuma" => Some(&self.uptime_kuma.container),
+            "autokuma" => Some(&self.autokuma.container),
+            _ => self.plain.get(key),
+        }
+    }
+}
+
+/// One scrape job of prometheus.yml, from a catalog entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScrapeJob {
+    pub job: String,
+    /// How the template lays its targets out (`compose`, `localhost`, `every_vm`, `log_agents`).
+    pub at: ScrapeAt,
+    /// The compose service and port it scrapes.
+    pub service: String,
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -419,17 +463,66 @@ pub struct Route {
     /// Router and service name in Traefik (a DNS label).
     pub name: String,
     pub host: String,
-    /// Backend URL, e.g. `http://grafana:3000`; empty for the dashboard (`api@internal`).
-    pub url: String,
-    /// The compose service it targets, if it is one.
-    pub service: Option<String>,
-    /// The VM it targets, for a `[routes]` entry.
-    pub vm: Option<String>,
-    /// The `[routes]` entry's health path, when stack.toml gives one.
-    pub health_path: Option<String>,
-    pub internal: bool,
+    /// What the route reaches.
+    pub target: Target,
     /// How Traefik verifies an `https` backend; None for plain http.
     pub backend_tls: Option<BackendTls>,
+}
+
+/// What a route reaches: a service of the compose stack, a port of a VM, or Traefik's dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// A compose service by its compose name, on the compose network.
+    Service { name: String, port: u16, health_path: Option<String> },
+    /// A `[routes]` entry: a port of a VM of the stack (the monitoring VM included).
+    Vm { vm: String, scheme: Scheme, ip: Ipv4Addr, port: u16, health_path: Option<String> },
+    /// Traefik's own dashboard (`api@internal`).
+    Dashboard,
+}
+
+/// How Traefik speaks to a `[routes]` backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl Route {
+    /// The backend URL Traefik's service points at (`http://grafana:3000`, `https://10.0.0.5:8443`);
+    /// None for the dashboard, which is no URL.
+    pub fn url(&self) -> Option<String> {
+        match &self.target {
+            Target::Service { name, port, .. } => Some(format!("http://{name}:{port}")),
+            Target::Vm { scheme, ip, port, .. } => Some(format!("{}://{ip}:{port}", scheme.as_str())),
+            Target::Dashboard => None,
+        }
+    }
+
+    /// The compose service it targets, if it is one.
+    pub fn service(&self) -> Option<&str> {
+        if let Target::Service { name, .. } = &self.target { Some(name) } else { None }
+    }
+
+    /// The VM it targets, for a `[routes]` entry.
+    pub fn vm(&self) -> Option<&str> {
+        if let Target::Vm { vm, .. } = &self.target { Some(vm) } else { None }
+    }
+
+    /// Traefik's own dashboard.
+    pub fn internal(&self) -> bool {
+        self.target == Target::Dashboard
+    }
 }
 
 /// Traefik's serversTransport for an `https` backend: verify `server_name` against the lab's CA
@@ -449,4 +542,22 @@ pub struct MemoryBudget {
     pub additions_target_mb: u32,
     /// What remote write may take (queues and series cache), already inside Prometheus's limit.
     pub remote_write_mb: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_target_is_laid_out_as_the_url_traefik_was_given() {
+        let route = |target| Route { name: "r".into(), host: "r.lab".into(), target, backend_tls: None };
+        let vm = route(Target::Vm { vm: "web".into(), scheme: Scheme::Https, ip: Ipv4Addr::new(10, 0, 0, 5), port: 8443, health_path: None });
+        assert_eq!(vm.url().as_deref(), Some("https://10.0.0.5:8443"));
+        assert_eq!((vm.vm(), vm.service(), vm.internal()), (Some("web"), None, false));
+        let svc = route(Target::Service { name: "grafana".into(), port: 3000, health_path: Some("/api/health".into()) });
+        assert_eq!(svc.url().as_deref(), Some("http://grafana:3000"));
+        assert_eq!((svc.vm(), svc.service()), (None, Some("grafana")));
+        let dash = route(Target::Dashboard);
+        assert_eq!((dash.url(), dash.internal()), (None, true));
+    }
 }

@@ -8,7 +8,7 @@
 use std::net::Ipv4Addr;
 
 use super::diag::Problems;
-use super::model::{Agent, Container, MonitoringVm, Network, Proxmox, Route, Services, Vm};
+use super::model::{Agent, Container, MonitoringVm, Network, Proxmox, Route, Services, Target, Vm};
 use super::parse::join;
 
 /// Why `s` is not a domain name the lab can use, naming the rule it breaks; `None` when it is one.
@@ -121,7 +121,7 @@ pub fn check(p: &mut Problems, lab: &Lab<'_>) {
 }
 
 fn image_key(c: &Container) -> String {
-    join(&join("services", &c.name.replace('-', "_")), "image")
+    join(&join("services", &c.key), "image")
 }
 
 /// `.local` is reserved for Multicast DNS (RFC 6762): resolvers send it to mDNS on the link, so
@@ -230,7 +230,7 @@ fn monitoring_host_ports(p: &mut Problems, s: &Services) {
     for c in s.containers() {
         if c.host_port == Some(SSH) {
             p.add(
-                join(&join("services", &c.name.replace('-', "_")), "host_port"),
+                join(&join("services", &c.key), "host_port"),
                 "host port 22 of the monitoring VM is SSH, which Terraform's provisioners and you log in with",
                 "pick a port that nothing on the monitoring VM uses",
             );
@@ -242,8 +242,8 @@ fn monitoring_host_ports(p: &mut Problems, s: &Services) {
 /// exporter or the log agent's metrics, not the application.
 fn route_ports(p: &mut Problems, lab: &Lab<'_>) {
     for route in lab.routes {
-        let Some(vm_name) = &route.vm else { continue };
-        let Some(port) = route.url.rsplit_once(':').and_then(|(_, port)| port.parse::<u16>().ok()) else { continue };
+        let Target::Vm { vm: vm_name, port, .. } = &route.target else { continue };
+        let port = *port;
         let is_mon = *vm_name == lab.monitoring.vm.name;
         let vm = if is_mon { Some(&lab.monitoring.vm) } else { lab.vms.iter().find(|v| v.name == *vm_name) };
         let Some(vm) = vm else { continue };

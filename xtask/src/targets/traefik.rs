@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Outputs;
 use crate::stack::Stack;
-use crate::stack::model::Route;
+use crate::stack::model::{Route, Target};
 
 /// Where the dashboard's htpasswd lines are inside the Traefik container: the compose secret
 /// made from `<secrets_dir>/traefik_dashboard_users`.
@@ -21,29 +21,13 @@ pub const DASHBOARD_USERS_FILE: &str = "/run/secrets/traefik_dashboard_users";
 const BASE_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// The path that tells whether a route's backend is up: Traefik's health check polls it, and the
-/// Uptime Kuma monitor of the route requests it through the proxy. A `[routes]` entry gives its
-/// own (`health_path`) or gets `/`.
+/// Uptime Kuma monitor of the route requests it through the proxy. A stack service's is its
+/// catalog entry's (`health_path`), a `[routes]` entry gives its own or gets `/`.
 pub fn health_path(route: &Route) -> &str {
-    if let Some(path) = &route.health_path {
-        return path;
-    }
-    match route.service.as_deref().and_then(service_health_path) {
-        Some(path) => path,
-        None if route.internal => "/dashboard/",
-        None => "/",
-    }
-}
-
-/// The readiness path of a stack service, by its compose name: the one place it is written, for
-/// the routes' health checks above and Uptime Kuma's own readiness monitors.
-pub fn service_health_path(service: &str) -> Option<&'static str> {
-    match service {
-        "prometheus" | "alertmanager" => Some("/-/ready"),
-        "grafana" => Some("/api/health"),
-        "loki" | "promtail" => Some("/ready"),
-        "uptime-kuma" => Some("/api/entry-page"),
-        "node-exporter" => Some("/metrics"),
-        _ => None,
+    match &route.target {
+        Target::Service { health_path: Some(path), .. } | Target::Vm { health_path: Some(path), .. } => path,
+        Target::Dashboard => "/dashboard/",
+        _ => "/",
     }
 }
 
@@ -89,7 +73,7 @@ struct RouteView<'a> {
     rule: String,
     read_only: bool,
     transport: Option<TransportView<'a>>,
-    url: &'a str,
+    url: String,
     health_path: &'a str,
     internal: bool,
 }
@@ -114,7 +98,7 @@ struct View<'a> {
 pub fn probe_rate(stack: &Stack) -> f64 {
     let k = &stack.services.uptime_kuma;
     let every = k.interval_seconds.min(k.retry_interval_seconds).max(1);
-    stack.routes.iter().filter(|r| !r.internal).count() as f64 / f64::from(every)
+    stack.routes.iter().filter(|r| !r.internal()).count() as f64 / f64::from(every)
 }
 
 /// The request rate above which the latency alert is evaluated: 0.1 req/s of real traffic on
@@ -126,7 +110,7 @@ pub fn latency_guard(stack: &Stack) -> f64 {
 /// The route's router rule. Loki has no authentication here: its route is read-only, GET and
 /// HEAD on `/ready` and the query API, so the LAN can neither push nor reach admin endpoints.
 fn rule(r: &Route) -> String {
-    if r.service.as_deref() == Some("loki") {
+    if r.service() == Some("loki") {
         return format!(
             "Host(`{}`) && (Method(`GET`) || Method(`HEAD`)) && (Path(`/ready`) || PathPrefix(`/loki/api/v1/`)) && !PathPrefix(`/loki/api/v1/push`)",
             r.host
@@ -143,16 +127,16 @@ fn view(stack: &Stack) -> View<'_> {
         .map(|r| RouteView {
             name: &r.name,
             rule: rule(r),
-            read_only: r.service.as_deref() == Some("loki"),
+            read_only: r.service() == Some("loki"),
             transport: r.backend_tls.as_ref().map(|t| TransportView {
                 name: format!("{}-backend", r.name),
                 server_name: &t.server_name,
                 root_ca: (stack.tls.enabled && !t.insecure_skip_verify).then_some(CA_FILE),
                 insecure: t.insecure_skip_verify,
             }),
-            url: &r.url,
+            url: r.url().unwrap_or_default(),
             health_path: health_path(r),
-            internal: r.internal,
+            internal: r.internal(),
         })
         .collect();
     View {

@@ -144,9 +144,9 @@ impl Monitor {
 
 /// The AutoKuma id of the group a route's monitor belongs to.
 fn route_group(stack: &Stack, route: &Route) -> String {
-    match &route.vm {
-        Some(vm) if *vm != stack.monitoring.vm.name => {
-            let env = stack.vms.iter().find(|v| v.name == *vm).map_or("monitoring", |v| v.environment.as_str());
+    match route.vm() {
+        Some(vm) if vm != stack.monitoring.vm.name => {
+            let env = stack.vms.iter().find(|v| v.name == vm).map_or("monitoring", |v| v.environment.as_str());
             env_group(env)
         }
         _ => MONITORING_GROUP.to_string(),
@@ -182,12 +182,12 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     }
     for route in &stack.routes {
         // The dashboard answers 401 without credentials: that proves Traefik and its auth are up.
-        let accepted = if route.internal { "401" } else { "200-299" };
+        let accepted = if route.internal() { "401" } else { "200-299" };
         let monitor = Monitor::http(stack, route.host.clone(), traefik::public_url(stack, route), &route_group(stack, route), accepted);
         write(out, &format!("route-{}", route.name), &monitor)?;
     }
     let s = &stack.services;
-    let ready_url = |c: &crate::stack::model::Container| format!("http://{}:{}{}", c.name, c.port, traefik::service_health_path(&c.name).unwrap_or("/"));
+    let ready_url = |c: &crate::stack::model::Container| format!("http://{}:{}{}", c.name, c.port, c.health_path.as_deref().unwrap_or("/"));
     let ready = [("ready-prometheus", "Prometheus ready", ready_url(&s.prometheus.container)), ("ready-loki", "Loki ready", ready_url(&s.loki.container))];
     for (id, name, url) in ready {
         write(out, id, &Monitor::http(stack, name.to_string(), url, MONITORING_GROUP, "200-299"))?;

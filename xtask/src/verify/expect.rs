@@ -76,7 +76,7 @@ fn seconds(text: &str) -> u64 {
 pub fn derive(stack: &Stack, tree: &Tree, env: Option<&str>) -> Result<Expectations> {
     let in_env = |vm_env: &str| env.is_none_or(|e| e == vm_env);
     let other_hosts: Vec<&str> = stack.vms.iter().filter(|vm| !in_env(&vm.environment)).map(|vm| vm.name.as_str()).collect();
-    let routes = stack.routes.iter().map(|r| RouteExp { name: r.name.clone(), host: r.host.clone(), service: r.service.clone() }).collect();
+    let routes = stack.routes.iter().map(|r| RouteExp { name: r.name.clone(), host: r.host.clone(), service: r.service().map(str::to_string) }).collect();
 
     let prom = yaml(tree, "compose/prometheus/prometheus.yml")?;
     let mut scrape_targets = Vec::new();

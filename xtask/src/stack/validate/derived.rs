@@ -21,7 +21,7 @@ impl Validator<'_> {
             self.p.add(
                 "targets.added_memory_mb",
                 format!("the plan's additions reserve {additions} MB, above the target of {} MB", targets.added_memory_mb),
-                "lower memory_reservation_mb of traefik, loki, promtail, uptime_kuma or autokuma",
+                &format!("lower memory_reservation_mb of {}", additions_keys(services)),
             );
         }
         MemoryBudget {
@@ -81,6 +81,15 @@ impl Validator<'_> {
             );
         }
         worst
+    }
+}
+
+/// The stack.toml keys of the plan's additions, as a list in prose (`a, b or c`).
+fn additions_keys(services: &Services) -> String {
+    let keys: Vec<&str> = services.containers().into_iter().filter(|c| c.plan_addition).map(|c| c.key.as_str()).collect();
+    match keys.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => keys.join(""),
     }
 }
 

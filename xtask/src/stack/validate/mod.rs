@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::catalog::{self, COMMON_KEYS, ServiceSpec};
+use super::catalog::{self, COMMON_KEYS, Routing, Scrape, ServiceSpec, defaults};
 use super::diag::{Problems, did_you_mean};
 use super::model::*;
 use super::parse::join;
@@ -33,7 +33,12 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// Returns a model only when there is no problem at all.
 /// `read_certs` gives the committed certificates of `tls.certs_dir` (asked only when TLS is on).
 pub fn validate(raw: &RawStack, problems: &mut Problems, read_certs: super::ReadCerts) -> Option<Stack> {
-    let mut v = Validator { p: problems, read_certs };
+    validate_with(raw, problems, read_certs, catalog::SERVICES)
+}
+
+/// [`validate`] against another service catalog (the tests' catalog with one service more).
+pub fn validate_with(raw: &RawStack, problems: &mut Problems, read_certs: super::ReadCerts, catalog: &[ServiceSpec]) -> Option<Stack> {
+    let mut v = Validator { p: problems, read_certs, catalog };
     let stack = v.stack(raw);
     if v.p.is_empty() { stack } else { None }
 }
@@ -41,6 +46,7 @@ pub fn validate(raw: &RawStack, problems: &mut Problems, read_certs: super::Read
 struct Validator<'a> {
     p: &'a mut Problems,
     read_certs: super::ReadCerts<'a>,
+    catalog: &'a [ServiceSpec],
 }
 
 /// Integer `value` within `min..=max`, else a problem at `key`.

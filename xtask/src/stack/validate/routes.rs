@@ -7,21 +7,10 @@ impl Validator<'_> {
         let mut routes = Vec::new();
         for c in services.containers() {
             let (Some(route), Some(host)) = (&c.route, &c.host) else { continue };
-            let internal = c.name == "traefik";
-            let url = if internal { String::new() } else { format!("http://{}:{}", c.name, c.port) };
-            routes.push((
-                join(&join("services", &c.name.replace('-', "_")), "route"),
-                Route {
-                    name: route.clone(),
-                    host: host.clone(),
-                    url,
-                    service: (!internal).then(|| c.name.clone()),
-                    vm: None,
-                    health_path: None,
-                    internal,
-                    backend_tls: None,
-                },
-            ));
+            // Traefik's own route is its dashboard.
+            let target =
+                if c.key == "traefik" { Target::Dashboard } else { Target::Service { name: c.name.clone(), port: c.port, health_path: c.health_path.clone() } };
+            routes.push((join(&join("services", &c.key), "route"), Route { name: route.clone(), host: host.clone(), target, backend_tls: None }));
         }
         for (name, r) in raw {
             let key = join("routes", name);
@@ -50,18 +39,11 @@ impl Validator<'_> {
                     "write e.g. \"/healthz\": a path that answers 2xx or 3xx without logging in",
                 );
             }
-            let health_path = r.health_path.clone();
             let backend_tls = crate::stack::backend_tls::check(self.p, &key, r, &scheme, &format!("{name}.{domain}"));
-            let route = Route {
-                name: name.clone(),
-                host: format!("{name}.{domain}"),
-                url: format!("{scheme}://{ip}:{port}"),
-                service: None,
-                vm: Some(r.vm.clone()),
-                health_path,
-                internal: false,
-                backend_tls,
-            };
+            // Any other scheme is reported above; the route is never rendered then.
+            let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+            let target = Target::Vm { vm: r.vm.clone(), scheme, ip, port: port as u16, health_path: r.health_path.clone() };
+            let route = Route { name: name.clone(), host: format!("{name}.{domain}"), target, backend_tls };
             routes.push((key, route));
         }
         let mut hosts: BTreeMap<String, String> = BTreeMap::new();
@@ -94,16 +76,17 @@ impl Validator<'_> {
         for c in services.containers() {
             let what = if c.host_port == Some(port) {
                 "published port".to_string()
+            } else if c.port == port && c.host_network {
+                "port, on the VM's own network".to_string()
             } else if c.port == port {
                 "port inside the compose network, which a route by IP cannot reach".to_string()
             } else {
                 continue;
             };
-            let routable = c.name != "traefik" && c.name != "autokuma";
-            let hint = if let (true, Some(host)) = (routable, &c.host) {
+            let hint = if let (true, Some(host)) = (c.routable, &c.host) {
                 format!("{} is already routed as {host}: remove [{key}]", c.name)
-            } else if routable {
-                format!("route the service itself: set `route = \"{name}\"` in [services.{}] and remove [{key}]", c.name.replace('-', "_"))
+            } else if c.routable {
+                format!("route the service itself: set `route = \"{name}\"` in [services.{}] and remove [{key}]", c.key)
             } else {
                 "pick a port that nothing of the monitoring stack uses".to_string()
             };

@@ -5,34 +5,28 @@ use super::*;
 
 impl Validator<'_> {
     pub(super) fn container(&mut self, spec: &ServiceSpec, raw: Option<&RawService>, domain: &str) -> Container {
-        let key = |k: &str| join(&join("services", spec.name), k);
+        let key = |k: &str| join(&join("services", spec.key), k);
         let p = &mut *self.p;
         let image = raw.and_then(|r| r.image.clone()).unwrap_or_else(|| spec.image.to_string());
         check_image(p, &key("image"), &image);
         let route = match raw.and_then(|r| r.route.clone()) {
             Some(r) if r.is_empty() => None,
-            Some(r) => {
-                if spec.port == 0 && spec.name != "traefik" {
-                    p.add(key("route"), format!("{} has no web interface to route to", spec.name), "remove `route`");
-                    None
-                } else if spec.name == "node_exporter" {
-                    // network_mode: host: `node-exporter` does not resolve on the compose network.
-                    p.add(
-                        key("route"),
-                        "the node exporter runs on the VM's network (network_mode: host), which Traefik's routes cannot reach",
-                        &format!("remove `route`: Prometheus scrapes it at <monitoring ip>:{}", spec.port),
-                    );
-                    None
-                } else if check_label(p, &key("route"), "route", &r) {
-                    Some(r)
-                } else {
+            Some(r) => match spec.routing {
+                // The reason is the catalog entry's; the hint says what to do instead.
+                Routing::Refused(why) if spec.host_network => {
+                    p.add(key("route"), why, &format!("remove `route`: Prometheus scrapes it at <monitoring ip>:{}", spec.port));
                     None
                 }
-            }
+                Routing::Refused(why) => {
+                    p.add(key("route"), why, "remove `route`");
+                    None
+                }
+                Routing::Web | Routing::Dashboard => check_label(p, &key("route"), "route", &r).then_some(r),
+            },
             None => spec.route.map(str::to_string),
         };
-        // The node exporter takes no host_port (refused in `services`): it is on the VM's network.
-        let given_host_port = raw.and_then(|r| r.host_port).filter(|_| spec.name != "node_exporter");
+        // A service on the VM's network takes no host_port (refused in `services`).
+        let given_host_port = raw.and_then(|r| r.host_port).filter(|_| !spec.host_network);
         let host_port = match given_host_port {
             Some(0) => None,
             Some(v) => in_range(p, &key("host_port"), v, 1, 65_535, "; 0 publishes nothing").map(|v| v as u16),
@@ -49,7 +43,8 @@ impl Validator<'_> {
             );
         }
         Container {
-            name: spec.name.replace('_', "-"),
+            key: spec.key.to_string(),
+            name: spec.compose.to_string(),
             image,
             port: spec.port,
             host: route.as_ref().map(|r| format!("{r}.{domain}")),
@@ -58,20 +53,23 @@ impl Validator<'_> {
             memory_limit_mb: limit,
             memory_reservation_mb: reservation,
             plan_addition: spec.plan_addition,
+            health_path: spec.health_path.map(str::to_string),
+            routable: spec.routing == Routing::Web,
+            host_network: spec.host_network,
         }
     }
 
     pub(super) fn services(&mut self, raw: &BTreeMap<String, RawService>, domain: &str, targets: &Targets) -> Services {
         for (name, service) in raw {
-            let Some(spec) = catalog::spec(name) else {
-                let names = catalog::SERVICES.iter().map(|s| s.name);
+            let Some(spec) = catalog::spec(self.catalog, name) else {
+                let names = self.catalog.iter().map(|s| s.key);
                 let hint = did_you_mean(name, names.clone())
                     .map_or_else(|| format!("the services are: {}", names.collect::<Vec<_>>().join(", ")), |n| format!("did you mean `{n}`?"));
                 self.p.add(join("services", name), format!("unknown service `{name}`"), &hint);
                 continue;
             };
-            // The node exporter runs on the VM's own network: it publishes nothing.
-            let common: Vec<&str> = COMMON_KEYS.iter().copied().filter(|k| !(spec.name == "node_exporter" && *k == "host_port")).collect();
+            // A service on the VM's own network publishes nothing.
+            let common: Vec<&str> = COMMON_KEYS.iter().copied().filter(|k| !(spec.host_network && *k == "host_port")).collect();
             for key in given_keys(service) {
                 if !common.contains(&key) && !spec.keys.contains(&key) {
                     let takes: Vec<&str> = common.iter().chain(spec.keys).copied().collect();
@@ -80,13 +78,35 @@ impl Validator<'_> {
             }
         }
         let get = |name: &str| raw.get(name);
-        let spec = |name: &str| catalog::spec(name).expect("catalog names are static");
+        let catalog = self.catalog;
+        // Every container from its catalog entry; those with settings of their own are taken
+        // out into their struct, the others stay plain containers.
+        let mut plain = BTreeMap::new();
+        for s in catalog {
+            plain.insert(s.key.to_string(), self.container(s, get(s.key), domain));
+        }
+        let mut take = |key: &str| plain.remove(key).expect("the catalog has every service that `Services` names");
         let p_key = |s: &str, k: &str| join(&join("services", s), k);
 
         let prometheus_raw = get("prometheus");
-        let scrape_interval_seconds =
-            opt_range(self.p, &p_key("prometheus", "scrape_interval_seconds"), prometheus_raw.and_then(|r| r.scrape_interval_seconds), 30, 5, 300, " seconds");
-        let retention_days = opt_range(self.p, &p_key("prometheus", "retention_days"), prometheus_raw.and_then(|r| r.retention_days), 15, 1, 3650, " days");
+        let scrape_interval_seconds = opt_range(
+            self.p,
+            &p_key("prometheus", "scrape_interval_seconds"),
+            prometheus_raw.and_then(|r| r.scrape_interval_seconds),
+            defaults::PROMETHEUS_SCRAPE_INTERVAL_SECONDS,
+            5,
+            300,
+            " seconds",
+        );
+        let retention_days = opt_range(
+            self.p,
+            &p_key("prometheus", "retention_days"),
+            prometheus_raw.and_then(|r| r.retention_days),
+            defaults::PROMETHEUS_RETENTION_DAYS,
+            1,
+            3650,
+            " days",
+        );
         let (retention_days, retention_hours, retention) = match prometheus_raw.and_then(|r| r.retention_hours) {
             None => (retention_days, retention_days * 24, format!("{retention_days}d")),
             Some(h) => {
@@ -102,7 +122,7 @@ impl Validator<'_> {
             }
         };
         let remote_write = self.remote_write(prometheus_raw.and_then(|r| r.remote_write.as_ref()));
-        let mut prometheus_container = self.container(spec("prometheus"), prometheus_raw, domain);
+        let mut prometheus_container = take("prometheus");
         // Remote write lives in Prometheus's memory: its limit grows by what it may take (queues
         // and series cache), so that the VM's budget (limits + OS reserve) counts it.
         let remote_write_memory_mb = remote_write::memory_mb(&remote_write, prometheus_container.memory_limit_mb);
@@ -116,12 +136,12 @@ impl Validator<'_> {
             remote_write_memory_mb,
             scrape_interval_seconds,
             // Prometheus's default, never above the interval.
-            scrape_timeout_seconds: scrape_interval_seconds.min(10),
+            scrape_timeout_seconds: scrape_interval_seconds.min(defaults::PROMETHEUS_SCRAPE_TIMEOUT_SECONDS),
         };
         let grafana_raw = get("grafana");
         let grafana = Grafana {
-            container: self.container(spec("grafana"), grafana_raw, domain),
-            admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| "admin".to_string()),
+            container: take("grafana"),
+            admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| defaults::GRAFANA_ADMIN_USER.to_string()),
             admin_password: secret(self.p, &p_key("grafana", "admin_password"), grafana_raw.and_then(|r| r.admin_password.as_ref()), "GRAFANA_ADMIN_PASSWORD"),
         };
         let traefik_raw = get("traefik");
@@ -136,7 +156,7 @@ impl Validator<'_> {
                 "add `dashboard_users = { env = \"TRAEFIK_DASHBOARD_USERS\" }` (htpasswd lines)",
             );
         }
-        let mut traefik_container = self.container(spec("traefik"), traefik_raw, domain);
+        let mut traefik_container = take("traefik");
         if dashboard && traefik_container.route.is_none() {
             traefik_container.route = Some("traefik".to_string());
             traefik_container.host = Some(format!("traefik.{domain}"));
@@ -145,7 +165,15 @@ impl Validator<'_> {
         }
         let loki_raw = get("loki");
         let retention_key = p_key("loki", "retention_days");
-        let retention_days = opt_range(self.p, &retention_key, loki_raw.and_then(|r| r.retention_days), targets.log_retention_days.max(7), 1, 3650, " days");
+        let retention_days = opt_range(
+            self.p,
+            &retention_key,
+            loki_raw.and_then(|r| r.retention_days),
+            targets.log_retention_days.max(defaults::LOKI_MIN_RETENTION_DAYS),
+            1,
+            3650,
+            " days",
+        );
         if retention_days < targets.log_retention_days {
             self.p.add(
                 &retention_key,
@@ -154,18 +182,27 @@ impl Validator<'_> {
             );
         }
         let (split_queries_minutes, max_query_parallelism) = derived::loki_query_split(targets);
-        let loki = Loki {
-            container: self.container(spec("loki"), loki_raw, domain),
-            retention_days,
-            retention_hours: retention_days * 24,
-            split_queries_minutes,
-            max_query_parallelism,
-        };
+        let loki = Loki { container: take("loki"), retention_days, retention_hours: retention_days * 24, split_queries_minutes, max_query_parallelism };
         let kuma_raw = get("uptime_kuma");
-        let interval = opt_range(self.p, &p_key("uptime_kuma", "interval_seconds"), kuma_raw.and_then(|r| r.interval_seconds), 30, 20, 86_400, " seconds");
-        let retries = opt_range(self.p, &p_key("uptime_kuma", "retries"), kuma_raw.and_then(|r| r.retries), 2, 0, 10, "");
-        let retry_interval =
-            opt_range(self.p, &p_key("uptime_kuma", "retry_interval_seconds"), kuma_raw.and_then(|r| r.retry_interval_seconds), 30, 20, 86_400, " seconds");
+        let interval = opt_range(
+            self.p,
+            &p_key("uptime_kuma", "interval_seconds"),
+            kuma_raw.and_then(|r| r.interval_seconds),
+            defaults::UPTIME_KUMA_INTERVAL_SECONDS,
+            20,
+            86_400,
+            " seconds",
+        );
+        let retries = opt_range(self.p, &p_key("uptime_kuma", "retries"), kuma_raw.and_then(|r| r.retries), defaults::UPTIME_KUMA_RETRIES, 0, 10, "");
+        let retry_interval = opt_range(
+            self.p,
+            &p_key("uptime_kuma", "retry_interval_seconds"),
+            kuma_raw.and_then(|r| r.retry_interval_seconds),
+            defaults::UPTIME_KUMA_RETRY_INTERVAL_SECONDS,
+            20,
+            86_400,
+            " seconds",
+        );
         let worst = interval + retries * retry_interval;
         if worst > targets.failure_detection_seconds {
             self.p.add(
@@ -178,7 +215,7 @@ impl Validator<'_> {
             );
         }
         let uptime_kuma = UptimeKuma {
-            container: self.container(spec("uptime_kuma"), kuma_raw, domain),
+            container: take("uptime_kuma"),
             interval_seconds: interval,
             retries,
             retry_interval_seconds: retry_interval,
@@ -186,35 +223,47 @@ impl Validator<'_> {
         };
         let autokuma_raw = get("autokuma");
         let autokuma = AutoKuma {
-            container: self.container(spec("autokuma"), autokuma_raw, domain),
-            username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| "admin".to_string()),
+            container: take("autokuma"),
+            username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| defaults::AUTOKUMA_USERNAME.to_string()),
             password: secret(self.p, &p_key("autokuma", "password"), autokuma_raw.and_then(|r| r.password.as_ref()), "UPTIME_KUMA_PASSWORD"),
         };
+        let (alertmanager, node_exporter, promtail) = (take("alertmanager"), take("node_exporter"), take("promtail"));
+        let mut in_compose: Vec<&ServiceSpec> = catalog.iter().collect();
+        in_compose.sort_by_key(|s| s.compose_place);
+        let mut scraped: Vec<(&ServiceSpec, Scrape)> = catalog.iter().filter_map(|s| s.scrape.map(|j| (s, j))).collect();
+        scraped.sort_by_key(|(_, j)| j.place);
         let services = Services {
             prometheus,
             grafana,
-            alertmanager: self.container(spec("alertmanager"), get("alertmanager"), domain),
-            node_exporter: self.container(spec("node_exporter"), get("node_exporter"), domain),
+            alertmanager,
+            node_exporter,
             traefik: Traefik { container: traefik_container, dashboard, dashboard_users },
             loki,
-            promtail: self.container(spec("promtail"), get("promtail"), domain),
+            promtail,
             uptime_kuma,
             autokuma,
+            plain,
+            keys: catalog.iter().map(|s| s.key.to_string()).collect(),
+            compose: in_compose.iter().map(|s| s.key.to_string()).collect(),
+            volumes: in_compose.iter().flat_map(|s| s.volumes.iter().map(|v| v.to_string())).collect(),
+            scrape_jobs: scraped
+                .into_iter()
+                .map(|(s, j)| ScrapeJob { job: j.job.to_string(), at: j.at, service: s.compose.to_string(), port: s.port })
+                .collect(),
         };
         self.host_ports(&services);
         services
     }
 
     pub(super) fn host_ports(&mut self, services: &Services) {
-        let mut used: BTreeMap<u16, String> = BTreeMap::from([
-            (80, "traefik".to_string()),
-            (443, "traefik".to_string()),
-            // On the VM's own network (network_mode: host).
-            (services.node_exporter.port, "node-exporter".to_string()),
-        ]);
+        let mut used: BTreeMap<u16, String> = BTreeMap::from([(80, "traefik".to_string()), (443, "traefik".to_string())]);
+        // On the VM's own network (network_mode: host).
+        for c in services.containers().into_iter().filter(|c| c.host_network) {
+            used.insert(c.port, c.name.clone());
+        }
         for c in services.containers() {
             if let Some(port) = c.host_port {
-                let key = join(&join("services", &c.name.replace('-', "_")), "host_port");
+                let key = join(&join("services", &c.key), "host_port");
                 if let Some(other) = used.insert(port, c.name.clone()) {
                     self.p.add(key, format!("host port {port} is already used by {other}"), "each published port must be unique on the monitoring VM");
                 }

@@ -2,11 +2,9 @@
 //! the observability stack needs (Traefik from the LAN, agent pushes to Loki, scrapes and pings
 //! from the monitoring VM, SSH from the admin network).
 
-use std::net::Ipv4Addr;
-
 use serde::Serialize;
 
-use crate::stack::model::{Agent, Stack, Vm};
+use crate::stack::model::{Agent, Stack, Target, Vm};
 
 /// One `rule` block of `proxmox_virtual_environment_firewall_rules` (direction `in`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,7 +58,9 @@ pub fn vm_rules(stack: &Stack, vm: &Vm) -> Vec<Rule> {
         rules.push(accept("tcp", Some(port.to_string()), mon, format!("{agent} metrics scrape from the monitoring VM")));
     }
     for route in &stack.routes {
-        if let Some((_, port)) = backend(&route.url).filter(|(ip, _)| *ip == vm.ip) {
+        if let Target::Vm { ip, port, .. } = &route.target
+            && *ip == vm.ip
+        {
             rules.push(accept("tcp", Some(port.to_string()), mon, format!("route {} from Traefik on the monitoring VM", route.host)));
         }
     }
@@ -72,25 +72,4 @@ pub fn vm_rules(stack: &Stack, vm: &Vm) -> Vec<Rule> {
 /// The rules of any VM of the stack.
 pub fn firewall_rules(stack: &Stack, vm: &Vm) -> Vec<Rule> {
     if vm.name == stack.monitoring.vm.name { monitoring_rules(stack) } else { vm_rules(stack, vm) }
-}
-
-/// The address and port of a route's backend URL, when it is an IPv4 address (`http://ip:port`).
-fn backend(url: &str) -> Option<(Ipv4Addr, u16)> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    let (host, port) = authority.rsplit_once(':')?;
-    Some((host.parse().ok()?, port.parse().ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backend_reads_ip_routes_only() {
-        assert_eq!(backend("http://10.0.0.5:8080"), Some((Ipv4Addr::new(10, 0, 0, 5), 8080)));
-        assert_eq!(backend("https://10.0.0.5:8443/app"), Some((Ipv4Addr::new(10, 0, 0, 5), 8443)));
-        assert_eq!(backend("http://grafana:3000"), None);
-        assert_eq!(backend(""), None);
-    }
 }
