@@ -92,12 +92,27 @@ impl Project {
         Ok(bytes)
     }
 
-    /// Reads and validates the stack file; every problem is in the error.
+    /// Reads and validates the stack file; every problem is in the error. Loki's schema periods
+    /// are checked against the ones gen last wrote, with today's date taken here (the edge).
     pub fn load(&self) -> Result<Stack> {
+        self.load_at(crate::certs_cmd::now())
+    }
+
+    /// [`Project::load`] at a given Unix time (tests inject it).
+    pub fn load_at(&self, now: i64) -> Result<Stack> {
         let src = self.read_stack()?;
-        let mut stack = stack::from_bytes(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
+        let before = self.before(now);
+        let mut stack = stack::from_bytes_before(&self.stack_name(), &src, Some(&before)).map_err(anyhow::Error::new)?;
         load_certs(&mut stack, &self.root)?;
         Ok(stack)
+    }
+
+    /// What the day-2 guard compares with: the schema periods of the Loki config under
+    /// generated/ (none when it is absent or unreadable: the first gen) and today's UTC date.
+    pub fn before(&self, now: i64) -> stack::loki_storage::Before {
+        let config = self.generated().join(crate::targets::logs::LOKI_CONFIG);
+        let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
+        stack::loki_storage::Before { today: stack::loki_storage::utc_date(now), periods }
     }
 
     /// Renders everything in memory and parses every output back.

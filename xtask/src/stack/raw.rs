@@ -199,6 +199,24 @@ pub struct RawService {
     pub retry_interval_seconds: Option<i64>,
     pub username: Option<String>,
     pub password: Option<RawSecret>,
+    /// Loki: `filesystem` (default) or `s3`, with `[services.loki.s3]`.
+    pub storage: Option<String>,
+    pub s3: Option<RawLokiS3>,
+}
+
+/// `[services.loki.s3]`: the S3-compatible bucket Loki stores chunks and index in from `from` on.
+/// Every key is optional here so that a missing one is reported with a location and a hint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLokiS3 {
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub path_style: Option<bool>,
+    pub insecure: Option<bool>,
+    pub access_key_id: Option<RawSecret>,
+    pub secret_access_key: Option<RawSecret>,
+    pub from: Option<String>,
 }
 
 /// An extra route through Traefik to a web app on one of the lab's VMs.

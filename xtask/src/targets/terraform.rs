@@ -63,6 +63,10 @@ pub fn monitoring_secrets(stack: &Stack) -> Vec<(&'static str, &SecretRef)> {
     if let (true, Some(users)) = (s.traefik.dashboard, &s.traefik.dashboard_users) {
         out.push(("traefik_dashboard_users", users));
     }
+    if let Some(s3) = &s.loki.storage.s3 {
+        out.push(("loki_s3_access_key_id", &s3.access_key_id));
+        out.push(("loki_s3_secret_access_key", &s3.secret_access_key));
+    }
     out
 }
 
@@ -81,7 +85,11 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
-    let module_ctx = minijinja::context! { stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) } };
+    // and, with Loki on S3, the bucket's keys (variables and loki.env).
+    let module_ctx = minijinja::context! {
+        stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) },
+        loki_s3 => stack.services.loki.storage.s3.is_some(),
+    };
     for module in MODULES {
         for file in MODULE_FILES {
             out.render(&format!("terraform/modules/{module}/{file}"), module_ctx.clone())?;

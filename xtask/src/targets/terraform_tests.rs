@@ -72,7 +72,11 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         .filter(|f| out.get(&format!("compose/{f}")).is_some())
         .collect();
     let secret_files = |dashboard: bool| {
-        let mut files = vec!["autokuma.env", "grafana_admin_password", "telegram_bot_token"];
+        let mut files = vec!["autokuma.env", "grafana_admin_password"];
+        if stack.services.loki.storage.s3.is_some() {
+            files.push("loki.env");
+        }
+        files.push("telegram_bot_token");
         if stack.tls.enabled {
             files.push("tls/leaf.key");
         }

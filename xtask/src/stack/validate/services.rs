@@ -130,6 +130,7 @@ impl Validator<'_> {
         let (split_queries_minutes, max_query_parallelism) = derived::loki_query_split(targets);
         let loki = Loki {
             container: self.container(spec("loki"), loki_raw, domain),
+            storage: crate::stack::loki_storage::storage(self.p, loki_raw),
             retention_days,
             retention_hours: retention_days * 24,
             split_queries_minutes,
@@ -221,5 +222,7 @@ fn given_keys(s: &RawService) -> Vec<&'static str> {
     given(s.retry_interval_seconds.is_some(), "retry_interval_seconds");
     given(s.username.is_some(), "username");
     given(s.password.is_some(), "password");
+    given(s.storage.is_some(), "storage");
+    given(s.s3.is_some(), "s3");
     keys
 }
