@@ -52,7 +52,7 @@ pub fn storage(p: &mut Problems, raw: Option<&RawService>) -> LokiStorage {
         ("filesystem", Some(_)) => {
             p.add(
                 format!("{KEY}.s3"),
-                "an [services.loki.s3] section, but storage is \"filesystem\"",
+                "a [services.loki.s3] section, but storage is \"filesystem\"",
                 "set `storage = \"s3\"` in [services.loki] to store logs in the bucket, or remove the section",
             );
             filesystem
@@ -85,27 +85,31 @@ pub fn storage(p: &mut Problems, raw: Option<&RawService>) -> LokiStorage {
 fn bucket(p: &mut Problems, raw: &RawLokiS3) -> Option<LokiS3> {
     let key = |k: &str| format!("{KEY}.s3.{k}");
     let mut ok = true;
-    let mut required = |p: &mut Problems, name: &str, value: &Option<String>, example: &str| -> String {
+    let mut required = |p: &mut Problems, name: &str, value: &Option<String>, example: &str, note: &str| -> String {
         match value {
             Some(v) if !v.is_empty() => v.clone(),
             _ => {
                 ok = false;
-                p.add_missing(key(name), format!("missing key `{name}`"), &format!("add e.g. `{name} = {example}`"));
+                p.add_missing(key(name), format!("missing key `{name}`"), &format!("add e.g. `{name} = \"{example}\"`{note}"));
                 String::new()
             }
         }
     };
-    let endpoint = required(p, "endpoint", &raw.endpoint, "\"s3.nas.lan:9000\"");
-    let bucket = required(p, "bucket", &raw.bucket, "\"loki\"");
-    let region = required(p, "region", &raw.region, "\"us-east-1\" (MinIO's default; Garage: its s3_region)");
-    let from = required(p, "from", &raw.from, "\"2027-06-01\" (a day after today: logs go to the bucket from then on)");
+    let endpoint = required(p, "endpoint", &raw.endpoint, "s3.nas.lan:9000", " (host[:port], no scheme)");
+    let bucket = required(p, "bucket", &raw.bucket, "loki", "");
+    let region = required(p, "region", &raw.region, "us-east-1", " (MinIO's default; Garage: its s3_region)");
+    let from = required(p, "from", &raw.from, "2027-06-01", ": a day after today, when logs start going to the bucket");
     let insecure = raw.insecure.unwrap_or(false);
     if !endpoint.is_empty() {
         ok &= check_endpoint(p, &key("endpoint"), &endpoint, insecure);
     }
     if !bucket.is_empty() && !is_bucket_name(&bucket) {
         ok = false;
-        p.add(key("bucket"), format!("`{}` is not an S3 bucket name", bucket.escape_debug()), "use 3 to 63 lowercase letters, digits, dots and hyphens, e.g. `loki`");
+        p.add(
+            key("bucket"),
+            format!("`{}` is not an S3 bucket name", bucket.escape_debug()),
+            "use 3 to 63 lowercase letters, digits, dots and hyphens, e.g. `loki`",
+        );
     }
     if !region.is_empty() && !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         ok = false;
@@ -113,7 +117,11 @@ fn bucket(p: &mut Problems, raw: &RawLokiS3) -> Option<LokiS3> {
     }
     if !from.is_empty() && parse_date(&from).is_none() {
         ok = false;
-        p.add(key("from"), format!("`{}` is not a date YYYY-MM-DD", from.escape_debug()), "write the first day of the bucket's period, e.g. `from = \"2027-06-01\"`");
+        p.add(
+            key("from"),
+            format!("`{}` is not a date YYYY-MM-DD", from.escape_debug()),
+            "write the first day of the bucket's period, e.g. `from = \"2027-06-01\"`",
+        );
     } else if !from.is_empty() && from.as_str() <= FILESYSTEM_FROM {
         ok = false;
         p.add(
@@ -249,10 +257,9 @@ pub fn guard(p: &mut Problems, storage: &LokiStorage, before: &Before) {
             continue;
         }
         let hint = match &storage.s3 {
-            Some(_) if old.object_store == "s3" => format!(
-                "keep `from = \"{}\"`: the logs since that day are in the bucket under that period, and a period that has begun never moves",
-                old.from
-            ),
+            Some(_) if old.object_store == "s3" => {
+                format!("keep `from = \"{}\"`: the logs since that day are in the bucket under that period, and a period that has begun never moves", old.from)
+            }
             _ if old.object_store == "s3" => format!(
                 "keep `storage = \"s3\"` and its [services.loki.s3] section (`from = \"{}\"`): the logs since that day are in the bucket and Loki reads them only through that period",
                 old.from
