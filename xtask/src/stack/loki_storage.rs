@@ -11,6 +11,8 @@
 //!   (pkg/storage/chunk/client/aws/s3_storage_client.go:328-337).
 //! - A new schema period is appended with a later `from`; older ones stay as they are
 //!   (docs/sources/configure/examples/yaml/7-Schema-Migration-Snippet.yaml).
+//! - The compactor keeps one store per period (pkg/compactor/compactor.go:229-231), so retention
+//!   still deletes the disk period's chunks once they are old enough.
 
 use super::diag::Problems;
 use super::model::{LokiS3, LokiStorage, SchemaPeriod};
