@@ -381,6 +381,9 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
             if stack.services.traefik.dashboard {
                 files.push("traefik_dashboard_users");
             }
+            if stack.services.loki.storage.s3.is_some() {
+                files.push("loki.env");
+            }
             for file in &files {
                 assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{name}: {file}:\n{plan}");
             }
