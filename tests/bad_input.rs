@@ -546,6 +546,9 @@ fn loki_s3_period_must_begin_after_today_when_it_is_introduced() {
     guarded(&src, "2027-05-31", &[DISK]).unwrap();
     // Introduced on its first day or later: refused.
     insta::assert_snapshot!("loki_s3_period_not_in_the_future", guarded(&src, "2027-06-01", &[DISK]).unwrap_err());
+    // With no Loki config under generated/ (none yet, or deleted), the hint says how gen sees
+    // a period it wrote before.
+    insta::assert_snapshot!("loki_s3_period_not_in_the_future_no_config", guarded(&src, "2027-06-02", &[]).unwrap_err());
     // Written by an earlier gen, it is no longer new: past its first day it stays accepted, so
     // the output depends on stack.toml alone once the period is written.
     guarded(&src, "2030-01-01", &[DISK, BUCKET]).unwrap();

@@ -283,7 +283,11 @@ pub fn guard(p: &mut Problems, storage: &LokiStorage, before: &Before) {
             p.add(
                 &at,
                 format!("the bucket's period would begin on {}, which is not after today ({today} UTC)", new.from),
-                "pick a date after today: Loki writes to the bucket from 00:00 UTC that day, and the logs before it stay on the VM's disk",
+                &if before.periods.is_empty() {
+                    "pick a date after today: Loki writes to the bucket from 00:00 UTC that day, and the logs before it stay on the VM's disk; if an earlier gen wrote this period, restore generated/ from git (`git checkout generated/`) so gen sees it".to_string()
+                } else {
+                    "pick a date after today: Loki writes to the bucket from 00:00 UTC that day, and the logs before it stay on the VM's disk".to_string()
+                },
             );
         }
     }
