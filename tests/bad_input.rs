@@ -601,3 +601,115 @@ fn local_retention_shorter_than_what_the_rules_look_back() {
     check("retention_below_rules", &[("retention_days = 15\nscrape", "retention_hours = 1\nscrape")]);
     check("retention_days_and_hours", &[("retention_days = 15\nscrape", "retention_days = 15\nretention_hours = 2\nscrape")]);
 }
+
+// Loki on S3-compatible object storage (`[services.loki] storage = "s3"`, stack/loki_storage.rs).
+
+const LOKI: &str = "memory_reservation_mb = 160\n";
+
+/// The base with `storage = "s3"` and an `[services.loki.s3]` section of `s3_keys`.
+fn with_s3(s3_keys: &str) -> String {
+    edit(&[(LOKI, &format!("{LOKI}storage = \"s3\"\n\n[services.loki.s3]\n{s3_keys}"))])
+}
+
+const S3: &str = "endpoint = \"s3.nas.lan:9000\"\nbucket = \"loki\"\nregion = \"us-east-1\"\naccess_key_id = { env = \"LOKI_S3_ACCESS_KEY_ID\" }\nsecret_access_key = { env = \"LOKI_S3_SECRET_ACCESS_KEY\" }\nfrom = \"2027-06-01\"\n";
+
+fn s3_report(s3_keys: &str) -> String {
+    report(&with_s3(s3_keys))
+}
+
+#[test]
+fn loki_s3_is_accepted_with_a_complete_section() {
+    let stack = stack::from_str("stack.toml", &with_s3(S3)).unwrap();
+    let periods: Vec<(String, String)> = stack.services.loki.storage.periods.iter().map(|p| (p.from.clone(), p.object_store.clone())).collect();
+    assert_eq!(periods, [("2024-04-01".to_string(), "filesystem".to_string()), ("2027-06-01".to_string(), "s3".to_string())]);
+    let s3 = stack.services.loki.storage.s3.unwrap();
+    assert!(s3.path_style && !s3.insecure, "path-style on and TLS on by default");
+}
+
+#[test]
+fn loki_s3_without_its_section() {
+    check("loki_s3_without_section", &[(LOKI, &format!("{LOKI}storage = \"s3\"\n"))]);
+}
+
+#[test]
+fn loki_unknown_storage_and_a_section_without_s3() {
+    check("loki_unknown_storage", &[(LOKI, &format!("{LOKI}storage = \"disk\"\n"))]);
+    check("loki_s3_section_with_filesystem", &[(LOKI, &format!("{LOKI}\n[services.loki.s3]\n{S3}"))]);
+}
+
+#[test]
+fn loki_s3_missing_keys() {
+    insta::assert_snapshot!("loki_s3_missing_keys", s3_report("access_key_id = { env = \"LOKI_S3_ACCESS_KEY_ID\" }\n"));
+}
+
+#[test]
+fn loki_s3_plain_http_endpoint_is_refused_unless_insecure() {
+    let http = S3.replace("\"s3.nas.lan:9000\"", "\"http://s3.nas.lan:9000\"");
+    insta::assert_snapshot!("loki_s3_http_endpoint", s3_report(&http));
+    // Even with insecure = true the scheme is not written: Loki adds it.
+    insta::assert_snapshot!("loki_s3_http_endpoint_insecure", s3_report(&format!("{http}insecure = true\n")));
+    insta::assert_snapshot!("loki_s3_https_scheme", s3_report(&S3.replace("\"s3.nas.lan:9000\"", "\"https://s3.nas.lan:9000/\"")));
+    insta::assert_snapshot!(
+        "loki_s3_bad_endpoint_and_bucket",
+        s3_report(&S3.replace("\"s3.nas.lan:9000\"", "\"s3.nas.lan:99999/x\"").replace("\"loki\"", "\"Loki_Logs\""))
+    );
+    let plain = stack::from_str("stack.toml", &with_s3(&format!("{}insecure = true\n", S3))).unwrap();
+    assert!(plain.services.loki.storage.s3.unwrap().insecure);
+}
+
+#[test]
+fn loki_s3_literal_key_instead_of_a_reference() {
+    let literal = S3.replace("{ env = \"LOKI_S3_SECRET_ACCESS_KEY\" }", "\"wJalrXUtnFEMI/K7MDENG\"");
+    insta::assert_snapshot!("loki_s3_literal_key", s3_report(&literal));
+}
+
+#[test]
+fn loki_s3_bad_dates() {
+    insta::assert_snapshot!("loki_s3_bad_date", s3_report(&S3.replace("2027-06-01", "2027-02-30")));
+    insta::assert_snapshot!("loki_s3_date_before_the_disk_period", s3_report(&S3.replace("2027-06-01", "2023-01-01")));
+}
+
+#[test]
+fn loki_s3_caches_must_fit_in_its_memory_limit() {
+    let src = with_s3(S3).replace("memory_limit_mb = 768\nmemory_reservation_mb = 160", "memory_limit_mb = 512\nmemory_reservation_mb = 160");
+    insta::assert_snapshot!("loki_s3_caches_do_not_fit", report(&src));
+}
+
+/// The day-2 guard against what gen last wrote, at an injected date.
+fn guarded(src: &str, today: &str, before: &[(&str, &str)]) -> Result<stack::Stack, String> {
+    let before = stack::loki_storage::Before {
+        today: today.to_string(),
+        periods: before.iter().map(|(from, store)| stack::model::SchemaPeriod { from: from.to_string(), object_store: store.to_string() }).collect(),
+    };
+    stack::from_str_before("stack.toml", src, Some(&before)).map_err(|r| r.to_string())
+}
+
+const DISK: (&str, &str) = ("2024-04-01", "filesystem");
+const BUCKET: (&str, &str) = ("2027-06-01", "s3");
+
+#[test]
+fn loki_s3_period_must_begin_after_today_when_it_is_introduced() {
+    let src = with_s3(S3);
+    // Introduced on the day before: accepted.
+    guarded(&src, "2027-05-31", &[DISK]).unwrap();
+    // Introduced on its first day or later: refused.
+    insta::assert_snapshot!("loki_s3_period_not_in_the_future", guarded(&src, "2027-06-01", &[DISK]).unwrap_err());
+    // With no Loki config under generated/ (none yet, or deleted), the hint says how gen sees
+    // a period it wrote before.
+    insta::assert_snapshot!("loki_s3_period_not_in_the_future_no_config", guarded(&src, "2027-06-02", &[]).unwrap_err());
+    // Written by an earlier gen, it is no longer new: past its first day it stays accepted, so
+    // the output depends on stack.toml alone once the period is written.
+    guarded(&src, "2030-01-01", &[DISK, BUCKET]).unwrap();
+}
+
+#[test]
+fn loki_s3_a_period_that_has_begun_is_never_rewritten() {
+    let moved = with_s3(&S3.replace("2027-06-01", "2027-07-01"));
+    insta::assert_snapshot!("loki_s3_begun_period_moved", guarded(&moved, "2027-06-15", &[DISK, BUCKET]).unwrap_err());
+    // Back to the disk (storage and section removed) after the bucket's period began.
+    insta::assert_snapshot!("loki_s3_begun_period_removed", guarded(&base(), "2027-06-15", &[DISK, BUCKET]).unwrap_err());
+    // Only storage = "filesystem" with the section gone, before the period began: nothing was
+    // stored under it, so the edit is accepted; so is moving it to another future day.
+    guarded(&base(), "2027-05-31", &[DISK, BUCKET]).unwrap();
+    guarded(&moved, "2027-05-31", &[DISK, BUCKET]).unwrap();
+}

@@ -159,9 +159,31 @@ fn rows() -> Vec<Row> {
             expect: Fates(&[(MON, Delivered)], Unchanged),
         },
         Row {
+            name: "Loki on an S3 bucket",
+            edit: |s| {
+                sub(
+                    s,
+                    "memory_reservation_mb = 160\n",
+                    "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"s3.home.lan:9000\"\nbucket = \"loki\"\nregion = \"us-east-1\"\nfrom = \"2999-01-01\"\n",
+                )
+            },
+            expect: Fates(&[(MON, Delivered)], Unchanged),
+        },
+        Row {
             name: "Prometheus retention below the rules' look-back",
             edit: |s| sub(s, "retention_days = 15\nscrape", "retention_hours = 1\nscrape"),
             expect: Rejected("services.prometheus.retention_hours", "LogAgentNotSending"),
+        },
+        Row {
+            name: "Loki on an S3 bucket over plain http",
+            edit: |s| {
+                sub(
+                    s,
+                    "memory_reservation_mb = 160\n",
+                    "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"http://s3.home.lan:9000\"\nbucket = \"loki\"\nregion = \"us-east-1\"\nfrom = \"2999-01-01\"\n",
+                )
+            },
+            expect: Rejected("services.loki.s3.endpoint", "plain http://"),
         },
         Row {
             name: "scrape interval",

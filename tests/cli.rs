@@ -538,3 +538,42 @@ fn a_stack_file_that_is_not_utf8_gets_a_located_message_with_a_hint() {
     let err = text(&out.stderr);
     assert!(err.contains("latin1.toml:2:14: not UTF-8 text: byte 0xe9 is not valid UTF-8 (TOML files are UTF-8)\n  hint: save the file as UTF-8"), "{err}");
 }
+
+/// The stack of `root` with Loki moved to a bucket from `from`.
+fn loki_on_s3(root: &Path, from: &str) {
+    let s3 = format!(
+        "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"s3.home.lan:9000\"\nbucket = \"loki\"\nregion = \"us-east-1\"\nfrom = \"{from}\"\n"
+    );
+    let src = fs::read_to_string(root.join("stack.toml")).unwrap();
+    let (head, tail) = src.split_once("[services.loki]\n").unwrap();
+    let (loki, rest) = tail.split_once("memory_reservation_mb = 160\n").unwrap();
+    fs::write(root.join("stack.toml"), format!("{head}[services.loki]\n{loki}{s3}{rest}")).unwrap();
+}
+
+#[test]
+fn gen_refuses_a_loki_bucket_period_that_is_not_in_the_future_and_writes_nothing() {
+    let tmp = repo_copy("loki-past");
+    let root = tmp.path();
+    loki_on_s3(root, "2025-01-01");
+    let before = snapshot(&root.join("generated"));
+    let out = xtask(root, &["gen"]);
+    assert!(!out.status.success(), "{}", both(&out));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("services.loki.s3.from: the bucket's period would begin on 2025-01-01, which is not after today"), "{stderr}");
+    assert!(stderr.contains("hint: pick a date after today"), "{stderr}");
+    assert_eq!(snapshot(&root.join("generated")), before, "a refused gen writes nothing");
+    // A day far ahead is accepted; the second gen, which reads it back from generated/, too.
+    loki_on_s3(&repo_copy_stack_reset(root), "2999-01-01");
+    let first = xtask(root, &["gen"]);
+    assert!(first.status.success(), "{}", both(&first));
+    let config = fs::read_to_string(root.join("generated/compose/loki/loki-config.yml")).unwrap();
+    assert!(config.contains("- from: \"2024-04-01\"") && config.contains("- from: \"2999-01-01\"\n      store: tsdb\n      object_store: s3"), "{config}");
+    let check = xtask(root, &["check"]);
+    assert!(check.status.success(), "{}", both(&check));
+}
+
+/// Puts the repository's stack.toml back into `root`, for another edit.
+fn repo_copy_stack_reset(root: &Path) -> PathBuf {
+    fs::copy(repo_root().join("stack.toml"), root.join("stack.toml")).unwrap();
+    root.to_path_buf()
+}

@@ -60,7 +60,8 @@ fn loki_keeps_logs_for_the_retention_with_tsdb_v13() {
         assert_eq!(expected, derived, "{name}");
         assert_eq!(str_at(&loki, &["limits_config", "retention_period"]), expected, "{name}");
         assert_eq!(loki["compactor"]["retention_enabled"].as_bool(), Some(true), "{name}");
-        assert_eq!(str_at(&loki, &["compactor", "delete_request_store"]), "filesystem", "{name}");
+        let last_store = &stack.services.loki.storage.periods.last().unwrap().object_store;
+        assert_eq!(str_at(&loki, &["compactor", "delete_request_store"]), last_store, "{name}");
         assert_eq!(loki["auth_enabled"].as_bool(), Some(false), "{name}");
         assert_eq!(loki["analytics"]["reporting_enabled"].as_bool(), Some(false), "{name}");
         let periods = loki["schema_config"]["configs"].as_sequence().unwrap();
@@ -83,8 +84,56 @@ fn loki_keeps_logs_for_the_retention_with_tsdb_v13() {
         for removed in ["shared_store", "max_transfer_retries", "enforce_metric_name", "use_boltdb_shipper_as_backup"] {
             assert!(!raw.contains(removed), "{name}: loki-config.yml uses `{removed}`, removed in Loki 3");
         }
-        assert!(!raw.contains("${"), "{name}: `${{` needs -config.expand-env");
+        let compose = text(&tree, "compose/docker-compose.yml");
+        let expands = compose.contains("\"-config.expand-env=true\"");
+        assert_eq!(raw.contains("${"), expands, "{name}: `${{` needs -config.expand-env, which only the bucket's keys need");
+        assert_eq!(expands, stack.services.loki.storage.s3.is_some(), "{name}");
     }
+}
+
+#[test]
+fn loki_on_s3_adds_a_bucket_period_after_the_disk_period_and_reads_both() {
+    let mut seen = 0;
+    for (name, stack, tree) in fixtures() {
+        let loki = yaml(&tree, "compose/loki/loki-config.yml");
+        let periods: Vec<(&str, &str)> =
+            loki["schema_config"]["configs"].as_sequence().unwrap().iter().map(|p| (str_at(p, &["from"]), str_at(p, &["object_store"]))).collect();
+        let storage = loki["common"]["storage"].as_mapping().unwrap();
+        // Loki 3.7 takes one backend in common.storage (config_wrapper.go:699).
+        assert_eq!(storage.len(), 1, "{name}: {storage:?}");
+        let Some(s3) = &stack.services.loki.storage.s3 else {
+            assert_eq!(periods, [("2024-04-01", "filesystem")], "{name}");
+            assert!(storage.contains_key("filesystem"), "{name}");
+            continue;
+        };
+        seen += 1;
+        assert_eq!(periods, [("2024-04-01", "filesystem"), (s3.from.as_str(), "s3")], "{name}: the disk's period stays, the bucket's follows");
+        assert_eq!(str_at(&loki, &["storage_config", "filesystem", "directory"]), "/loki/chunks", "{name}: the disk's period is still read");
+        assert_eq!(str_at(&loki, &["ruler", "storage", "type"]), "local", "{name}: rules stay on the VM");
+        let c = &loki["common"]["storage"]["s3"];
+        assert_eq!(str_at(c, &["endpoint"]), s3.endpoint, "{name}");
+        assert!(!s3.endpoint.contains("://"), "{name}: Loki adds the scheme");
+        assert_eq!(str_at(c, &["bucketnames"]), s3.bucket, "{name}");
+        assert_eq!(c["s3forcepathstyle"].as_bool(), Some(s3.path_style), "{name}");
+        assert_eq!(c["insecure"].as_bool(), Some(s3.insecure), "{name}");
+        assert_eq!(str_at(c, &["access_key_id"]), "${LOKI_S3_ACCESS_KEY_ID}", "{name}");
+        assert_eq!(str_at(c, &["secret_access_key"]), "${LOKI_S3_SECRET_ACCESS_KEY}", "{name}");
+        let cache = &loki["chunk_store_config"]["chunk_cache_config"]["embedded_cache"];
+        assert_eq!(cache["max_size_mb"].as_u64(), Some(u64::from(stack.services.loki.storage.chunk_cache_mb)), "{name}");
+        // The keys reach Loki from the env file Terraform writes, and the rules watch the bucket.
+        let compose: Yaml = yaml(&tree, "compose/docker-compose.yml");
+        let env_file = str_at(&compose["services"]["loki"]["env_file"][0], &["path"]);
+        assert_eq!(env_file, format!("{}/loki.env", stack.monitoring.secrets_dir), "{name}");
+        let main = text(&tree, "terraform/modules/monitoring-stack/main.tf");
+        assert!(main.contains("\"loki.env\"                = \"LOKI_S3_ACCESS_KEY_ID='${var.loki_s3_access_key_id}'"), "{name}");
+        let rules = text(&tree, "compose/prometheus/rules/logs.yml");
+        assert!(rules.contains("alert: LokiObjectStoreWriteErrors") && rules.contains("loki_s3_request_duration_seconds_count"), "{name}");
+    }
+    assert!(seen >= 1, "no fixture stores Loki's logs in a bucket");
+    // Without s3, no alert on a bucket and no loki.env.
+    let (_, _, example) = fixtures().into_iter().find(|(n, _, _)| n == "example").unwrap();
+    assert!(!text(&example, "compose/prometheus/rules/logs.yml").contains("loki_s3_"));
+    assert!(!text(&example, "terraform/modules/monitoring-stack/main.tf").contains("loki.env"));
 }
 
 #[test]
@@ -330,4 +379,61 @@ tests:
     let path = dir.join("logs-test.yml");
     std::fs::write(&path, test).unwrap();
     run_ok(Command::new(&promtool).args(["test", "rules"]).arg(&path), "promtool test rules logs.yml");
+}
+
+#[test]
+fn the_object_store_alerts_fire_on_failed_bucket_requests_only() {
+    let Some(promtool) = validator("promtool") else { return };
+    let (name, _, tree) = fixtures().into_iter().find(|(_, s, _)| s.services.loki.storage.s3.is_some()).expect("a fixture on s3");
+    let dir = materialize(&tree, "logs-s3-promtool-test");
+    let rules = dir.join("compose/prometheus/rules/logs.yml");
+    // PutObject fails at 1/s; List succeeds; 1 in 4 GetObject fails (above 10%), then the
+    // other case: no failure at all.
+    let test = format!(
+        r#"rule_files: [{rules:?}]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.PutObject", status_code="500"}}'
+        values: '0+60x60'
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.List", status_code="200"}}'
+        values: '0+60x60'
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.GetObject", status_code="200"}}'
+        values: '0+180x60'
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.GetObject", status_code="500"}}'
+        values: '0+60x60'
+    alert_rule_test:
+      - eval_time: 40m
+        alertname: LokiObjectStoreWriteErrors
+        exp_alerts:
+          - exp_labels: {{severity: critical, operation: S3.PutObject}}
+            exp_annotations:
+              summary: "Loki cannot write to its bucket (S3.PutObject failing)"
+              description: "1 failed S3.PutObject requests per second for 15 minutes; check the S3 endpoint, the bucket and the keys in loki.env."
+      - eval_time: 40m
+        alertname: LokiObjectStoreReadErrors
+        exp_alerts:
+          - exp_labels: {{severity: warning}}
+            exp_annotations:
+              summary: "Loki fails to read 25% of its bucket's objects"
+              description: "S3.GetObject fails for more than 10% of requests for 15 minutes: queries over the days stored in the bucket miss logs."
+  - interval: 1m
+    input_series:
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.PutObject", status_code="200"}}'
+        values: '0+60x60'
+      - series: 'loki_s3_request_duration_seconds_count{{job="loki", operation="S3.GetObject", status_code="200"}}'
+        values: '0+60x60'
+    alert_rule_test:
+      - eval_time: 40m
+        alertname: LokiObjectStoreWriteErrors
+        exp_alerts: []
+      - eval_time: 40m
+        alertname: LokiObjectStoreReadErrors
+        exp_alerts: []
+"#
+    );
+    let path = dir.join("logs-s3-test.yml");
+    std::fs::write(&path, test).unwrap();
+    run_ok(Command::new(&promtool).args(["test", "rules"]).arg(&path), &format!("{name}: promtool test rules logs.yml (object store)"));
 }

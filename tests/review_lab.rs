@@ -246,3 +246,33 @@ fn a_changed_remote_write_endpoint_says_before_and_after() {
         "**remote write** `mimir`: dropped series `go_gc_.*` → `go_gc_.*`, `process_.*`; queue 10 shards × 5000 (+1000 per send), 15 MB → 20 shards × 5000 (+1000 per send), 30 MB",
     );
 }
+
+/// The example with Loki on a bucket from `from`.
+fn on_s3(src: &str, bucket: &str, from: &str) -> String {
+    edit(
+        src,
+        "memory_reservation_mb = 160\n",
+        &format!(
+            "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"s3.home.lan:9000\"\nbucket = \"{bucket}\"\nregion = \"us-east-1\"\nfrom = \"{from}\"\n"
+        ),
+    )
+}
+
+#[test]
+fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
+    let old = example_src();
+    let s3 = on_s3(&old, "loki", "2027-06-01");
+    assert_first(
+        &summary(&old, &s3),
+        "**Loki storage filesystem → s3** (bucket `loki` at `s3.home.lan:9000`): from 2027-06-01 (00:00 UTC) new logs go to the bucket; the logs before stay on `pve-mon`'s disk and are read from there until they are 7 days old (retention), then deleted; the keys come from `LOKI_S3_ACCESS_KEY_ID` and `LOKI_S3_SECRET_ACCESS_KEY` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
+    );
+    assert_first(
+        &summary(&s3, &old),
+        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day",
+    );
+    assert_first(&summary(&s3, &on_s3(&old, "loki", "2027-07-01")), "**Loki's bucket period moved** 2027-06-01 → 2027-07-01");
+    assert_first(
+        &summary(&s3, &on_s3(&old, "loki-2", "2027-06-01")),
+        "**Loki's bucket changed** `loki` at `s3.home.lan:9000` → `loki-2` at `s3.home.lan:9000`: Loki reads every day since 2027-06-01 from the new bucket only",
+    );
+}

@@ -433,6 +433,9 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
             }
             // Prometheus's remote-write credentials, one file each.
             files.extend(terraform::prometheus_secrets(stack).into_iter().map(|(f, _)| f));
+            if stack.services.loki.storage.s3.is_some() {
+                files.push("loki.env");
+            }
             for file in &files {
                 assert!(plan.contains(&format!("module.monitoring.terraform_data.secret[\"{file}\"] will be created")), "{name}: {file}:\n{plan}");
             }

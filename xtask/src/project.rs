@@ -93,16 +93,28 @@ impl Project {
         Ok(bytes)
     }
 
-    /// Reads and validates the stack file; every problem is in the error.
+    /// Reads and validates the stack file; every problem is in the error. Loki's schema periods
+    /// are checked against the ones gen last wrote, with today's date taken here (the edge).
     pub fn load(&self) -> Result<Stack> {
+        self.load_at(crate::certs_cmd::now())
+    }
+
+    /// [`Project::load`] at a given Unix time (tests inject it).
+    pub fn load_at(&self, now: i64) -> Result<Stack> {
         let src = self.read_stack()?;
-        self.parse(&self.stack_name(), &src)
+        let before = self.before(now);
+        self.parse_before(&self.stack_name(), &src, Some(&before))
     }
 
     /// Validates stack text with this root's committed certificates: the stack file (`load`), the
     /// stack at a git ref (diff), a synthetic lab (bench), a test's variant. `name` is the file
     /// as messages show it; a validation failure is a `stack::diag::Report` (every problem).
     pub fn parse(&self, name: &str, src: &[u8]) -> Result<Stack> {
+        self.parse_before(name, src, None)
+    }
+
+    /// [`Project::parse`], with the day-2 guard of Loki's schema periods when `before` is given.
+    fn parse_before(&self, name: &str, src: &[u8], before: Option<&stack::loki_storage::Before>) -> Result<Stack> {
         // The first certificate that cannot be read (other than absent); said after the
         // problems of the stack itself, as when certificates were read after validation.
         let mut unreadable = None;
@@ -112,11 +124,19 @@ impl Project {
                 CommittedCerts::default()
             })
         };
-        let stack = stack::from_bytes_with(name, src, &mut read_certs).map_err(anyhow::Error::new)?;
+        let stack = stack::from_bytes_with(name, src, &mut read_certs, before).map_err(anyhow::Error::new)?;
         match unreadable {
             Some(e) => Err(e),
             None => Ok(stack),
         }
+    }
+
+    /// What the day-2 guard compares with: the schema periods of the Loki config under
+    /// generated/ (none when it is absent or unreadable: the first gen) and today's UTC date.
+    pub fn before(&self, now: i64) -> stack::loki_storage::Before {
+        let config = self.generated().join(crate::targets::logs::LOKI_CONFIG);
+        let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
+        stack::loki_storage::Before { today: stack::loki_storage::utc_date(now), periods }
     }
 
     /// Renders everything in memory and parses every output back.

@@ -1,7 +1,7 @@
 //! The first section of the pull-request summary: the changes an operator approves on purpose
 //! (TLS and URL schemes, the CA and the leaf, firewall rules, targets and the figures derived
-//! from them, the memory budget, remote-write endpoints, log agents, the secrets folder, the
-//! Proxmox connection, HA per VM). Pure:
+//! from them, the memory budget, remote-write endpoints, log agents, Loki's storage, the
+//! secrets folder, the Proxmox connection, HA per VM). Pure:
 //! two validated stacks and two rendered trees in, one line per change out.
 
 use std::collections::BTreeMap;
@@ -24,6 +24,7 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(memory(old, new));
     out.extend(remote_write(old, new));
     out.extend(agents(old, new));
+    out.extend(loki_storage(old, new));
     out.extend(secrets_dir(old, new));
     out.extend(proxmox(old, new));
     out.extend(ha(old, new));
@@ -333,4 +334,38 @@ fn ha(old: &Stack, new: &Stack) -> Vec<String> {
         return Vec::new();
     }
     vec![format!("**HA** (Proxmox HA manager; the VMs themselves are untouched, each needs its disks on shared storage to fail over): {}", changed.join(", "))]
+}
+
+/// Where Loki keeps logs: what happens to the logs already stored when the storage changes.
+fn loki_storage(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.services.loki.storage, &new.services.loki.storage);
+    let vm = &new.monitoring.vm.name;
+    let days = new.services.loki.retention_days;
+    match (&a.s3, &b.s3) {
+        (None, Some(s3)) => vec![format!(
+            "**Loki storage filesystem → s3** (bucket `{}` at `{}`): from {} (00:00 UTC) new logs go to the bucket; the logs before stay on `{vm}`'s disk and are read from there until they are {days} days old (retention), then deleted; the keys come from `{}` and `{}` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
+            s3.bucket, s3.endpoint, s3.from, s3.access_key_id.env, s3.secret_access_key.env
+        )],
+        (Some(s3), None) => vec![format!(
+            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk",
+            s3.from
+        )],
+        (Some(x), Some(y)) => {
+            let mut out = Vec::new();
+            if x.from != y.from {
+                out.push(format!(
+                    "**Loki's bucket period moved** {} → {}, which gen accepts only while neither day has come: logs go to the bucket from {} on",
+                    x.from, y.from, y.from
+                ));
+            }
+            if (&x.endpoint, &x.bucket) != (&y.endpoint, &y.bucket) {
+                out.push(format!(
+                    "**Loki's bucket changed** `{}` at `{}` → `{}` at `{}`: Loki reads every day since {} from the new bucket only, so logs already in the old one are no longer found unless you copy its objects across first",
+                    x.bucket, x.endpoint, y.bucket, y.endpoint, y.from
+                ));
+            }
+            out
+        }
+        (None, None) => Vec::new(),
+    }
 }

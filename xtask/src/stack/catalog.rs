@@ -187,7 +187,7 @@ pub const SERVICES: &[ServiceSpec] = &[
         memory_limit_mb: 768,
         memory_reservation_mb: 160,
         plan_addition: true,
-        keys: &["retention_days"],
+        keys: &["retention_days", "storage", "s3"],
     },
     ServiceSpec {
         key: "promtail",

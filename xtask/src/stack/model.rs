@@ -431,11 +431,48 @@ pub struct Traefik {
 pub struct Loki {
     #[serde(flatten)]
     pub container: Container,
+    /// Where chunks and index go, and the schema periods that say so (`stack/loki_storage.rs`).
+    pub storage: LokiStorage,
     pub retention_days: u32,
     pub retention_hours: u32,
     /// Query split interval chosen for the log-search target.
     pub split_queries_minutes: u32,
     pub max_query_parallelism: u32,
+}
+
+/// Loki's storage: the schema periods in order (the first is always the filesystem one), and the
+/// bucket when `storage = "s3"`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LokiStorage {
+    /// `filesystem` or `s3`: the object store of the last period.
+    pub kind: String,
+    pub s3: Option<LokiS3>,
+    pub periods: Vec<SchemaPeriod>,
+    /// The embedded chunk cache Loki keeps in memory, in MB (counted in its memory limit).
+    pub chunk_cache_mb: u32,
+    /// The embedded query results cache, in MB.
+    pub results_cache_mb: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SchemaPeriod {
+    /// `YYYY-MM-DD`, the first day (00:00 UTC) of the period.
+    pub from: String,
+    /// `filesystem` or `s3`.
+    pub object_store: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LokiS3 {
+    /// `host[:port]`, no scheme: Loki adds https://, or http:// when `insecure`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub path_style: bool,
+    pub insecure: bool,
+    pub access_key_id: SecretRef,
+    pub secret_access_key: SecretRef,
+    pub from: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

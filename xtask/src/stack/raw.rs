@@ -209,6 +209,9 @@ pub struct RawService {
     pub password: Option<RawSecret>,
     /// `[[services.prometheus.remote_write]]`: one entry per remote-write endpoint.
     pub remote_write: Option<Vec<RawRemoteWrite>>,
+    /// Loki: `filesystem` (default) or `s3`, with `[services.loki.s3]`.
+    pub storage: Option<String>,
+    pub s3: Option<RawLokiS3>,
 }
 
 /// One `[[services.prometheus.remote_write]]` endpoint (Mimir, Thanos Receive, VictoriaMetrics...).
@@ -232,6 +235,21 @@ pub struct RawRemoteWriteQueue {
     pub capacity: Option<i64>,
     pub max_shards: Option<i64>,
     pub max_samples_per_send: Option<i64>,
+}
+
+/// `[services.loki.s3]`: the S3-compatible bucket Loki stores chunks and index in from `from` on.
+/// Every key is optional here so that a missing one is reported with a location and a hint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLokiS3 {
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub path_style: Option<bool>,
+    pub insecure: Option<bool>,
+    pub access_key_id: Option<RawSecret>,
+    pub secret_access_key: Option<RawSecret>,
+    pub from: Option<String>,
 }
 
 /// An extra route through Traefik to a web app on one of the lab's VMs.

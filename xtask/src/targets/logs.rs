@@ -7,9 +7,8 @@ use serde_json::{Value as Json, json};
 use super::Outputs;
 use crate::stack::Stack;
 
-/// First day of the only schema period. It must not move once logs are stored: a new period
-/// (a new schema) would be added below it with a later date.
-const SCHEMA_FROM: &str = "2024-04-01";
+/// Loki's config, under generated/ (the day-2 guard reads the periods gen last wrote from it).
+pub const LOKI_CONFIG: &str = "compose/loki/loki-config.yml";
 
 /// Loki refuses lines older than this (a week), or than the retention if shorter.
 const REJECT_OLD_SAMPLES_MAX_HOURS: u32 = 168;
@@ -24,13 +23,12 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     let t = &stack.targets;
     let ctx = minijinja::context! {
         stack => out.stack_value(),
-        schema_from => SCHEMA_FROM,
         reject_old_samples_max_age_hours => loki.retention_hours.min(REJECT_OLD_SAMPLES_MAX_HOURS),
         split_count => t.log_search_window_minutes.div_ceil(loki.split_queries_minutes),
         // As long as Grafana's Loki datasource waits (its `timeout` in datasources.yml).
         query_timeout_seconds => t.log_search_seconds * 6,
     };
-    out.render("compose/loki/loki-config.yml", ctx)?;
+    out.render(LOKI_CONFIG, ctx)?;
     out.render("compose/promtail/promtail-config.yml", out.stack_ctx())?;
     out.render("compose/prometheus/rules/logs.yml", out.stack_ctx())?;
     let mut dashboard = serde_json::to_string_pretty(&logs_overview())?;

@@ -70,6 +70,10 @@ pub fn monitoring_secrets(stack: &Stack) -> Vec<(String, &SecretRef)> {
         out.push(("traefik_dashboard_users".to_string(), users));
     }
     out.extend(prometheus_secrets(stack).into_iter().map(|(file, r)| (file.to_string(), r)));
+    if let Some(s3) = &s.loki.storage.s3 {
+        out.push(("loki_s3_access_key_id".to_string(), &s3.access_key_id));
+        out.push(("loki_s3_secret_access_key".to_string(), &s3.secret_access_key));
+    }
     out
 }
 
@@ -95,10 +99,12 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
     // The monitoring-stack module takes Prometheus's secret files only when the stack has some,
-    // so that a stack without remote write renders the module it always had.
+    // and, with Loki on S3, the bucket's keys (variables and loki.env), so that a stack without
+    // them renders the module it always had.
     let module_ctx = minijinja::context! {
         stack => minijinja::context! { terraform => minijinja::Value::from_serialize(&stack.terraform) },
         prometheus_secrets => !prometheus_secrets(stack).is_empty(),
+        loki_s3 => stack.services.loki.storage.s3.is_some(),
     };
     for (module, templates, statics) in MODULES {
         for file in *templates {

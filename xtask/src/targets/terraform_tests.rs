@@ -74,7 +74,11 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
     let prometheus_files: Vec<&str> = super::terraform::prometheus_secrets(stack).into_iter().map(|(f, _)| f).collect();
     let width = prometheus_files.iter().map(|f| f.len()).max().unwrap_or(0);
     let secret_files = |dashboard: bool| {
-        let mut files = vec!["autokuma.env", "grafana_admin_password", "telegram_bot_token"];
+        let mut files = vec!["autokuma.env", "grafana_admin_password"];
+        if stack.services.loki.storage.s3.is_some() {
+            files.push("loki.env");
+        }
+        files.push("telegram_bot_token");
         if stack.tls.enabled {
             files.push("tls/leaf.key");
         }

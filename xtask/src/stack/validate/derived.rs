@@ -7,6 +7,8 @@ impl Validator<'_> {
     pub(super) fn memory(&mut self, services: &Services, monitoring: &MonitoringVm, targets: &Targets) -> MemoryBudget {
         let limits: u32 = services.containers().iter().map(|c| c.memory_limit_mb).sum();
         let additions: u32 = services.containers().iter().filter(|c| c.plan_addition).map(|c| c.memory_reservation_mb).sum();
+        let loki = &services.loki;
+        crate::stack::loki_storage::caches_fit(self.p, &loki.storage, loki.container.memory_limit_mb);
         let vm_mb = monitoring.vm.memory_mb;
         // A memory_mb out of range (0 here) is already reported; comparing with it says nothing.
         if vm_mb > 0 && limits + monitoring.os_reserve_mb > vm_mb {

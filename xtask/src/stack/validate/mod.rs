@@ -77,7 +77,7 @@ fn check_label(p: &mut Problems, key: &str, what: &str, name: &str) -> bool {
     false
 }
 
-fn secret(p: &mut Problems, key: &str, raw: Option<&RawSecret>, default_env: &str) -> SecretRef {
+pub(in crate::stack) fn secret(p: &mut Problems, key: &str, raw: Option<&RawSecret>, default_env: &str) -> SecretRef {
     let env = match raw {
         None => default_env.to_string(),
         Some(RawSecret::Ref(r)) => {

@@ -182,7 +182,14 @@ impl Validator<'_> {
             );
         }
         let (split_queries_minutes, max_query_parallelism) = derived::loki_query_split(targets);
-        let loki = Loki { container: take("loki"), retention_days, retention_hours: retention_days * 24, split_queries_minutes, max_query_parallelism };
+        let loki = Loki {
+            container: take("loki"),
+            storage: crate::stack::loki_storage::storage(self.p, loki_raw),
+            retention_days,
+            retention_hours: retention_days * 24,
+            split_queries_minutes,
+            max_query_parallelism,
+        };
         let kuma_raw = get("uptime_kuma");
         let interval = opt_range(
             self.p,
@@ -298,5 +305,7 @@ fn given_keys(s: &RawService) -> Vec<&'static str> {
     given(s.username.is_some(), "username");
     given(s.password.is_some(), "password");
     given(s.remote_write.is_some(), "remote_write");
+    given(s.storage.is_some(), "storage");
+    given(s.s3.is_some(), "s3");
     keys
 }
