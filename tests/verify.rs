@@ -144,7 +144,7 @@ fn kuma_session(rows: &[String], ack: &str) -> Vec<String> {
     if ack.contains("\"ok\":true") {
         after_login.push(format!(r#"42["notificationList",[{}]]"#, rows.join(",")));
     }
-    let tail = vec![r#"42["proxyList",[]]"#.to_string(), r#"42["heartbeatList","1",[],false]"#.to_string(), "2".to_string(), format!("430[{ack}]")];
+    let tail = [r#"42["proxyList",[]]"#.to_string(), r#"42["heartbeatList","1",[],false]"#.to_string(), "2".to_string(), format!("430[{ack}]")];
     let sep = "\x1e";
     vec![
         r#"0{"sid":"Lbo5JLzTotvW3g2LAAAA","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#.to_string(),
@@ -269,6 +269,11 @@ fn a_refused_or_unanswered_login_and_no_password_are_said_as_such() {
     let mut silent = kuma_session(&[telegram(true, true)], r#"{"ok":true}"#);
     silent.pop();
     assert_eq!(notification_line(silent, secrets()), (Status::Fail, "login as admin: timed out".into()));
+    // Events that never end (heartbeats of the user's room) and no ack: bounded too.
+    let mut chatty = kuma_session(&[telegram(true, true)], r#"{"ok":true}"#);
+    chatty.pop();
+    chatty.extend((0..60).map(|i| format!(r#"42["heartbeat",{{"monitorID":1,"status":1,"msg":"{i}"}}]"#)));
+    assert_eq!(notification_line(chatty, secrets()), (Status::Fail, "login as admin: no answer after 50 polls".into()));
     // Not an Engine.IO server.
     assert_eq!(
         notification_line(vec!["<html>Uptime Kuma</html>".into()], secrets()),

@@ -136,11 +136,17 @@ impl<'a> Session<'a> {
 
     /// Polls, answering pings, until `done` holds of a packet; returns every packet read, that
     /// one included. Bounded: a poll the server has nothing for ends at the transport's timeout,
-    /// and at most `MAX_POLLS` polls are made.
+    /// and the wait as a whole at twice that (a server that keeps sending other events, such as
+    /// heartbeats, does not keep it going), in at most `MAX_POLLS` polls.
     pub fn read_until(&self, mut done: impl FnMut(&Packet) -> bool) -> Result<Vec<Packet>, String> {
         const MAX_POLLS: usize = 50;
+        let bound = self.ctx.opts.timeout * 2;
+        let start = std::time::Instant::now();
         let mut seen = Vec::new();
         for _ in 0..MAX_POLLS {
+            if start.elapsed() > bound {
+                return Err(format!("no answer within {} s", bound.as_secs()));
+            }
             let body = self.ctx.text(&self.ctx.request(self.host, &self.url()))?;
             for packet in decode_payload(&body) {
                 match &packet {
