@@ -3,13 +3,16 @@
 //! machine, so their part is checked against responses in the formats their APIs document
 //! (Grafana HTTP API: /api/health, /api/datasources/uid/:uid[/health], /api/search, the
 //! datasource proxy; Loki: /loki/api/v1/query vector results; Uptime Kuma: /metrics
-//! `monitor_status`). The real Traefik, Prometheus and Alertmanager are checked in
-//! tests/verify_live.rs. A fake transport stands in for curl: no socket is opened here.
+//! `monitor_status`, and its Socket.IO API over Engine.IO v4 HTTP long-polling for the
+//! notifications: Uptime Kuma is a Node.js server with no binary here, so its polling answers
+//! are recorded in the format the Engine.IO v4 and Socket.IO v4 protocol documents give, with
+//! the events Uptime Kuma 2.5.3 emits). The real Traefik, Prometheus and Alertmanager are
+//! checked in tests/verify_live.rs. A fake transport stands in for curl: no socket is opened.
 
 mod common;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::Ipv4Addr;
 
 use xtask::verify::expect::{self, Expectations};
@@ -19,17 +22,33 @@ use xtask::verify::{self, Ctx, Options, Secrets};
 
 const PASSWORD: &str = "recorded-grafana-password";
 const API_KEY: &str = "uk1_recordedkey";
+const KUMA_PASSWORD: &str = "recorded-kuma-pass\"word";
+/// The JWT Uptime Kuma answers a login with: a secret too.
+const KUMA_JWT: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1c2VybmFtZSI6ImFkbWluIn0.recorded";
 
-/// Answers by (method, path without query); anything else is "connection refused".
+/// Answers by (method, path without query); anything else is "connection refused". The
+/// Socket.IO polls are answered in order from `polls`; once it is empty a poll gets what a real
+/// long-poll with nothing to send gets from curl: its timeout.
 #[derive(Default)]
 struct Recorded {
     answers: BTreeMap<(String, String), (u16, String)>,
+    polls: RefCell<VecDeque<String>>,
     seen: RefCell<Vec<Request>>,
 }
 
 impl Recorded {
     fn on(&mut self, path: &str, status: u16, body: &str) {
         self.answers.insert(("GET".into(), path.into()), (status, body.into()));
+    }
+
+    /// The payloads of the successive polling GETs (packets joined by `\x1e`).
+    fn polls(&self, payloads: &[String]) {
+        *self.polls.borrow_mut() = payloads.iter().cloned().collect();
+    }
+
+    /// The packets the client POSTed to /socket.io/, in order.
+    fn posted(&self) -> Vec<String> {
+        self.seen.borrow().iter().filter(|r| r.method == "POST" && r.url.contains("/socket.io/")).filter_map(|r| r.text_body.clone()).collect()
     }
 }
 
@@ -39,6 +58,19 @@ impl Transport for Recorded {
         let rest = req.url.split_once("://").unwrap().1;
         let path = &rest[rest.find('/').unwrap()..];
         let path = path.split('?').next().unwrap();
+        if path == "/socket.io/" {
+            // Engine.IO v4 polling: a POST is answered `ok`, a GET with the next payload.
+            assert!(req.url.contains("EIO=4&transport=polling"), "{}", req.url);
+            return match req.method {
+                "POST" => Ok(Response { status: 200, body: "ok".into(), ..Response::default() }),
+                _ => self
+                    .polls
+                    .borrow_mut()
+                    .pop_front()
+                    .map(|body| Ok(Response { status: 200, body, ..Response::default() }))
+                    .unwrap_or(Err(HttpError("timed out".into()))),
+            };
+        }
         match self.answers.get(&(req.method.to_string(), path.to_string())) {
             Some((status, body)) => Ok(Response { status: *status, body: body.clone(), ..Response::default() }),
             None => Err(HttpError("connection refused or unreachable".into())),
@@ -81,7 +113,46 @@ fn healthy(exp: &Expectations) -> Recorded {
         ));
     }
     r.on("/metrics", 200, &metrics);
+    r.polls(&kuma_session(&[telegram(true, true)], r#"{"ok":true,"token":"KUMA_JWT"}"#));
     r
+}
+
+/// A row of Uptime Kuma's notificationList as AutoKuma leaves it: `active` from the column,
+/// `config` the JSON text of the provider form with AutoKuma's fields merged in.
+fn telegram(active: bool, config_active: bool) -> String {
+    let config = serde_json::json!({
+        "active": config_active, "isDefault": false, "name": "Telegram", "type": "telegram",
+        "telegramBotToken": "123456:recorded", "telegramChatID": "-1001234567890",
+        "telegramProtectContent": false, "telegramSendSilently": false,
+    });
+    let row =
+        serde_json::json!({"id": 1, "name": "Telegram", "active": active, "user_id": 1, "is_default": false, "config": config.to_string(), "isDefault": false});
+    row.to_string()
+}
+
+/// What Uptime Kuma 2.5.3 sends over polling to a client that connects and logs in: the open
+/// packet, the namespace CONNECT and `info`, then what `afterLogin` emits (monitorList, info,
+/// maintenanceList, notificationList, …, heartbeats), then the ack of `login` (id 0), split
+/// over several polls as a real server may; `rows` None: no notificationList (login refused).
+fn kuma_session(rows: &[String], ack: &str) -> Vec<String> {
+    let ack = ack.replace("KUMA_JWT", KUMA_JWT);
+    let mut after_login = vec![
+        r#"42["monitorList",{"1":{"id":1,"name":"Monitoring stack","type":"group","active":true}}]"#.to_string(),
+        r#"42["info",{"primaryBaseURL":null,"serverTimezone":"Europe/Paris","serverTimezoneOffset":"+01:00","version":"2.5.3","latestVersion":"2.5.3","isContainer":true,"dbType":"sqlite"}]"#.to_string(),
+        r#"42["maintenanceList",{}]"#.to_string(),
+    ];
+    if ack.contains("\"ok\":true") {
+        after_login.push(format!(r#"42["notificationList",[{}]]"#, rows.join(",")));
+    }
+    let tail = [r#"42["proxyList",[]]"#.to_string(), r#"42["heartbeatList","1",[],false]"#.to_string(), "2".to_string(), format!("430[{ack}]")];
+    let sep = "\x1e";
+    vec![
+        r#"0{"sid":"Lbo5JLzTotvW3g2LAAAA","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#.to_string(),
+        r#"40{"sid":"8m2nQ4dEy4u0nVYhAAAB"}"#.to_string(),
+        r#"42["info",{"primaryBaseURL":null,"serverTimezone":"Europe/Paris","serverTimezoneOffset":"+01:00"}]"#.to_string(),
+        after_login.join(sep),
+        tail.join(sep),
+    ]
 }
 
 fn run(exp: &Expectations, transport: &Recorded, secrets: Secrets) -> Report {
@@ -94,7 +165,7 @@ fn run(exp: &Expectations, transport: &Recorded, secrets: Secrets) -> Report {
 }
 
 fn secrets() -> Secrets {
-    Secrets { grafana_password: Some(PASSWORD.into()), uptime_api_key: Some(API_KEY.into()) }
+    Secrets { grafana_password: Some(PASSWORD.into()), uptime_api_key: Some(API_KEY.into()), uptime_password: Some(KUMA_PASSWORD.into()) }
 }
 
 fn line<'r>(report: &'r Report, name: &str) -> &'r xtask::verify::report::Check {
@@ -107,7 +178,9 @@ fn the_expectations_come_from_the_stack() {
     assert_eq!(exp.log_hosts, ["pve-mon", "prod-alloc-budget", "prod-alloc-ia", "prod-blog-the"]);
     assert!(exp.datasources.contains(&("Loki".into(), "loki".into(), "loki".into())), "{:?}", exp.datasources);
     assert_eq!(exp.dashboard_titles, ["Logs overview"]);
-    assert!(exp.monitors.contains(&"grafana.home.lan".to_string()) && exp.notifications == ["Telegram"], "{:?}", exp.monitors);
+    assert!(exp.monitors.contains(&"grafana.home.lan".to_string()), "{:?}", exp.monitors);
+    assert_eq!(exp.notifications, [("Telegram".to_string(), "telegram".to_string())]);
+    assert_eq!((exp.uptime_user.as_str(), exp.uptime_password_env.as_str()), ("admin", "UPTIME_KUMA_PASSWORD"));
     assert!(exp.scrape_targets.contains(&("node".into(), "192.168.1.103:9100".into())));
     assert!(exp.rule_groups.iter().any(|(f, _)| f == "logs.yml"));
     assert_eq!(exp.telegram_receivers, ["telegram"]);
@@ -135,18 +208,84 @@ fn healthy_grafana_loki_and_uptime_kuma_pass() {
     println!("{}", report.text());
     let s = report.summary();
     assert_eq!(s.failed, 0, "{}", report.text());
-    // Health, 2 datasources, 1 dashboard, one logs line per host, one line per monitor.
-    assert_eq!(s.passed, 1 + 2 + 1 + exp.log_hosts.len() + exp.monitors.len(), "{}", report.text());
-    assert_eq!(line(&report, "notification Telegram").status, Status::Skip);
+    // Health, 2 datasources, 1 dashboard, one logs line per host, one line per monitor, the
+    // Telegram notification.
+    assert_eq!(s.passed, 1 + 2 + 1 + exp.log_hosts.len() + exp.monitors.len() + 1, "{}", report.text());
+    assert_eq!((line(&report, "notification Telegram").status, line(&report, "notification Telegram").detail.as_str()), (Status::Pass, "telegram, active"));
     // Credentials went only into the requests' auth, never into the report.
     let seen = transport.seen.borrow();
     assert!(seen.iter().filter(|r| r.url.contains("/api/datasources")).all(|r| r.auth == Some(("admin".into(), PASSWORD.into()))));
     assert!(seen.iter().any(|r| r.url.ends_with("/metrics") && r.auth == Some((String::new(), API_KEY.into()))));
     let loki = seen.iter().find(|r| r.url.contains("/loki/api/v1/query")).unwrap();
     assert!(loki.url.contains("count_over_time") && loki.url.contains("%5B900s%5D"), "{}", loki.url);
+    // The Socket.IO exchange: CONNECT, the login with the AutoKuma account (the password only
+    // in the POST body, which curl reads on its standard input), the pong, the close.
+    let login = serde_json::json!({"username": "admin", "password": KUMA_PASSWORD, "token": ""});
+    assert_eq!(transport.posted(), ["40".to_string(), format!(r#"420["login",{login}]"#), "3".into(), "1".into()]);
+    assert!(seen.iter().filter(|r| r.url.contains("/socket.io/")).all(|r| !r.url.contains("pass") && r.auth.is_none()));
+    assert!(transport.polls.borrow().is_empty(), "every recorded poll was read");
     for out in [report.text(), report.json()] {
-        assert!(!out.contains(PASSWORD) && !out.contains(API_KEY));
+        assert!(!out.contains(PASSWORD) && !out.contains(API_KEY) && !out.contains("recorded-kuma-pass") && !out.contains(KUMA_JWT));
     }
+}
+
+/// The Telegram notification line of a Socket.IO session recorded as `polls`.
+fn notification_line(polls: Vec<String>, secrets: Secrets) -> (Status, String) {
+    let exp = example();
+    let transport = healthy(&exp);
+    transport.polls(&polls);
+    let report = run(&exp, &transport, secrets);
+    let c = line(&report, "notification Telegram");
+    (c.status, c.detail.clone())
+}
+
+#[test]
+fn the_telegram_notification_fails_when_missing_inactive_or_of_another_type() {
+    let ok = r#"{"ok":true,"token":"KUMA_JWT"}"#;
+    let missing = "missing: has AutoKuma synced? (docker logs autokuma)";
+    assert_eq!(notification_line(kuma_session(&[], ok), secrets()), (Status::Fail, missing.into()));
+    let other = telegram(true, true).replace("Telegram", "Telegram (old)");
+    assert_eq!(notification_line(kuma_session(&[other], ok), secrets()), (Status::Fail, missing.into()));
+    let inactive = "inactive: stack.toml has it active; has AutoKuma synced? (docker logs autokuma)";
+    assert_eq!(notification_line(kuma_session(&[telegram(false, true)], ok), secrets()), (Status::Fail, inactive.into()));
+    assert_eq!(notification_line(kuma_session(&[telegram(true, false)], ok), secrets()), (Status::Fail, inactive.into()));
+    let discord = telegram(true, true).replace(r#"\"type\":\"telegram\""#, r#"\"type\":\"discord\""#);
+    assert_ne!(discord, telegram(true, true));
+    assert_eq!(notification_line(kuma_session(&[discord], ok), secrets()), (Status::Fail, "is of type discord, not telegram".into()));
+    // Another notification beside it does not matter.
+    let both = [telegram(true, true).replace("Telegram", "Email").replace("telegram", "smtp"), telegram(true, true)];
+    assert_eq!(notification_line(kuma_session(&both, ok), secrets()), (Status::Pass, "telegram, active".into()));
+}
+
+#[test]
+fn a_refused_or_unanswered_login_and_no_password_are_said_as_such() {
+    let refused = r#"{"ok":false,"msg":"authIncorrectCreds","msgi18n":true}"#;
+    assert_eq!(notification_line(kuma_session(&[], refused), secrets()), (Status::Fail, "login as admin refused: wrong user name or password".into()));
+    let limited = r#"{"ok":false,"msg":"Too frequently, try again later."}"#;
+    assert_eq!(notification_line(kuma_session(&[], limited), secrets()), (Status::Fail, "login as admin refused: Too frequently, try again later.".into()));
+    let twofa = kuma_session(&[], r#"{"tokenRequired":true}"#);
+    assert_eq!(notification_line(twofa, secrets()), (Status::Fail, "login as admin: the account has 2FA on; verify logs in without a token".into()));
+    // No ack at all: the last poll times out, a failed line, not a hang.
+    let mut silent = kuma_session(&[telegram(true, true)], r#"{"ok":true}"#);
+    silent.pop();
+    assert_eq!(notification_line(silent, secrets()), (Status::Fail, "login as admin: timed out".into()));
+    // Events that never end (heartbeats of the user's room) and no ack: bounded too.
+    let mut chatty = kuma_session(&[telegram(true, true)], r#"{"ok":true}"#);
+    chatty.pop();
+    chatty.extend((0..60).map(|i| format!(r#"42["heartbeat",{{"monitorID":1,"status":1,"msg":"{i}"}}]"#)));
+    assert_eq!(notification_line(chatty, secrets()), (Status::Fail, "login as admin: no answer after 50 polls".into()));
+    // Not an Engine.IO server.
+    assert_eq!(
+        notification_line(vec!["<html>Uptime Kuma</html>".into()], secrets()),
+        (Status::Fail, "Socket.IO connect: not an Engine.IO v4 open packet: <html>Uptime Kuma</html>".into())
+    );
+    // No password: a skip that names the variable, and no Socket.IO request at all.
+    let exp = example();
+    let transport = healthy(&exp);
+    let report = run(&exp, &transport, Secrets { uptime_password: None, ..secrets() });
+    let c = line(&report, "notification Telegram");
+    assert_eq!((c.status, c.detail.as_str()), (Status::Skip, "set UPTIME_KUMA_PASSWORD (the password AutoKuma logs in with as admin) to check it"));
+    assert!(transport.seen.borrow().iter().all(|r| !r.url.contains("/socket.io/")));
 }
 
 #[test]

@@ -169,6 +169,14 @@ fn a_healthy_lab_passes_and_an_unreachable_telegram_fails_the_test_alert() {
     assert!(report.ok(), "a healthy lab fails verify:\n{}", report.text());
     let routed = run.exp.routes.len();
     assert!(report.summary().passed >= 4 * routed + run.exp.scrape_targets.len() + run.exp.rule_groups.len() + 2, "{}", report.text());
+    // The 30-day leaf is within tls.renew_before_days (30): the leaf lines pass with their days
+    // left, and renewal is one `info` line, not an `ok` line that says "due".
+    for route in &run.exp.routes {
+        assert_eq!(status(&report, &format!("{} serves the committed leaf", route.host)), (Status::Pass, "29 days left".to_string()), "{}", report.text());
+    }
+    let (s, detail) = status(&report, "leaf renewal due");
+    assert!(s == Status::Info && detail.starts_with("the served leaf has 29 days left, within tls.renew_before_days (30)"), "{}", report.text());
+    assert_eq!(report.summary().info, 1, "{}", report.text());
     // api.telegram.org does not resolve in the namespace: the test alert's notification fails.
     let report = verify(&run, true);
     println!("verify-live: --send-test-alert without Telegram:\n{}", report.text());

@@ -24,7 +24,8 @@ pub fn run(project: &Project, opts: &verify::Options) -> Result<()> {
         _ => None,
     };
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let secrets = Secrets { grafana_password: env(&exp.grafana_password_env), uptime_api_key: env(UPTIME_API_KEY_ENV) };
+    let secrets =
+        Secrets { grafana_password: env(&exp.grafana_password_env), uptime_api_key: env(UPTIME_API_KEY_ENV), uptime_password: env(&exp.uptime_password_env) };
     let transport = Curl { timeout: opts.timeout };
     let ctx = Ctx { exp: &exp, http: &transport, ca_file: ca_file.clone(), opts, secrets };
     let report = verify::run(&ctx);

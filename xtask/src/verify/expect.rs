@@ -48,8 +48,12 @@ pub struct Expectations {
     pub grafana_password_env: String,
     /// Names of the Uptime Kuma monitors AutoKuma creates (groups included).
     pub monitors: Vec<String>,
-    /// Names of the Uptime Kuma notifications.
-    pub notifications: Vec<String>,
+    /// (name, provider type) of every Uptime Kuma notification AutoKuma creates.
+    pub notifications: Vec<(String, String)>,
+    /// The account AutoKuma logs in with (`services.autokuma.username`).
+    pub uptime_user: String,
+    /// The variable holding its password (`services.autokuma.password`).
+    pub uptime_password_env: String,
 }
 
 fn yaml(tree: &Tree, path: &str) -> Result<Yaml> {
@@ -143,7 +147,7 @@ pub fn derive(stack: &Stack, tree: &Tree, env: Option<&str>) -> Result<Expectati
         let skipped_group = env.is_some_and(|e| stem.starts_with("group-") && stem != "group-monitoring" && stem != format!("group-{e}"));
         match json["type"].as_str() {
             Some("tag") => {}
-            Some("notification") => notifications.push(name),
+            Some("notification") => notifications.push((name, json["config"]["type"].as_str().unwrap_or_default().to_string())),
             _ if skipped_env || skipped_group => {}
             _ => monitors.push(name),
         }
@@ -168,6 +172,8 @@ pub fn derive(stack: &Stack, tree: &Tree, env: Option<&str>) -> Result<Expectati
         grafana_password_env: stack.services.grafana.admin_password.env.clone(),
         monitors,
         notifications,
+        uptime_user: stack.services.autokuma.username.clone(),
+        uptime_password_env: stack.services.autokuma.password.env.clone(),
     })
 }
 

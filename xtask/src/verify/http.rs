@@ -1,7 +1,8 @@
 //! HTTP for `verify`: a request/response pair, the `Transport` seam the tests replace, and the
 //! real transport, which runs `curl` (present on any machine of the LAN; no HTTP crate in the
-//! build; see ARCHITECTURE.md). Credentials go to curl on its standard input (`--config -`),
-//! never on its command line; every call is bounded by `--connect-timeout` and `--max-time`.
+//! build; see ARCHITECTURE.md). Credentials and text bodies (a Socket.IO login holds a
+//! password) go to curl on its standard input (`--config -`), never on its command line; every
+//! call is bounded by `--connect-timeout` and `--max-time`.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -22,6 +23,8 @@ pub struct Request {
     /// Basic auth user and password (a secret: never printed).
     pub auth: Option<(String, String)>,
     pub json_body: Option<String>,
+    /// A `text/plain` body, sent through curl's standard input: it may hold a secret.
+    pub text_body: Option<String>,
     /// Return the peer's certificates (DER, leaf first).
     pub want_certs: bool,
 }
@@ -111,15 +114,14 @@ impl Transport for Curl {
         if let Some(body) = &req.json_body {
             cmd.args(["-H", "Content-Type: application/json", "--data-binary", body]);
         }
+        if req.text_body.is_some() {
+            cmd.args(["-H", "Content-Type: text/plain;charset=UTF-8"]);
+        }
         cmd.args(["--config", "-"]).arg("--").arg(&req.url);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| HttpError(format!("cannot run curl: {e}")))?;
-        let mut config = String::new();
-        if let Some((user, pass)) = &req.auth {
-            config.push_str(&format!("user = {}\n", config_quote(&format!("{user}:{pass}"))));
-        }
         if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(config.as_bytes());
+            let _ = stdin.write_all(stdin_config(req).as_bytes());
         }
         let out = child.wait_with_output().map_err(|e| HttpError(format!("curl: {e}")))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -139,6 +141,19 @@ impl Transport for Curl {
             certs,
         })
     }
+}
+
+/// What curl reads on its standard input: the secrets and the text body, in its config syntax
+/// (`data-raw`: the body as is, an `@` is not a file name).
+fn stdin_config(req: &Request) -> String {
+    let mut config = String::new();
+    if let Some((user, pass)) = &req.auth {
+        config.push_str(&format!("user = {}\n", config_quote(&format!("{user}:{pass}"))));
+    }
+    if let Some(body) = &req.text_body {
+        config.push_str(&format!("data-raw = {}\n", config_quote(body)));
+    }
+    config
 }
 
 /// curl's exit codes that an operator meets here, in words.
@@ -205,6 +220,8 @@ mod tests {
         assert_eq!(host_port("http://10.0.0.1:9090/x"), Some(("10.0.0.1".into(), 9090)));
         assert_eq!(config_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(encode("sum by (host) ({a=~\".+\"})"), "sum%20by%20%28host%29%20%28%7Ba%3D~%22.%2B%22%7D%29");
+        let login = Request { text_body: Some("420[\"login\",{\"password\":\"p\\\"w\"}]".into()), ..Request::get("http://x/") };
+        assert_eq!(stdin_config(&login), "data-raw = \"420[\\\"login\\\",{\\\"password\\\":\\\"p\\\\\\\"w\\\"}]\"\n");
         assert_eq!(explain(Some(7), "curl: (7) Failed to connect"), "connection refused or unreachable (curl: (7) Failed to connect)");
     }
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask verify`: the running lab against stack.toml. Expectations come from the validated
 //! stack (`expect`), each service has its checks (`routes`, `prometheus`, `alertmanager`,
-//! `grafana`, `uptime`), all through the `Transport` seam (`http`), into one `Report`.
+//! `grafana`, `uptime`), all through the `Transport` seam (`http`, and `socketio` over it), into
+//! one `Report`.
 
 pub mod alertmanager;
 pub mod expect;
@@ -10,6 +11,7 @@ pub mod prom_text;
 pub mod prometheus;
 pub mod report;
 pub mod routes;
+pub mod socketio;
 pub mod uptime;
 
 use std::path::PathBuf;
@@ -58,6 +60,8 @@ pub fn parse_since(text: &str) -> Option<Duration> {
 pub struct Secrets {
     pub grafana_password: Option<String>,
     pub uptime_api_key: Option<String>,
+    /// The password of the Uptime Kuma account AutoKuma uses (`services.autokuma.password`).
+    pub uptime_password: Option<String>,
 }
 
 /// The name of the variable holding the Uptime Kuma API key that `/metrics` accepts.

@@ -1,5 +1,7 @@
 //! Every routed name: it resolves to Traefik, answers over HTTPS verified against the committed
-//! CA, serves exactly the committed leaf (with its days left), and `http://` redirects to it.
+//! CA, serves exactly the committed leaf (with its days left), and `http://` redirects to it. A
+//! served leaf due for renewal is one `info` line after them: it is the right leaf, and it needs
+//! `gen`.
 
 use super::Ctx;
 use super::http::Request;
@@ -31,6 +33,8 @@ fn dns_hint(ip: std::net::Ipv4Addr, host: &str) -> String {
 pub fn check(ctx: &Ctx, report: &mut Report) {
     let exp = ctx.exp;
     let committed = exp.leaf_pem.as_deref().and_then(der_of);
+    // The fewest days left of a served committed leaf within tls.renew_before_days.
+    let mut due: Option<i64> = None;
     for route in &exp.routes {
         let host = &route.host;
         match ctx.http.resolve(host) {
@@ -71,10 +75,12 @@ pub fn check(ctx: &Ctx, report: &mut Report) {
                 Some(got) if got != want => report.fail(SERVICE, name, format!("served {} , committed {}", fingerprint(got), fingerprint(want))),
                 Some(got) => match days_left(got) {
                     Some(d) if d < 0 => report.fail(SERVICE, name, format!("expired {} days ago", -d)),
-                    Some(d) if d < exp.renew_before_days as i64 => {
-                        report.push(SERVICE, name, Status::Pass, format!("{d} days left: due for renewal, run `cargo xtask gen` where the CA key is"))
+                    Some(d) => {
+                        if d < exp.renew_before_days as i64 {
+                            due = Some(due.map_or(d, |m| m.min(d)));
+                        }
+                        report.pass(SERVICE, name, format!("{d} days left"))
                     }
-                    Some(d) => report.pass(SERVICE, name, format!("{d} days left")),
                     None => report.fail(SERVICE, name, "the served certificate does not parse"),
                 },
             },
@@ -88,5 +94,12 @@ pub fn check(ctx: &Ctx, report: &mut Report) {
             Ok(resp) => report.fail(SERVICE, name, format!("HTTP {} to {}", resp.status, resp.location.as_deref().unwrap_or("nowhere"))),
             Err(e) => report.fail(SERVICE, name, e.0),
         }
+    }
+    if let Some(d) = due {
+        let detail = format!(
+            "the served leaf has {d} days left, within tls.renew_before_days ({}): run `cargo xtask gen` where the CA key is, commit, then `cargo xtask apply monitoring`",
+            exp.renew_before_days
+        );
+        report.push(SERVICE, "leaf renewal due", Status::Info, detail);
     }
 }
