@@ -54,39 +54,87 @@ fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot serialize value: {e}")))
 }
 
+/// A JSON string literal (what `serde_json` writes for a string value).
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
+}
+
 /// A YAML flow value: JSON is valid YAML, and quoting every string keeps `yes`, `on`, `08` and
 /// `: ` from changing meaning.
 fn yaml(value: &Value) -> Result<String, Error> {
-    Ok(to_json(value)?.to_string())
+    json(value)
 }
 
 fn json(value: &Value) -> Result<String, Error> {
-    Ok(to_json(value)?.to_string())
+    // A string (most values) is written as serde_json writes it, without the detour through a
+    // serde_json value.
+    match value.as_str() {
+        Some(s) => Ok(json_str(s)),
+        None => Ok(to_json(value)?.to_string()),
+    }
 }
 
 /// An HCL literal: strings are quoted with `${` and `%{` escaped, lists and objects recurse.
 fn hcl(value: &Value) -> Result<String, Error> {
-    fn lit(v: &serde_json::Value) -> String {
-        match v {
-            serde_json::Value::Null => "null".to_string(),
-            serde_json::Value::String(s) => serde_json::Value::String(s.clone()).to_string().replace("${", "$${").replace("%{", "%%{"),
-            serde_json::Value::Array(items) => format!("[{}]", items.iter().map(lit).collect::<Vec<_>>().join(", ")),
-            serde_json::Value::Object(map) => {
-                let fields: Vec<String> = map.iter().map(|(k, v)| format!("{} = {}", lit(&serde_json::Value::String(k.clone())), lit(v))).collect();
-                format!("{{ {} }}", fields.join(", "))
-            }
-            other => other.to_string(),
+    fn quoted(s: &str, out: &mut String) {
+        let json = json_str(s);
+        if json.contains("${") || json.contains("%{") {
+            out.push_str(&json.replace("${", "$${").replace("%{", "%%{"));
+        } else {
+            out.push_str(&json);
         }
     }
-    Ok(lit(&to_json(value)?))
+    fn lit(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Null => out.push_str("null"),
+            serde_json::Value::String(s) => quoted(s, out),
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    lit(item, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                out.push_str("{ ");
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    quoted(k, out);
+                    out.push_str(" = ");
+                    lit(v, out);
+                }
+                out.push_str(" }");
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    match value.as_str() {
+        Some(s) => quoted(s, &mut out),
+        None => lit(&to_json(value)?, &mut out),
+    }
+    Ok(out)
 }
 
 /// Indents every line but the first by `width` spaces (for block scalars); empty lines stay
 /// empty, so no line ends in spaces.
 fn indent_lines(value: String, width: usize) -> String {
-    let pad = " ".repeat(width);
-    let lines: Vec<String> = value.lines().enumerate().map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("{pad}{l}") }).collect();
-    lines.join("\n")
+    let mut out = String::with_capacity(value.len() + value.len() / 8 * width);
+    for (i, line) in value.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.extend(std::iter::repeat_n(' ', width));
+            }
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -102,6 +150,14 @@ mod tests {
     #[test]
     fn indent_lines_leaves_empty_lines_empty() {
         assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
+    }
+
+    #[test]
+    fn hcl_writes_objects_and_nested_lists_as_before() {
+        let v = Value::from_serialize(serde_json::json!({"a${": ["x", null, 1, {"k": "%{y}"}], "b": true}));
+        assert_eq!(hcl(&v).unwrap(), r#"{ "a$${" = ["x", null, 1, { "k" = "%%{y}" }], "b" = true }"#);
+        assert_eq!(hcl(&Value::from("\"q\"\n")).unwrap(), r#""\"q\"\n""#);
+        assert_eq!(json(&Value::from("é\u{1}")).unwrap(), serde_json::Value::from("é\u{1}").to_string());
     }
 
     #[test]

@@ -65,6 +65,17 @@ impl Tree {
         Ok(())
     }
 
+    /// Moves every file of `other` into this tree; refuses a path both have.
+    pub fn absorb(&mut self, other: Tree) -> Result<()> {
+        for (path, entry) in other.files {
+            if self.files.contains_key(&path) {
+                bail!("{path}: two outputs claim this path");
+            }
+            self.files.insert(path, entry);
+        }
+        Ok(())
+    }
+
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(|e| e.bytes.as_slice())
     }

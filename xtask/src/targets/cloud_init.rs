@@ -24,6 +24,12 @@ fn cmd(args: &[&str]) -> Vec<String> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
+    render_monitoring(stack, out)?;
+    stack.vms.iter().try_for_each(|vm| render_one(stack, out, vm))
+}
+
+/// The monitoring VM's cloud-config.
+pub fn render_monitoring(stack: &Stack, out: &mut Outputs) -> Result<()> {
     let m = &stack.monitoring;
     let mut packages = cmd(&["qemu-guest-agent", "ca-certificates", "curl", "docker.io"]);
     packages.sort();
@@ -40,26 +46,26 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         cmd(&["install", "-d", "-m", "0755", &m.stack_dir]),
         cmd(&["install", "-d", "-m", "0700", &m.secrets_dir]),
     ];
-    render_vm(stack, out, &m.vm, "the monitoring VM", packages, Vec::new(), runcmd)?;
+    render_vm(stack, out, &m.vm, "the monitoring VM", packages, Vec::new(), runcmd)
+}
 
-    for vm in &stack.vms {
-        let mut packages = cmd(&["qemu-guest-agent", "prometheus-node-exporter"]);
-        let mut runcmd = vec![cmd(&["systemctl", "enable", "--now", "qemu-guest-agent"]), cmd(&["systemctl", "enable", "--now", "prometheus-node-exporter"])];
-        let mut files = Vec::new();
-        for generated in agents::files(vm) {
-            let name = generated.rsplit('/').next().unwrap_or(&generated);
-            let content = out.get(&generated).with_context(|| format!("generated/{generated}: not rendered before the cloud-init"))?.to_string();
-            let script = name == agents::SCRIPT;
-            files.push(File { path: format!("{}/{name}", agents::STAGING_DIR), permissions: if script { "0750" } else { "0640" }, content });
-        }
-        if !files.is_empty() {
-            packages.extend(cmd(&["ca-certificates", "curl"]));
-            runcmd.push(cmd(&["bash", &format!("{}/{}", agents::STAGING_DIR, agents::SCRIPT)]));
-        }
-        packages.sort();
-        render_vm(stack, out, vm, &format!("environment {}", vm.environment), packages, files, runcmd)?;
+/// The cloud-config of one VM other than the monitoring VM; its agent files must be in `out`.
+pub fn render_one(stack: &Stack, out: &mut Outputs, vm: &Vm) -> Result<()> {
+    let mut packages = cmd(&["qemu-guest-agent", "prometheus-node-exporter"]);
+    let mut runcmd = vec![cmd(&["systemctl", "enable", "--now", "qemu-guest-agent"]), cmd(&["systemctl", "enable", "--now", "prometheus-node-exporter"])];
+    let mut files = Vec::new();
+    for generated in agents::files(vm) {
+        let name = generated.rsplit('/').next().unwrap_or(&generated);
+        let content = out.get(&generated).with_context(|| format!("generated/{generated}: not rendered before the cloud-init"))?.to_string();
+        let script = name == agents::SCRIPT;
+        files.push(File { path: format!("{}/{name}", agents::STAGING_DIR), permissions: if script { "0750" } else { "0640" }, content });
     }
-    Ok(())
+    if !files.is_empty() {
+        packages.extend(cmd(&["ca-certificates", "curl"]));
+        runcmd.push(cmd(&["bash", &format!("{}/{}", agents::STAGING_DIR, agents::SCRIPT)]));
+    }
+    packages.sort();
+    render_vm(stack, out, vm, &format!("environment {}", vm.environment), packages, files, runcmd)
 }
 
 fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm, role: &str, packages: Vec<String>, files: Vec<File>, runcmd: Vec<Vec<String>>) -> Result<()> {
