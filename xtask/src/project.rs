@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::render::Templates;
 use crate::stack::{self, Stack};
 use crate::targets;
 use crate::tree::Tree;
@@ -94,10 +95,20 @@ impl Project {
 
     /// Reads and validates the stack file; every problem is in the error.
     pub fn load(&self) -> Result<Stack> {
+        self.load_with_src().map(|(stack, _)| stack)
+    }
+
+    /// `load`, with the bytes of the stack file it read (what the render memo's key hashes).
+    pub fn load_with_src(&self) -> Result<(Stack, Vec<u8>)> {
         let src = self.read_stack()?;
         let mut stack = stack::from_bytes(&self.stack_name(), &src).map_err(anyhow::Error::new)?;
         load_certs(&mut stack, &self.root)?;
-        Ok(stack)
+        Ok((stack, src))
+    }
+
+    /// Every template, read once.
+    pub fn read_templates(&self) -> Result<Templates> {
+        Templates::read(&self.templates())
     }
 
     /// Renders everything in memory and parses every output back.

@@ -1,23 +1,68 @@
 //! The one minijinja Environment: strict undefined, no auto-escaping, quoting filters for each
-//! output language, and a loader rooted at `infrastructure/templates/`.
+//! output language, and a loader that serves the templates of `infrastructure/templates/`, read
+//! once (`Templates`), so that a render uses exactly the bytes the render memo hashed.
 //!
 //! A template's path minus `.j2` is its output path under generated/; a `{vm}` segment stands for
 //! each VM's name. Templates only lay values out: Rust computes them, and every value enters
 //! YAML, HCL or JSON through a quoting filter (`yaml`, `hcl`, `json`), never bare.
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+
+/// Every file under the templates folder, read once: relative path (`/`-separated) → bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Templates {
+    /// Reads every file under `dir` (following symlinks, as a path loader would); a missing
+    /// folder holds no template (each render then says which template it cannot load).
+    pub fn read(dir: &Path) -> Result<Templates> {
+        let mut files = BTreeMap::new();
+        if dir.exists() {
+            for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+                let entry = entry.with_context(|| format!("{}: cannot read the templates", dir.display()))?;
+                if entry.file_type().is_file() {
+                    let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root").to_string_lossy().replace('\\', "/");
+                    let bytes = std::fs::read(entry.path()).with_context(|| format!("{}: cannot read", entry.path().display()))?;
+                    files.insert(rel, bytes);
+                }
+            }
+        }
+        Ok(Templates { files: Arc::new(files) })
+    }
+
+    /// Every file, sorted by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
+    }
+
+    /// The template `name` as minijinja's `path_loader` would find it: no segment starting with
+    /// `.` or holding `\\`; an error when it is not UTF-8.
+    fn load(&self, name: &str) -> Result<Option<String>, Error> {
+        if name.split('/').any(|s| s.starts_with('.') || s.contains('\\')) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.files.get(name) else { return Ok(None) };
+        String::from_utf8(bytes.clone()).map(Some).map_err(|e| {
+            Error::new(ErrorKind::InvalidOperation, "could not read template").with_source(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+    }
+}
 
 pub struct Renderer {
     env: Environment<'static>,
 }
 
 impl Renderer {
-    /// An environment that loads templates from `dir` (normally `infrastructure/templates`).
-    pub fn new(dir: &Path) -> Renderer {
+    /// An environment that loads templates from `templates` (read from `infrastructure/templates`).
+    pub fn new(templates: &Templates) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
@@ -25,7 +70,8 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_debug(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_loader(minijinja::path_loader(dir));
+        let templates = templates.clone();
+        env.set_loader(move |name| templates.load(name));
         env.add_filter("yaml", yaml);
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);

@@ -12,6 +12,8 @@ use anyhow::{Context, Result, ensure};
 
 use crate::check;
 use crate::gen_cmd;
+use crate::memo;
+use crate::render::Templates;
 use crate::stack;
 use crate::targets;
 use crate::tree::{self, Tree};
@@ -29,6 +31,9 @@ pub struct Round {
     pub render: f64,
     /// Check over the up-to-date generated/: parse, validate, render, read, drift, secret scan.
     pub check: f64,
+    /// The same check on a render-memo hit: parse, validate, the memo's key (templates read and
+    /// hashed), read and hash generated/, secret scan; no render.
+    pub check_memo: f64,
     /// Gen into an empty generated/: parse, validate, render, parse-back, write, sync, manifest.
     pub gen_empty: f64,
     /// Gen over an up-to-date generated/ (writes nothing).
@@ -110,6 +115,7 @@ impl Bench<'_> {
             targets::generate(&stack, self.templates)?
         };
         let manifest = first.manifest().into_bytes();
+        let manifest_sha = tree::sha256_hex(&manifest);
         let base = temp_dir(self.name);
         let (same, write_dir, gen_dir) = (base.join("same"), base.join("write"), base.join("gen"));
         tree::write(&first, &same)?;
@@ -124,6 +130,15 @@ impl Bench<'_> {
                 let tree = self.render()?;
                 let found = check::examine(&tree, &same, ("stack.toml", self.src.as_bytes()), &[])?;
                 ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
+                Ok(())
+            })?;
+            r.check_memo = secs(|| {
+                let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
+                let templates = Templates::read(self.templates)?;
+                let _key = memo::key("stack.toml", self.src.as_bytes(), &stack, &templates);
+                let files = memo::tree_on_disk(&same, &manifest_sha)?.with_context(|| format!("{}: the memo did not hit", self.name))?;
+                let found = check::examine_memo_hit(&files, ("stack.toml", self.src.as_bytes()), &[]);
+                ensure!(found.findings.is_empty(), "{}: check found secrets", self.name);
                 Ok(())
             })?;
             r.render = secs(|| {

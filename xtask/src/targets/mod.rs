@@ -21,7 +21,7 @@ use anyhow::Result;
 use minijinja::Value;
 
 use crate::formats;
-use crate::render::Renderer;
+use crate::render::{Renderer, Templates};
 use crate::stack::Stack;
 use crate::tree::{Manifest, Tree};
 
@@ -141,6 +141,11 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
 /// its own tree; the trees are then joined, so the result never depends on scheduling, and the
 /// error is the first one in the families' order.
 pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
+    render_with(stack, &Templates::read(templates)?)
+}
+
+/// `render` from templates already read.
+pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
     let renderer = Renderer::new(templates);
     let base = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
     let envs = terraform::environments(stack);
