@@ -14,27 +14,33 @@ use crate::tree::{self, Class, Drift, Tree};
 use crate::ui::Ui;
 
 pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
-    let (stack, stack_src) = project.load_with_src()?;
-    let templates = project.read_templates()?;
-    let stack_name = project.stack_name();
-    let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
-    let key = memo::key(&stack_name, &stack_src, &stack, &templates);
-    let hit = match memo::lookup(&project.root, &key).filter(|_| !args.no_memo) {
-        Some(manifest_sha) => memo::tree_on_disk(&project.generated(), &manifest_sha)?,
-        None => None,
-    };
-    let (Examined { drift, findings }, files, how) = match hit {
-        // The inputs are those of the last gen and generated/ is its tree: no render needed.
-        Some(files) => (
-            examine_memo_hit(&files, (&stack_name, &stack_src), &values),
-            files.len() + 1,
-            "; same inputs as the last gen, not rendered again: --no-memo renders",
-        ),
-        None => {
-            let expected = targets::render_with(&stack, &templates)?;
-            (examine(&expected, &project.generated(), (&stack_name, &stack_src), &values)?, expected.len() + 1, "")
-        }
-    };
+    let memo = if args.no_memo { None } else { memo::read(&project.root) };
+    let generated = project.generated();
+    let (stack, found, files, how) = std::thread::scope(|scope| -> Result<_> {
+        // With a memo, generated/ is read and hashed against its manifest while the stack is
+        // parsed; it is used only if the inputs turn out to be the memo's (`memo::key`).
+        let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
+        let (stack, stack_src) = project.load_with_src()?;
+        let templates = project.read_templates()?;
+        let stack_name = project.stack_name();
+        let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
+        let key = memo::key(&stack_name, &stack_src, &stack, &templates);
+        // A reading that fails is no hit: the full check below reads again and says why.
+        let hit = on_disk.and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten()).filter(|_| memo.as_ref().is_some_and(|m| m.key == key));
+        Ok(match hit {
+            // The inputs are those of the last gen and generated/ is its tree: no render needed.
+            Some(files) => {
+                let found = examine_memo_hit(&files, (&stack_name, &stack_src), &values);
+                (stack, found, files.len() + 1, "; same inputs as the last gen, not rendered again: --no-memo renders")
+            }
+            None => {
+                let expected = targets::render_with(&stack, &templates)?;
+                let found = examine(&expected, &generated, (&stack_name, &stack_src), &values)?;
+                (stack, found, expected.len() + 1, "")
+            }
+        })
+    })?;
+    let Examined { drift, findings } = found;
     let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
     for problem in &tls_problems {
         println!("tls: {problem}");

@@ -86,13 +86,20 @@ pub fn record(root: &Path, key: &str, manifest: &str) {
     }
 }
 
-/// The sha256 of the manifest the memo records for `key`, if the memo is there and for `key`.
-pub fn lookup(root: &Path, key: &str) -> Option<String> {
+/// What the memo records: the key of the inputs, and the sha256 of the manifest they render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memo {
+    pub key: String,
+    pub manifest_sha: String,
+}
+
+/// The memo under `root`, if there is one and it is well formed.
+pub fn read(root: &Path) -> Option<Memo> {
     let text = std::fs::read_to_string(root.join(FILE)).ok()?;
     let mut lines = text.lines();
-    let recorded = lines.next()?.strip_prefix("key ")?;
-    let manifest = lines.next()?.strip_prefix("manifest ")?;
-    (recorded == key && manifest.len() == 64 && lines.next().is_none()).then(|| manifest.to_string())
+    let key = lines.next()?.strip_prefix("key ")?.to_string();
+    let manifest_sha = lines.next()?.strip_prefix("manifest ")?.to_string();
+    (key.len() == 64 && manifest_sha.len() == 64 && lines.next().is_none()).then_some(Memo { key, manifest_sha })
 }
 
 /// generated/ read once: when it is exactly the tree of the manifest whose sha256 is

@@ -133,13 +133,18 @@ impl Bench<'_> {
                 Ok(())
             })?;
             r.check_memo = secs(|| {
-                let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
-                let templates = Templates::read(self.templates)?;
-                let _key = memo::key("stack.toml", self.src.as_bytes(), &stack, &templates);
-                let files = memo::tree_on_disk(&same, &manifest_sha)?.with_context(|| format!("{}: the memo did not hit", self.name))?;
-                let found = check::examine_memo_hit(&files, ("stack.toml", self.src.as_bytes()), &[]);
-                ensure!(found.findings.is_empty(), "{}: check found secrets", self.name);
-                Ok(())
+                // As check does: generated/ read and hashed while the stack is parsed.
+                std::thread::scope(|scope| {
+                    let on_disk = scope.spawn(|| memo::tree_on_disk(&same, &manifest_sha));
+                    let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
+                    let templates = Templates::read(self.templates)?;
+                    let key = memo::key("stack.toml", self.src.as_bytes(), &stack, &templates);
+                    ensure!(key.len() == 64, "{}: no memo key", self.name);
+                    let files = on_disk.join().expect("the memo's reading panicked")?.with_context(|| format!("{}: the memo did not hit", self.name))?;
+                    let found = check::examine_memo_hit(&files, ("stack.toml", self.src.as_bytes()), &[]);
+                    ensure!(found.findings.is_empty(), "{}: check found secrets", self.name);
+                    Ok(())
+                })
             })?;
             r.render = secs(|| {
                 let stack = stack::from_str("stack.toml", self.src).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
