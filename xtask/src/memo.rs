@@ -107,17 +107,21 @@ pub fn read(root: &Path) -> Option<Memo> {
 /// but Terraform's and gen's working files), its files as `(path, bytes)` (the manifest aside),
 /// for the secret scan; `None` as soon as anything differs (then check renders, and says how).
 pub fn tree_on_disk(generated: &Path, manifest_sha: &str) -> Result<Option<Vec<(String, Vec<u8>)>>> {
-    let mut files = tree::read_disk(generated)?;
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let Some(at) = files.iter().position(|(p, _)| p == MANIFEST) else { return Ok(None) };
-    let (_, manifest) = files.remove(at);
+    let mut listed = tree::list_disk(generated)?;
+    listed.sort();
+    let Ok(manifest) = std::fs::read(generated.join(MANIFEST)) else { return Ok(None) };
     if tree::sha256_hex(&manifest) != manifest_sha {
         return Ok(None);
     }
-    let listed = tree::parse_manifest(&manifest);
-    if listed.len() != files.len() || !files.iter().zip(&listed).all(|((p, _), (q, _))| p == q) {
+    let recorded = tree::parse_manifest(&manifest);
+    // The files on disk are the manifest's paths and the manifest itself, nothing else.
+    listed.retain(|p| p != MANIFEST);
+    if listed.len() != recorded.len() || !listed.iter().zip(recorded.keys()).all(|(p, q)| p == q) {
         return Ok(None);
     }
-    let wrong = crate::par::chunks(&files, |part| part.iter().filter(|(p, b)| tree::sha256_hex(b) != listed[p]).map(|_| ()).collect());
-    Ok(wrong.is_empty().then_some(files))
+    // Read and hashed on every core (the reads too: their system time is most of the cost).
+    let read: Vec<Option<(String, Vec<u8>)>> = crate::par::chunks(&listed, |part| {
+        part.iter().map(|p| std::fs::read(generated.join(p)).ok().filter(|b| tree::sha256_hex(b) == recorded[p]).map(|b| (p.clone(), b))).collect()
+    });
+    Ok(read.into_iter().collect())
 }
