@@ -86,6 +86,9 @@ pub fn record(root: &Path, key: &str, manifest: &str) {
     }
 }
 
+/// Files as `(path relative to generated/, bytes)`, sorted by path.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// What the memo records: the key of the inputs, and the sha256 of the manifest they render.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Memo {
@@ -106,7 +109,7 @@ pub fn read(root: &Path) -> Option<Memo> {
 /// `manifest_sha` (that manifest, every file it lists with the hash it records, no other file
 /// but Terraform's and gen's working files), its files as `(path, bytes)` (the manifest aside),
 /// for the secret scan; `None` as soon as anything differs (then check renders, and says how).
-pub fn tree_on_disk(generated: &Path, manifest_sha: &str) -> Result<Option<Vec<(String, Vec<u8>)>>> {
+pub fn tree_on_disk(generated: &Path, manifest_sha: &str) -> Result<Option<Files>> {
     let mut listed = tree::list_disk(generated)?;
     listed.sort();
     let Ok(manifest) = std::fs::read(generated.join(MANIFEST)) else { return Ok(None) };
