@@ -577,3 +577,110 @@ fn repo_copy_stack_reset(root: &Path) -> PathBuf {
     fs::copy(repo_root().join("stack.toml"), root.join("stack.toml")).unwrap();
     root.to_path_buf()
 }
+
+/// A copy of the repository after a gen there, with the render memo that gen recorded.
+fn after_gen(name: &str) -> TempDir {
+    let tmp = repo_copy(name);
+    let out = xtask(tmp.path(), &["gen"]);
+    assert!(out.status.success(), "{}", both(&out));
+    assert!(tmp.path().join(xtask::memo::FILE).is_file(), "gen records the render memo");
+    let out = xtask(tmp.path(), &["check"]);
+    assert!(out.status.success() && text(&out.stdout).contains("same inputs as the last gen, not rendered again"), "the memo hits: {}", both(&out));
+    tmp
+}
+
+fn append(path: &Path, line: &str) {
+    let mut s = fs::read_to_string(path).unwrap();
+    s.push_str(line);
+    fs::write(path, s).unwrap();
+}
+
+#[test]
+fn with_the_render_memo_present_every_kind_of_change_is_still_found() {
+    type Edit = fn(&Path);
+    let cases: [(&str, Edit, &[&str]); 6] = [
+        (
+            "stack",
+            |root| {
+                let stack = fs::read_to_string(root.join("stack.toml")).unwrap().replace("retention_days = 15", "retention_days = 30");
+                fs::write(root.join("stack.toml"), stack).unwrap();
+            },
+            &["changed                                generated/compose/docker-compose.yml", "+      - \"--storage.tsdb.retention.time=30d\""],
+        ),
+        (
+            "template",
+            |root| append(&root.join("infrastructure/templates/compose/prometheus/prometheus.yml.j2"), "# a template edit\n"),
+            &["changed                                generated/compose/prometheus/prometheus.yml", "+# a template edit"],
+        ),
+        ("cert", |root| append(&root.join("infrastructure/tls/leaf.crt"), "\n"), &["changed                                generated/compose/tls/leaf.crt"]),
+        (
+            "hand-edit",
+            |root| append(&root.join("generated/compose/prometheus/prometheus.yml"), "# my tweak\n"),
+            &["hand-edited                            generated/compose/prometheus/prometheus.yml", "-# my tweak"],
+        ),
+        (
+            "deleted",
+            |root| fs::remove_file(root.join("generated/compose/alertmanager/alertmanager.yml")).unwrap(),
+            &["missing                                generated/compose/alertmanager/alertmanager.yml"],
+        ),
+        (
+            "extra",
+            |root| fs::write(root.join("generated/compose/notes.txt"), "mine\n").unwrap(),
+            &["extra (not generated, gen keeps it)    generated/compose/notes.txt"],
+        ),
+    ];
+    for (name, edit, said) in cases {
+        let tmp = after_gen(&format!("memo-{name}"));
+        let root = tmp.path();
+        let memo = fs::read(root.join(xtask::memo::FILE)).unwrap();
+        edit(root);
+        let out = xtask(root, &["check"]);
+        let stdout = text(&out.stdout);
+        assert!(!out.status.success(), "{name}: {}", both(&out));
+        for line in said {
+            assert!(stdout.contains(line), "{name}: {line:?} not in {stdout}");
+        }
+        assert_eq!(fs::read(root.join(xtask::memo::FILE)).unwrap(), memo, "{name}: check never writes the memo");
+    }
+}
+
+/// A tree forged by hand together with its manifest (a file edited and its hash recorded), which
+/// only a render tells from gen's: the memo is trusted for this build's key alone.
+#[test]
+fn a_memo_of_another_build_or_other_inputs_is_not_trusted_and_no_memo_always_renders() {
+    let tmp = after_gen("memo-build");
+    let root = tmp.path();
+    let g = root.join("generated");
+    let edited = "compose/prometheus/prometheus.yml";
+    append(&g.join(edited), "# forged\n");
+    let manifest = fs::read_to_string(g.join(xtask::tree::MANIFEST)).unwrap();
+    let hash = xtask::tree::sha256_hex(&fs::read(g.join(edited)).unwrap());
+    let forged: String = manifest.lines().map(|l| if l.ends_with(&format!("  {edited}")) { format!("{hash}  {edited}\n") } else { format!("{l}\n") }).collect();
+    assert_ne!(forged, manifest);
+    fs::write(g.join(xtask::tree::MANIFEST), &forged).unwrap();
+    let project = xtask::project::Project::new(root, "stack.toml");
+    let (stack, src) = project.load_with_src().unwrap();
+    let templates = project.read_templates().unwrap();
+    let this_build = xtask::memo::key("stack.toml", &src, &stack, &templates);
+    let other_build = xtask::memo::key_of_build("another build of xtask", "stack.toml", &src, &stack, &templates);
+    assert_ne!(this_build, other_build);
+    let other_stack = xtask::memo::key("stack.toml", b"# another stack file\n", &stack, &templates);
+    for key in [&other_build, &other_stack] {
+        fs::write(root.join(xtask::memo::FILE), xtask::memo::text(key, &forged)).unwrap();
+        let out = xtask(root, &["check"]);
+        assert!(!out.status.success(), "a memo of another key is not used: {}", both(&out));
+        assert!(text(&out.stdout).contains(&format!("changed                                generated/{edited}")), "{}", both(&out));
+    }
+    // The control: the same memo under this build's key is believed (as a forged manifest is),
+    // which is what the key protects; --no-memo renders whatever the memo says.
+    fs::write(root.join(xtask::memo::FILE), xtask::memo::text(&this_build, &forged)).unwrap();
+    let out = xtask(root, &["check"]);
+    assert!(out.status.success() && text(&out.stdout).contains("not rendered again"), "{}", both(&out));
+    let out = xtask(root, &["check", "--no-memo"]);
+    assert!(!out.status.success() && text(&out.stdout).contains(&format!("generated/{edited}")), "{}", both(&out));
+    // A fresh clone has no memo: check renders, and writes none.
+    let fresh = repo_copy("memo-fresh");
+    let out = xtask(fresh.path(), &["check"]);
+    assert!(out.status.success() && !text(&out.stdout).contains("not rendered again"), "{}", both(&out));
+    assert!(!fresh.path().join(".xtask").exists(), "check writes no memo");
+}

@@ -317,3 +317,54 @@ fn a_crash_between_the_files_and_the_manifest_leaves_no_manifest_vouching_for_th
         assert!(!dir.join("compose/old/stale.yml").exists(), "{name}: the stale file survived the repair");
     }
 }
+
+/// Records what a gen puts and syncs, on the real disk.
+struct Recorder {
+    events: Vec<String>,
+}
+
+impl tree::Writer for Recorder {
+    fn put(&mut self, path: &Path, contents: &[u8]) -> io::Result<()> {
+        self.events.push(format!("put {}", path.file_name().unwrap().to_string_lossy()));
+        put_real(path, contents)
+    }
+
+    fn sync(&mut self, root: &Path, written: &[std::path::PathBuf]) -> io::Result<()> {
+        let mut names: Vec<String> = written.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        names.sort();
+        self.events.push(format!("sync {}", names.join(" ")));
+        Ok(())
+    }
+
+    fn sync_manifest(&mut self, _root: &Path, path: &Path) -> io::Result<()> {
+        self.events.push(format!("sync manifest {}", path.file_name().unwrap().to_string_lossy()));
+        Ok(())
+    }
+}
+
+/// The files a gen that stopped before its sync left on disk are right, so the next gen does not
+/// write them; its final manifest vouches for them anew, so it syncs them first (one sync per
+/// gen, the manifests fsynced on their own).
+#[test]
+fn files_left_unsynced_by_a_stopped_gen_are_synced_before_a_manifest_vouches_for_them() {
+    let (old, new) = (with_old_file(&example()), changed());
+    let dir = common::temp_dir("unsynced-then-repaired");
+    tree::write(&old, &dir).unwrap();
+    assert!(tree::write_io(&new, &dir, &mut PowerCut { events: Vec::new() }).is_err());
+    let in_flight: Vec<String> = tree::read_manifest(&dir).into_iter().filter(|(_, h)| h == tree::IN_FLIGHT).map(|(p, _)| p).collect();
+    assert!(!in_flight.is_empty());
+    let mut disk = Recorder { events: Vec::new() };
+    let summary = tree::write_io(&new, &dir, &mut disk).unwrap();
+    assert!(summary.created.is_empty() && summary.updated.is_empty(), "the files were already right: {summary:?}");
+    let manifest = format!("put {}", tree::MANIFEST);
+    let last_put = disk.events.iter().rposition(|e| *e == manifest).expect("the final manifest is written");
+    let synced = disk.events[..last_put]
+        .iter()
+        .find(|e| e.starts_with("sync ") && !e.starts_with("sync manifest"))
+        .unwrap_or_else(|| panic!("no sync before the manifest: {:?}", disk.events));
+    for path in &in_flight {
+        assert!(synced.split(' ').any(|p| p == path), "{path} is vouched for without a sync: {:?}", disk.events);
+    }
+    assert_eq!(disk.events.last().unwrap(), &format!("sync manifest {}", tree::MANIFEST), "{:?}", disk.events);
+    assert!(tree::drift(&new, &dir).unwrap().is_empty());
+}

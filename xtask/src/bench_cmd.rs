@@ -43,7 +43,7 @@ pub fn run(project: &Project) -> Result<()> {
         // A child of the bench: one command alone, then this process's peak memory.
         let ui = crate::ui::Ui::from_env(true);
         match cmd.as_str() {
-            "check" => crate::check::run(project, &ui)?,
+            "check" => crate::check::run(project, &crate::cli::Check::default(), &ui)?,
             "gen" => crate::gen_cmd::run(project, &crate::cli::Gen::default(), &ui)?,
             other => anyhow::bail!("{}={other}: not a command the bench measures", rounds::PEAK_ENV),
         }

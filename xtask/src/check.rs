@@ -5,19 +5,42 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use similar::TextDiff;
 
+use crate::cli;
+use crate::memo;
 use crate::project::Project;
 use crate::secrets;
 use crate::targets;
 use crate::tree::{self, Class, Drift, Tree};
 use crate::ui::Ui;
 
-pub fn run(project: &Project, ui: &Ui) -> Result<()> {
-    let stack = project.load()?;
-    let expected = project.render_unparsed(&stack)?;
-    let stack_src = std::fs::read(project.root.join(&project.stack_file)).unwrap_or_default();
-    let stack_name = project.stack_name();
-    let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
-    let Examined { drift, findings } = examine(&expected, &project.generated(), (&stack_name, &stack_src), &values)?;
+pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
+    let memo = if args.no_memo { None } else { memo::read(&project.root) };
+    let generated = project.generated();
+    let (stack, found, files, how) = std::thread::scope(|scope| -> Result<_> {
+        // With a memo, generated/ is read and hashed against its manifest while the stack is
+        // parsed; it is used only if the inputs turn out to be the memo's (`memo::key`).
+        let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
+        let (stack, stack_src) = project.load_with_src()?;
+        let templates = project.read_templates()?;
+        let stack_name = project.stack_name();
+        let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
+        let key = memo::key(&stack_name, &stack_src, &stack, &templates);
+        // A reading that fails is no hit: the full check below reads again and says why.
+        let hit = on_disk.and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten()).filter(|_| memo.as_ref().is_some_and(|m| m.key == key));
+        Ok(match hit {
+            // The inputs are those of the last gen and generated/ is its tree: no render needed.
+            Some(files) => {
+                let found = examine_memo_hit(&files, (&stack_name, &stack_src), &values);
+                (stack, found, files.len() + 1, "; same inputs as the last gen, not rendered again: --no-memo renders")
+            }
+            None => {
+                let expected = targets::render_with(&stack, &templates)?;
+                let found = examine(&expected, &generated, (&stack_name, &stack_src), &values)?;
+                (stack, found, expected.len() + 1, "")
+            }
+        })
+    })?;
+    let Examined { drift, findings } = found;
     let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
     for problem in &tls_problems {
         println!("tls: {problem}");
@@ -26,7 +49,7 @@ pub fn run(project: &Project, ui: &Ui) -> Result<()> {
         println!("secret  {f}");
     }
     if drift.is_empty() && findings.is_empty() && tls_problems.is_empty() {
-        ui.summary(format_args!("check: generated/ is up to date ({} files)", expected.len() + 1));
+        ui.summary(format_args!("check: generated/ is up to date ({files} files{how})"));
         return Ok(());
     }
     if drift.is_empty() {
@@ -85,6 +108,15 @@ pub fn examine(expected: &Tree, generated: &Path, stack_file: (&str, &[u8]), val
     findings.sort();
     findings.dedup();
     Ok(Examined { drift: disk.drift(expected), findings })
+}
+
+/// Check's core on a memo hit (`memo::tree_on_disk`): generated/ is the tree gen rendered from
+/// these inputs, so there is no drift; the secret scan reads the stack file and every file, as
+/// `examine` would (it scans the rendered files, which are these bytes).
+pub fn examine_memo_hit(files: &[(String, Vec<u8>)], stack_file: (&str, &[u8]), values: &[(String, String)]) -> Examined {
+    let names: Vec<(String, &[u8])> = files.iter().map(|(p, c)| (format!("generated/{p}"), c.as_slice())).collect();
+    let findings = secrets::scan(std::iter::once(stack_file).chain(names.iter().map(|(p, c)| (p.as_str(), *c))), values);
+    Examined { drift: Vec::new(), findings }
 }
 
 /// A unified diff from what is on disk to what gen would write.

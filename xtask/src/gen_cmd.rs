@@ -11,7 +11,7 @@ use crate::tree::{self, Summary, Tree, Writer};
 use crate::ui::Ui;
 
 pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
-    let mut stack = project.load()?;
+    let (mut stack, stack_src) = project.load_with_src()?;
     let mut warnings = Vec::new();
     for note in crate::certs_cmd::renew_leaf(&project.root, &mut stack, crate::certs_cmd::now())? {
         match note.strip_prefix("warning: ") {
@@ -19,8 +19,12 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
             None => println!("{note}"),
         }
     }
-    let expected = project.render_unparsed(&stack)?;
+    // The templates are read once: the render uses exactly the bytes the memo's key hashes.
+    let templates = project.read_templates()?;
+    let expected = targets::render_with(&stack, &templates)?;
     let summary = write_generated(&expected, &project.generated(), &mut tree::RealDisk)?;
+    // generated/ is now this tree, every file of it parsed back (now or by the gen that wrote it).
+    crate::memo::record(&project.root, &crate::memo::key(&project.stack_name(), &stack_src, &stack, &templates), &expected.manifest());
     for path in &summary.created {
         ui.summary(format_args!("  created  generated/{path}"));
     }

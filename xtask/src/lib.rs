@@ -9,6 +9,7 @@ pub mod diff_cmd;
 pub mod dns_cmd;
 pub mod formats;
 pub mod gen_cmd;
+pub mod memo;
 pub mod par;
 pub mod plan_guard;
 pub mod project;

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Gen(args) => project(global).and_then(|p| gen_cmd::run(&p, args, &ui)),
-        Command::Check(_) => project(global).and_then(|p| check::run(&p, &ui)),
+        Command::Check(args) => project(global).and_then(|p| check::run(&p, args, &ui)),
         Command::Dns(_) => project(global).and_then(|p| dns_cmd::run(&p)),
         Command::Certs(args) => project(global).and_then(|p| certs_cmd::run(&p, args)),
         Command::Plan(args) => project(global).and_then(|p| terraform_cmd::plan(&p, args)),

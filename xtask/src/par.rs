@@ -1,5 +1,5 @@
-//! Independent work over every core (at most 4 threads, for 128 items or more), results in input
-//! order.
+//! Independent work over every core (at most 4 threads), results in input order: `chunks` for
+//! many small items of similar cost (128 or more), `queue` for items of unequal cost.
 
 /// Applies `f` to contiguous chunks of `items` on up to four scoped threads and concatenates
 /// the results in the order of the chunks, so the output never depends on scheduling.
@@ -17,6 +17,35 @@ pub fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) 
     })
 }
 
+/// Applies `f` to every item on up to four scoped threads, each taking the next item not yet
+/// taken (so one costly item does not leave the other cores idle), and returns the results in
+/// the order of `items`, so the output never depends on scheduling.
+pub fn queue<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4).min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (f, next) = (&f, &next);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return mine };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker thread panicked")).collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -24,5 +53,7 @@ mod tests {
         let items: Vec<usize> = (0..1000).collect();
         assert_eq!(super::chunks(&items, |part| part.iter().map(|i| i * 2).collect()), items.iter().map(|i| i * 2).collect::<Vec<_>>());
         assert!(super::chunks(&[] as &[usize], |part| part.to_vec()).is_empty());
+        assert_eq!(super::queue(&items, |i| i * 2), items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert!(super::queue(&[] as &[usize], |i| *i).is_empty());
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use crate::stack::model::CommittedCerts;
+use crate::render::Templates;
 use crate::stack::{self, Stack};
 use crate::targets;
 use crate::tree::Tree;
@@ -101,9 +102,24 @@ impl Project {
 
     /// [`Project::load`] at a given Unix time (tests inject it).
     pub fn load_at(&self, now: i64) -> Result<Stack> {
+        self.load_with_src_at(now).map(|(stack, _)| stack)
+    }
+
+    /// `load`, with the bytes of the stack file it read (what the render memo's key hashes).
+    pub fn load_with_src(&self) -> Result<(Stack, Vec<u8>)> {
+        self.load_with_src_at(crate::certs_cmd::now())
+    }
+
+    fn load_with_src_at(&self, now: i64) -> Result<(Stack, Vec<u8>)> {
         let src = self.read_stack()?;
         let before = self.before(now);
-        self.parse_before(&self.stack_name(), &src, Some(&before))
+        let stack = self.parse_before(&self.stack_name(), &src, Some(&before))?;
+        Ok((stack, src))
+    }
+
+    /// Every template, read once.
+    pub fn read_templates(&self) -> Result<Templates> {
+        Templates::read(&self.templates())
     }
 
     /// Validates stack text with this root's committed certificates: the stack file (`load`), the

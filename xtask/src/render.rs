@@ -1,24 +1,70 @@
 //! The one minijinja Environment: strict undefined, no auto-escaping, quoting filters for each
-//! output language, and a loader rooted at `infrastructure/templates/`.
+//! output language, and a loader that serves the templates of `infrastructure/templates/`, read
+//! once (`Templates`), so that a render uses exactly the bytes the render memo hashed.
 //!
 //! A template's path minus `.j2` is its output path under generated/; a `{vm}` segment stands for
-//! each VM's name. A file without `.j2` is static: copied as it is (`Renderer::read`). Templates only lay values out: Rust computes them, and every value enters
+//! each VM's name. A file without `.j2` is static: copied as it is (`Renderer::read`). Templates
+//! only lay values out: Rust computes them, and every value enters
 //! YAML, HCL or JSON through a quoting filter (`yaml`, `hcl`, `json`), never bare.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
+/// Every file under the templates folder, read once: relative path (`/`-separated) → bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Templates {
+    files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+impl Templates {
+    /// Reads every file under `dir` (following symlinks, as a path loader would); a missing
+    /// folder holds no template (each render then says which template it cannot load).
+    pub fn read(dir: &Path) -> Result<Templates> {
+        let mut files = BTreeMap::new();
+        if dir.exists() {
+            for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
+                let entry = entry.with_context(|| format!("{}: cannot read the templates", dir.display()))?;
+                if entry.file_type().is_file() {
+                    let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root").to_string_lossy().replace('\\', "/");
+                    let bytes = std::fs::read(entry.path()).with_context(|| format!("{}: cannot read", entry.path().display()))?;
+                    files.insert(rel, bytes);
+                }
+            }
+        }
+        Ok(Templates { files: Arc::new(files) })
+    }
+
+    /// Every file, sorted by path.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
+    }
+
+    /// The template `name` as minijinja's `path_loader` would find it: no segment starting with
+    /// `.` or holding `\\`; an error when it is not UTF-8.
+    fn load(&self, name: &str) -> Result<Option<String>, Error> {
+        if name.split('/').any(|s| s.starts_with('.') || s.contains('\\')) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.files.get(name) else { return Ok(None) };
+        String::from_utf8(bytes.clone()).map(Some).map_err(|e| {
+            Error::new(ErrorKind::InvalidOperation, "could not read template").with_source(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+    }
+}
+
 pub struct Renderer {
     env: Environment<'static>,
-    dir: PathBuf,
+    templates: Templates,
 }
 
 impl Renderer {
-    /// An environment that loads templates from `dir` (normally `infrastructure/templates`).
-    pub fn new(dir: &Path) -> Renderer {
+    /// An environment that loads templates from `templates` (read from `infrastructure/templates`).
+    pub fn new(templates: &Templates) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
@@ -26,19 +72,21 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_debug(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_loader(minijinja::path_loader(dir));
+        let loader = templates.clone();
+        env.set_loader(move |name| loader.load(name));
         env.add_filter("yaml", yaml);
         env.add_filter("yaml_key", yaml_key);
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);
         env.add_filter("indent_lines", indent_lines);
         env.add_filter("ljust", ljust);
-        Renderer { env, dir: dir.to_path_buf() }
+        Renderer { env, templates: templates.clone() }
     }
 
     /// The text of a static file of the templates folder (no `.j2`: nothing in it is rendered).
     pub fn read(&self, file: &str) -> Result<String> {
-        std::fs::read_to_string(self.dir.join(file)).with_context(|| format!("static file {file}: cannot read it"))
+        let bytes = self.templates.files.get(file).with_context(|| format!("static file {file}: cannot read it: not in the templates folder"))?;
+        String::from_utf8(bytes.clone()).with_context(|| format!("static file {file}: cannot read it: not UTF-8"))
     }
 
     /// Renders `template` (relative to the templates folder, with its `.j2`) with `ctx`.
@@ -62,10 +110,15 @@ fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot serialize value: {e}")))
 }
 
+/// A JSON string literal (what `serde_json` writes for a string value).
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
+}
+
 /// A YAML flow value: JSON is valid YAML, and quoting every string keeps `yes`, `on`, `08` and
 /// `: ` from changing meaning.
 fn yaml(value: &Value) -> Result<String, Error> {
-    Ok(to_json(value)?.to_string())
+    json(value)
 }
 
 /// A YAML mapping key or plain word: left plain when it is a lowercase word that YAML reads as
@@ -83,32 +136,75 @@ fn yaml_key(value: &Value) -> Result<String, Error> {
 }
 
 fn json(value: &Value) -> Result<String, Error> {
-    Ok(to_json(value)?.to_string())
+    // A string (most values) is written as serde_json writes it, without the detour through a
+    // serde_json value.
+    match value.as_str() {
+        Some(s) => Ok(json_str(s)),
+        None => Ok(to_json(value)?.to_string()),
+    }
 }
 
 /// An HCL literal: strings are quoted with `${` and `%{` escaped, lists and objects recurse.
 fn hcl(value: &Value) -> Result<String, Error> {
-    fn lit(v: &serde_json::Value) -> String {
-        match v {
-            serde_json::Value::Null => "null".to_string(),
-            serde_json::Value::String(s) => serde_json::Value::String(s.clone()).to_string().replace("${", "$${").replace("%{", "%%{"),
-            serde_json::Value::Array(items) => format!("[{}]", items.iter().map(lit).collect::<Vec<_>>().join(", ")),
-            serde_json::Value::Object(map) => {
-                let fields: Vec<String> = map.iter().map(|(k, v)| format!("{} = {}", lit(&serde_json::Value::String(k.clone())), lit(v))).collect();
-                format!("{{ {} }}", fields.join(", "))
-            }
-            other => other.to_string(),
+    fn quoted(s: &str, out: &mut String) {
+        let json = json_str(s);
+        if json.contains("${") || json.contains("%{") {
+            out.push_str(&json.replace("${", "$${").replace("%{", "%%{"));
+        } else {
+            out.push_str(&json);
         }
     }
-    Ok(lit(&to_json(value)?))
+    fn lit(v: &serde_json::Value, out: &mut String) {
+        match v {
+            serde_json::Value::Null => out.push_str("null"),
+            serde_json::Value::String(s) => quoted(s, out),
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    lit(item, out);
+                }
+                out.push(']');
+            }
+            serde_json::Value::Object(map) => {
+                out.push_str("{ ");
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    quoted(k, out);
+                    out.push_str(" = ");
+                    lit(v, out);
+                }
+                out.push_str(" }");
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    match value.as_str() {
+        Some(s) => quoted(s, &mut out),
+        None => lit(&to_json(value)?, &mut out),
+    }
+    Ok(out)
 }
 
 /// Indents every line but the first by `width` spaces (for block scalars); empty lines stay
 /// empty, so no line ends in spaces.
 fn indent_lines(value: String, width: usize) -> String {
-    let pad = " ".repeat(width);
-    let lines: Vec<String> = value.lines().enumerate().map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("{pad}{l}") }).collect();
-    lines.join("\n")
+    let mut out = String::with_capacity(value.len() + value.len() / 8 * width);
+    for (i, line) in value.lines().enumerate() {
+        if i > 0 {
+            out.push('\n');
+            if !line.is_empty() {
+                out.extend(std::iter::repeat_n(' ', width));
+            }
+        }
+        out.push_str(line);
+    }
+    out
 }
 
 /// `value` padded with spaces to `width` characters: the one helper that aligns columns (e.g.
@@ -137,6 +233,14 @@ mod tests {
     #[test]
     fn indent_lines_leaves_empty_lines_empty() {
         assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
+    }
+
+    #[test]
+    fn hcl_writes_objects_and_nested_lists_as_before() {
+        let v = Value::from_serialize(serde_json::json!({"a${": ["x", null, 1, {"k": "%{y}"}], "b": true}));
+        assert_eq!(hcl(&v).unwrap(), r#"{ "a$${" = ["x", null, 1, { "k" = "%%{y}" }], "b" = true }"#);
+        assert_eq!(hcl(&Value::from("\"q\"\n")).unwrap(), r#""\"q\"\n""#);
+        assert_eq!(json(&Value::from("é\u{1}")).unwrap(), serde_json::Value::from("é\u{1}").to_string());
     }
 
     #[test]

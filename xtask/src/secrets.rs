@@ -69,28 +69,41 @@ pub fn scan<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, values: &[
 }
 
 fn scan_files(files: &[(&str, &[u8])], values: &[(String, String)]) -> Vec<Finding> {
+    // A value with a newline never fits on one line (no pattern matches a newline either).
+    let values: Vec<(String, memchr::memmem::Finder)> = values
+        .iter()
+        .filter(|(_, v)| !v.contains('\n') && !v.is_empty())
+        .map(|(var, v)| (format!("the value of ${var} (a referenced secret) is written here"), memchr::memmem::Finder::new(v.as_bytes())))
+        .collect();
+    let anchors: Vec<(&Kind, memchr::memmem::Finder)> = KINDS.iter().map(|k| (k, memchr::memmem::Finder::new(k.anchor.as_bytes()))).collect();
     let mut out = Vec::new();
+    let mut hits: Vec<(usize, &str)> = Vec::new();
     for (name, bytes) in files {
-        let text = String::from_utf8_lossy(bytes);
-        let mut lines = LineOf::new(&text);
-        let mut found = |at: usize, what: String| out.push(Finding { file: name.to_string(), line: lines.at(at), what });
-        // Each pattern is searched over the whole file from its literal anchor; a match never
-        // spans a line (no pattern matches a newline), so this finds what a scan of each line
-        // finds, with the same line numbers. A value with a newline never fits on one line.
-        for (var, value) in values.iter().filter(|(_, v)| !v.contains('\n')) {
-            for (at, _) in text.match_indices(value.as_str()) {
-                found(at, format!("the value of ${var} (a referenced secret) is written here"));
-            }
+        // Each literal (a value, a pattern's anchor) is searched over the whole file: every
+        // occurrence, overlapping ones too, so each line holding a match is found, as a scan of
+        // each line would find it, and no match spans a line.
+        hits.clear();
+        for (what, finder) in &values {
+            hits.extend(find_all(finder, bytes).map(|at| (at, what.as_str())));
         }
-        for kind in KINDS {
-            for (at, _) in text.match_indices(kind.anchor) {
-                if (kind.at)(text.as_bytes(), at) {
-                    found(at, kind.what.to_string());
-                }
-            }
+        for (kind, finder) in &anchors {
+            hits.extend(find_all(finder, bytes).filter(|at| (kind.at)(bytes, *at)).map(|at| (at, kind.what)));
         }
+        hits.sort_unstable();
+        let mut lines = LineOf::new(bytes);
+        out.extend(hits.iter().map(|(at, what)| Finding { file: name.to_string(), line: lines.at(*at), what: what.to_string() }));
     }
     out
+}
+
+/// Every offset at which `finder`'s literal starts in `bytes`, overlapping occurrences included.
+fn find_all<'a>(finder: &'a memchr::memmem::Finder, bytes: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + finder.find(bytes.get(from..)?)?;
+        from = at + 1;
+        Some(at)
+    })
 }
 
 /// 1-based line numbers of byte offsets, asked for in increasing order.
@@ -101,15 +114,15 @@ struct LineOf<'a> {
 }
 
 impl<'a> LineOf<'a> {
-    fn new(text: &'a str) -> LineOf<'a> {
-        LineOf { text: text.as_bytes(), offset: 0, line: 1 }
+    fn new(text: &'a [u8]) -> LineOf<'a> {
+        LineOf { text, offset: 0, line: 1 }
     }
 
     fn at(&mut self, offset: usize) -> usize {
         if offset < self.offset {
             (self.offset, self.line) = (0, 1);
         }
-        self.line += self.text[self.offset..offset].iter().filter(|b| **b == b'\n').count();
+        self.line += memchr::memchr_iter(b'\n', &self.text[self.offset..offset]).count();
         self.offset = offset;
         self.line
     }

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, bail};
 
-pub use disk::{Class, Drift, OnDisk, drift, is_working_file, read_disk};
+pub use disk::{Class, Drift, OnDisk, drift, is_working_file, list_disk, read_disk};
 pub use write::{IN_FLIGHT, Lock, RealDisk, Summary, Writer, write, write_io, write_locked, write_with};
 
 pub const MANIFEST: &str = ".manifest.sha256";
@@ -61,6 +61,17 @@ impl Tree {
         }
         if self.files.insert(path.to_string(), Entry { bytes: contents.into(), hash: OnceLock::new() }).is_some() {
             bail!("{path}: two outputs claim this path");
+        }
+        Ok(())
+    }
+
+    /// Moves every file of `other` into this tree; refuses a path both have.
+    pub fn absorb(&mut self, other: Tree) -> Result<()> {
+        for (path, entry) in other.files {
+            if self.files.contains_key(&path) {
+                bail!("{path}: two outputs claim this path");
+            }
+            self.files.insert(path, entry);
         }
         Ok(())
     }

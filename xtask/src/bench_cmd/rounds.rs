@@ -12,6 +12,7 @@ use anyhow::{Context, Result, ensure};
 
 use crate::check;
 use crate::gen_cmd;
+use crate::memo;
 use crate::project::Project;
 use crate::stack::Stack;
 use crate::tree::{self, Tree};
@@ -29,6 +30,9 @@ pub struct Round {
     pub render: f64,
     /// Check over the up-to-date generated/: parse, validate, render, read, drift, secret scan.
     pub check: f64,
+    /// The same check on a render-memo hit: parse, validate, the memo's key (templates read and
+    /// hashed), read and hash generated/, secret scan; no render.
+    pub check_memo: f64,
     /// Gen into an empty generated/: parse, validate, render, parse-back, write, sync, manifest.
     pub gen_empty: f64,
     /// Gen over an up-to-date generated/ (writes nothing).
@@ -111,6 +115,7 @@ impl Bench<'_> {
     pub fn run(&self, rounds: usize) -> Result<(Vec<Round>, usize)> {
         let first = self.project.render(&self.load()?)?;
         let manifest = first.manifest().into_bytes();
+        let manifest_sha = tree::sha256_hex(&manifest);
         let base = temp_dir(self.name);
         let (same, write_dir, gen_dir) = (base.join("same"), base.join("write"), base.join("gen"));
         tree::write(&first, &same)?;
@@ -126,6 +131,20 @@ impl Bench<'_> {
                 let found = check::examine(&tree, &same, ("stack.toml", self.src.as_bytes()), &[])?;
                 ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
                 Ok(())
+            })?;
+            r.check_memo = secs(|| {
+                // As check does: generated/ read and hashed while the stack is parsed.
+                std::thread::scope(|scope| {
+                    let on_disk = scope.spawn(|| memo::tree_on_disk(&same, &manifest_sha));
+                    let stack = self.load()?;
+                    let templates = self.project.read_templates()?;
+                    let key = memo::key("stack.toml", self.src.as_bytes(), &stack, &templates);
+                    ensure!(key.len() == 64, "{}: no memo key", self.name);
+                    let files = on_disk.join().expect("the memo's reading panicked")?.with_context(|| format!("{}: the memo did not hit", self.name))?;
+                    let found = check::examine_memo_hit(&files, ("stack.toml", self.src.as_bytes()), &[]);
+                    ensure!(found.findings.is_empty(), "{}: check found secrets", self.name);
+                    Ok(())
+                })
             })?;
             r.render = secs(|| self.project.render(&self.load()?).map(drop))?;
             let _ = fs::remove_dir_all(&write_dir);

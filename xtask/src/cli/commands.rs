@@ -64,17 +64,24 @@ impl Args for Gen {
 
 /// `cargo xtask check`.
 #[derive(Debug, Default)]
-pub struct Check;
+pub struct Check {
+    /// `--no-memo`: render even when the render memo says the inputs are those of the last gen.
+    pub no_memo: bool,
+}
 
 impl Args for Check {
     const SPEC: Spec = Spec {
         name: "check",
         args: "",
         about: "render in memory and compare with generated/; never writes, exit 1 on any drift",
-        details: "Also fails on anything that looks like a secret in stack.toml or generated/, and on TLS\ncertificates that need attention.",
-        flags: &[],
+        details: "Also fails on anything that looks like a secret in stack.toml or generated/, and on TLS\ncertificates that need attention. When the inputs (stack file, templates, certificates, this\nbuild of xtask) are those of the last gen here (.xtask/render-memo, gitignored) and generated/\nis byte for byte what that gen wrote, it does not render again; any difference renders.",
+        flags: &[Flag { long: "no-memo", short: None, value: None, help: "render even when the inputs are those of the last gen" }],
         not_here: &[],
     };
+    fn flag(&mut self, _long: &str, _p: &mut Parser) -> Result<(), lexopt::Error> {
+        self.no_memo = true;
+        Ok(())
+    }
     fn into_command(self) -> Command {
         Command::Check(self)
     }

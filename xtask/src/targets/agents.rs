@@ -38,24 +38,26 @@ pub fn push_url(stack: &Stack) -> Option<String> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    for vm in &stack.vms {
-        let Some(config) = config_name(vm.agent) else { continue };
-        let push_url = push_url(stack).with_context(|| format!("vms.{}: Loki publishes no port to push to", vm.name))?;
-        let version = match vm.agent {
-            Agent::Promtail => &stack.logging.promtail_version,
-            _ => &stack.logging.alloy_version,
-        };
-        let ctx = minijinja::context! {
-            stack => out.stack_value(),
-            vm => Value::from_serialize(vm),
-            agent => Value::from_serialize(vm.agent),
-            version => version,
-            config_name => config,
-            push_url => push_url,
-        };
-        let [config_out, script_out] = <[String; 2]>::try_from(files(vm)).expect("two files per agent");
-        out.render_from(&format!("agents/{{vm}}/{config}.j2"), &config_out, ctx.clone())?;
-        out.render_from(&format!("agents/{{vm}}/{SCRIPT}.j2"), &script_out, ctx)?;
-    }
-    Ok(())
+    stack.vms.iter().try_for_each(|vm| render_vm(stack, out, vm))
+}
+
+/// The agent files of one VM (none when its agent is off).
+pub fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm) -> Result<()> {
+    let Some(config) = config_name(vm.agent) else { return Ok(()) };
+    let push_url = push_url(stack).with_context(|| format!("vms.{}: Loki publishes no port to push to", vm.name))?;
+    let version = match vm.agent {
+        Agent::Promtail => &stack.logging.promtail_version,
+        _ => &stack.logging.alloy_version,
+    };
+    let ctx = minijinja::context! {
+        stack => out.stack_value(),
+        vm => Value::from_serialize(vm),
+        agent => Value::from_serialize(vm.agent),
+        version => version,
+        config_name => config,
+        push_url => push_url,
+    };
+    let [config_out, script_out] = <[String; 2]>::try_from(files(vm)).expect("two files per agent");
+    out.render_from(&format!("agents/{{vm}}/{config}.j2"), &config_out, ctx.clone())?;
+    out.render_from(&format!("agents/{{vm}}/{SCRIPT}.j2"), &script_out, ctx)
 }

@@ -17,11 +17,11 @@ pub mod uptime_kuma;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use minijinja::Value;
 
 use crate::formats;
-use crate::render::Renderer;
+use crate::render::{Renderer, Templates};
 use crate::stack::Stack;
 use crate::tree::{Manifest, Tree};
 
@@ -76,6 +76,64 @@ impl Outputs<'_> {
     }
 }
 
+impl<'a> Outputs<'a> {
+    /// An empty collection with the same renderer and stack value, for one part of the render.
+    fn fork(&self) -> Outputs<'a> {
+        Outputs { renderer: self.renderer, tree: Tree::default(), stack: self.stack.clone() }
+    }
+}
+
+/// A part of the render that runs on its own core and writes its own tree. The parts read no
+/// output of one another: the agent files a cloud-config embeds are rendered in the same part,
+/// and so are the compose files whose presence the Terraform module tests look up.
+enum Part {
+    /// compose, traefik, uptime kuma, tls, logs, then the Terraform module tests.
+    Central,
+    /// The monitoring VM's cloud-config.
+    Monitoring,
+    /// The agents, then the cloud-configs, of these VMs (indices into `stack.vms`).
+    Vms(std::ops::Range<usize>),
+    /// The Terraform modules.
+    Modules,
+    /// The Terraform root of the environment at this index of `terraform::environments`.
+    Root(usize),
+}
+
+/// Where an error ranks: (family, item), in the order a render one family after another meets
+/// them, so that the error reported is the one a sequential render would stop at.
+type Rank = (usize, usize);
+
+/// VMs per part: enough to keep the cost of a part above that of handing it out.
+const VMS_PER_PART: usize = 16;
+
+impl Part {
+    fn render(&self, stack: &Stack, envs: &[String], out: &mut Outputs) -> Result<(), (Rank, anyhow::Error)> {
+        let at = |rank: Rank, what: &'static str| move |e: anyhow::Error| (rank, e.context(what));
+        match self {
+            Part::Central => {
+                compose::render(stack, out).map_err(at((0, 0), "monitoring compose stack"))?;
+                traefik::render(stack, out).map_err(at((1, 0), "traefik"))?;
+                uptime_kuma::render(stack, out).map_err(at((2, 0), "uptime kuma monitors"))?;
+                tls::render(stack, out).map_err(at((3, 0), "tls certificates"))?;
+                logs::render(stack, out).map_err(at((4, 0), "central logs"))?;
+                terraform_tests::render(stack, out).map_err(at((8, 0), "terraform module tests"))
+            }
+            Part::Monitoring => cloud_init::render_monitoring(stack, out).map_err(at((6, 0), "cloud-init")),
+            Part::Vms(range) => {
+                for i in range.clone() {
+                    agents::render_vm(stack, out, &stack.vms[i]).map_err(at((5, i), "log agents"))?;
+                }
+                for i in range.clone() {
+                    cloud_init::render_one(stack, out, &stack.vms[i]).map_err(at((6, i + 1), "cloud-init"))?;
+                }
+                Ok(())
+            }
+            Part::Modules => terraform::render_modules(stack, out).map_err(at((7, 0), "terraform")),
+            Part::Root(i) => terraform::render_root(stack, out, &envs[*i]).map_err(at((7, i + 1), "terraform")),
+        }
+    }
+}
+
 /// Renders the whole tree for `stack` and parses every output back: what a caller with no
 /// generated/ to compare with (tests, review, plan) uses.
 pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
@@ -86,20 +144,45 @@ pub fn generate(stack: &Stack, templates: &Path) -> Result<Tree> {
 
 /// Renders the whole tree for `stack` from the templates in `templates`, without the parse-back:
 /// the caller must call `parse_back` before anything reads or writes the tree (check and gen do,
-/// with what generated/ vouches for). It reads nothing but the templates and static files of `templates`.
+/// with what generated/ vouches for). It reads nothing: the templates and static files come in
+/// `templates`, read once. The parts (`Part`) render on every core, each into its own tree; the
+/// trees are then joined, so the result never depends on scheduling, and the error is the first
+/// one in the families' order.
 pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
+    render_with(stack, &Templates::read(templates)?)
+}
+
+/// `render` from templates already read.
+pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
     let renderer = Renderer::new(templates);
-    let mut out = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
-    compose::render(stack, &mut out).context("monitoring compose stack")?;
-    traefik::render(stack, &mut out).context("traefik")?;
-    uptime_kuma::render(stack, &mut out).context("uptime kuma monitors")?;
-    tls::render(stack, &mut out).context("tls certificates")?;
-    logs::render(stack, &mut out).context("central logs")?;
-    agents::render(stack, &mut out).context("log agents")?;
-    cloud_init::render(stack, &mut out).context("cloud-init")?;
-    terraform::render(stack, &mut out).context("terraform")?;
-    terraform_tests::render(stack, &mut out).context("terraform module tests")?;
-    Ok(out.tree)
+    let base = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
+    let envs = terraform::environments(stack);
+    // The costly parts first, so that the last ones handed out are small.
+    let mut parts = vec![Part::Central];
+    parts.extend((0..envs.len()).map(Part::Root));
+    parts.extend([Part::Modules, Part::Monitoring]);
+    parts.extend((0..stack.vms.len()).step_by(VMS_PER_PART).map(|i| Part::Vms(i..(i + VMS_PER_PART).min(stack.vms.len()))));
+    let done = crate::par::queue(&parts, |part| {
+        let mut out = base.fork();
+        let failed = part.render(stack, &envs, &mut out).err();
+        (out.tree, failed)
+    });
+    let mut trees = Vec::with_capacity(done.len());
+    let mut first: Option<(Rank, anyhow::Error)> = None;
+    for (tree, failed) in done {
+        if let Some((rank, e)) = failed
+            && first.as_ref().is_none_or(|(r, _)| rank < *r)
+        {
+            first = Some((rank, e));
+        }
+        trees.push(tree);
+    }
+    if let Some((_, e)) = first {
+        return Err(e);
+    }
+    let mut tree = Tree::default();
+    trees.into_iter().try_for_each(|part| tree.absorb(part))?;
+    Ok(tree)
 }
 
 /// Parses every output back with its format's parser, on every core, except an output whose

@@ -97,6 +97,12 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
+    render_modules(stack, out)?;
+    environments(stack).iter().try_for_each(|env| render_root(stack, out, env))
+}
+
+/// The `vm` and `monitoring-stack` modules.
+pub fn render_modules(stack: &Stack, out: &mut Outputs) -> Result<()> {
     // The modules are the same for every stack but for the provider constraint they pin.
     // The monitoring-stack module takes Prometheus's secret files only when the stack has some,
     // and, with Loki on S3, the bucket's keys (variables and loki.env), so that a stack without
@@ -114,12 +120,15 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
             out.copy(&format!("terraform/modules/{module}/{file}"))?;
         }
     }
-    for env in environments(stack) {
-        let ctx = root_ctx(stack, out.stack_value(), &env)?;
-        for file in ROOT_FILES {
-            let template = format!("terraform/environments/{{env}}/{file}.j2");
-            out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone()).with_context(|| format!("terraform root `{env}`"))?;
-        }
+    Ok(())
+}
+
+/// The root of one environment (`monitoring` or a VM environment).
+pub fn render_root(stack: &Stack, out: &mut Outputs, env: &str) -> Result<()> {
+    let ctx = root_ctx(stack, out.stack_value(), env)?;
+    for file in ROOT_FILES {
+        let template = format!("terraform/environments/{{env}}/{file}.j2");
+        out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone()).with_context(|| format!("terraform root `{env}`"))?;
     }
     Ok(())
 }

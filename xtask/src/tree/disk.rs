@@ -82,6 +82,12 @@ pub(super) fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// Every file under `root` that is not a working file, relative, sorted (by walk order).
+pub fn list_disk(root: &Path) -> Result<Vec<String>> {
+    not_a_file(root)?;
+    Ok(disk_files(root)?.into_iter().filter(|p| !is_working_file(p)).collect())
+}
+
 /// Every file under `root` that is not a working file, with its bytes, sorted by path.
 pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     not_a_file(root)?;

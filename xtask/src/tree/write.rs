@@ -8,6 +8,10 @@
 //! not the files' data, and an fsync per file is what made a full 1,000-VM regeneration take
 //! seconds on a real disk. The price: syncfs also flushes other dirty data of that filesystem
 //! (what `sync -f` does). Elsewhere the sync is an fsync of each written file and directory.
+//! The manifests (intent and final) are made durable on their own, by an fsync of the file and
+//! of generated/: the intent manifest vouches only for what the old one did, and before the
+//! final one every file it vouches for anew was synced (those written, and those found already
+//! right on disk that the old manifest did not vouch for), so one syncfs per gen is enough.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,6 +45,12 @@ pub trait Writer {
     /// Makes durable every file put (and removed) under `root` so far; `written` lists the
     /// files put since the last sync.
     fn sync(&mut self, root: &Path, written: &[PathBuf]) -> io::Result<()>;
+    /// Makes the manifest just put at `path` durable, when everything else put or removed
+    /// before it already is (gen syncs its files before the final manifest, and puts nothing
+    /// before the intent manifest). By default `sync` of that one file.
+    fn sync_manifest(&mut self, root: &Path, path: &Path) -> io::Result<()> {
+        self.sync(root, &[path.to_path_buf()])
+    }
 }
 
 /// The real disk: atomic rename per file, one sync for all of them.
@@ -53,6 +63,23 @@ impl Writer for RealDisk {
 
     fn sync(&mut self, root: &Path, written: &[PathBuf]) -> io::Result<()> {
         sync_all(root, written)
+    }
+
+    /// An fsync of the manifest and of generated/ (its rename): not a `syncfs`, which would
+    /// also flush every other dirty file of the filesystem, other programs' included.
+    fn sync_manifest(&mut self, root: &Path, path: &Path) -> io::Result<()> {
+        fs::File::open(path)?.sync_all()?;
+        sync_dir(root)
+    }
+}
+
+/// An fsync of a directory, which makes the renames in it durable (best effort where
+/// directories cannot be opened for it: Windows).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match fs::File::open(dir) {
+        Ok(d) => d.sync_all().or_else(|e| if cfg!(unix) { Err(e) } else { Ok(()) }),
+        Err(_) if !cfg!(unix) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -179,6 +206,10 @@ pub fn write_locked(lock: Lock, expected: &Tree, disk: &OnDisk, root: &Path, io:
             Some(_) => summary.kept_edited.push(path.clone()),
         }
     }
+    // Files this run did not write that the final manifest vouches for anew (left by a run that
+    // stopped before its sync, or edited into what gen renders): synced too, as if written.
+    let unsynced = expected.files().filter(|(p, _)| disk.is_same(p) && old.get(*p).map(String::as_str) != expected.hash(p)).map(|(p, _)| root.join(p));
+    written.extend(unsynced);
     // The one sync: every file above is durable before a manifest vouches for it.
     if !written.is_empty() || !summary.removed.is_empty() {
         io.sync(root, &written).with_context(|| format!("{}: cannot make the written files durable", root.display()))?;
@@ -206,7 +237,7 @@ fn put_manifest(root: &Path, text: &str, on_disk: &mut Option<Vec<u8>>, io: &mut
     }
     let path = root.join(MANIFEST);
     io.put(&path, text.as_bytes()).with_context(|| format!("{}: cannot write", path.display()))?;
-    io.sync(root, std::slice::from_ref(&path)).with_context(|| format!("{}: cannot make the manifest durable", path.display()))?;
+    io.sync_manifest(root, &path).with_context(|| format!("{}: cannot make the manifest durable", path.display()))?;
     *on_disk = Some(text.as_bytes().to_vec());
     Ok(())
 }
