@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::stack::model::CommittedCerts;
 use crate::render::Templates;
+use crate::stack::model::CommittedCerts;
 use crate::stack::{self, Stack};
 use crate::targets;
 use crate::tree::Tree;
