@@ -8,7 +8,7 @@
 //! Seeded xorshift, so a failure is reproducible: the panicking input is printed and saved.
 //! `FUZZ_ITERATIONS` and `FUZZ_SEED` change the run (e.g. `FUZZ_ITERATIONS=100000`).
 
-mod common;
+use crate::common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;

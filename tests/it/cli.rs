@@ -3,7 +3,7 @@
 //! target dir); per-command help, flags refused per command, did-you-mean, `--version`; output
 //! conventions (stderr warnings said once, `-q`, colour, a closed pipe); the stack-file limits.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -409,7 +409,7 @@ fn plan_refuses_auto_approve_because_it_never_applies() {
         "usage: cargo xtask plan <ENV> [OPTIONS]",
     );
     assert!(err.contains("`cargo xtask apply <ENV> --auto-approve` applies"), "{err}");
-    // `apply --auto-approve` reaching Terraform is tests/plan_apply.rs's.
+    // `apply --auto-approve` reaching Terraform is tests/it/plan_apply.rs's.
 }
 
 // ---- output conventions ----

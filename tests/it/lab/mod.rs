@@ -24,7 +24,7 @@
 //! `/run/secrets`) and lays the runtimes' `usr/share` over `/usr/share` (read-only overlay).
 //! Where `unshare`, `ip` or a binary is missing, [`tool`] says `SKIPPED: ...` (or fails under
 //! `REQUIRE_VALIDATORS=1`). Stand-ins (an HTTP backend echoing the Host header, a Docker socket)
-//! are in [`stubs`]; tests/live.rs is the full example.
+//! are in [`stubs`]; tests/it/live.rs is the full example.
 #![allow(dead_code)]
 
 pub mod compose;
@@ -69,7 +69,7 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 }
 
 /// True inside the namespace (run the body); false outside, after the re-run in a namespace
-/// passed (or was skipped). `test` is the test's name as libtest knows it (`--exact`).
+/// passed (or was skipped). `test` is the test function's name (its module comes from the harness).
 pub fn enter(test: &str) -> bool {
     if std::env::var(INSIDE).as_deref() == Ok("1") {
         return true;
@@ -81,6 +81,10 @@ pub fn enter(test: &str) -> bool {
         return false;
     }
     let exe = std::env::current_exe().unwrap();
+    // The harness names the test's thread after the test's full name (`live::name` in the one
+    // test binary): `--exact` needs it.
+    let full = std::thread::current().name().filter(|n| n.ends_with(&format!("::{test}"))).map_or(test.to_string(), str::to_string);
+    let test = full.as_str();
     let mut child = Command::new(&unshare)
         .args(["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--"])
         .arg(exe)

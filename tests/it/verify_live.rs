@@ -1,13 +1,13 @@
 //! `cargo xtask verify` against the real Traefik, Prometheus and Alertmanager, started on the
-//! example stack's generated files inside their own network namespace (tests/lab: `lo` only,
+//! example stack's generated files inside their own network namespace (tests/it/lab: `lo` only,
 //! the lab's addresses on it, a private /etc/hosts; nothing leaves the machine), with the real
 //! `curl` transport. Grafana and Uptime Kuma get the harness's stub backends here (their
-//! routes and certificates are checked, their APIs are not: tests/verify.rs does that against
+//! routes and certificates are checked, their APIs are not: tests/it/verify.rs does that against
 //! recorded answers). The scrape targets kept are those the lab runs: Prometheus, Alertmanager,
 //! Traefik and the node exporter on the monitoring VM's address.
 
-mod common;
-mod lab;
+use crate::common;
+use crate::lab;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

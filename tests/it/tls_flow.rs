@@ -3,7 +3,7 @@
 //! pass. The commands are taken from the printed hint itself, so a hint that drifts from what
 //! works fails here.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! TLS end to end: the committed certificates as openssl sees them, the name constraints doing
 //! their job, gen keeping or renewing the leaf, check auditing it, and no key ever tracked.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 //! and every name they use (resources, variables, outputs) is one the module declares, so a
 //! module change that would break them fails here first.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Command;

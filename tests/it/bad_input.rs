@@ -2,7 +2,7 @@
 //! with what was expected and a hint. Each case edits `tests/bad/base.toml` in one spot; the
 //! exact report is a snapshot, so its wording is reviewed too.
 
-mod common;
+use crate::common;
 
 use xtask::stack;
 
@@ -30,7 +30,7 @@ fn report(src: &str) -> String {
 /// One case: a name, the edits, and a snapshot of the report.
 fn check(name: &str, edits: &[(&str, &str)]) {
     let out = report(&edit(edits));
-    insta::assert_snapshot!(name, out);
+    assert_snapshot!(name, out);
 }
 
 #[test]
@@ -47,7 +47,7 @@ fn syntax_error() {
 fn truncated_file() {
     let src = base();
     let cut = &src[..src.find("[vms.prod-alloc-ia]").unwrap() + 10];
-    insta::assert_snapshot!("truncated_file", report(cut));
+    assert_snapshot!("truncated_file", report(cut));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! halfway, a generated/ that cannot be written, two gens at once, a manifest edited or deleted
 //! by hand. In every case nothing foreign is lost and the next gen repairs the tree.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io;

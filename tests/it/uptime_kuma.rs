@@ -2,7 +2,7 @@
 //! schema (`tests/schemas/autokuma-entity.schema.json`), each routed host and each VM has
 //! exactly one monitor, and every monitor is grouped, tagged, notified and fast enough.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! for Traefik and what stack.toml publishes, Grafana without anonymous access, no secret value
 //! in any environment, secret files outside the delivered tree, nothing secret-shaped anywhere.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

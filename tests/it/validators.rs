@@ -2,7 +2,7 @@
 //! docker-compose, the compose-spec schema and yamllint. A missing tool skips with a message,
 //! unless REQUIRE_VALIDATORS=1 (set by .ci/run), where it fails.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! cloud-init of every VM (checked by `cloud-init schema`), the install scripts (bash -n and
 //! shellcheck), the logs dashboard's datasources and the agents' scrape ports.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Command;

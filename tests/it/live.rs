@@ -1,9 +1,9 @@
 //! The stack running: the real Traefik, Prometheus, Alertmanager and node exporter started on
 //! the generated files of every fixture stack, each test inside its own network namespace
-//! (tests/lab), with stub backends for the services that need Docker images.
+//! (tests/it/lab), with stub backends for the services that need Docker images.
 
-mod common;
-mod lab;
+use crate::common;
+use crate::lab;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

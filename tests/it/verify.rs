@@ -4,9 +4,9 @@
 //! (Grafana HTTP API: /api/health, /api/datasources/uid/:uid[/health], /api/search, the
 //! datasource proxy; Loki: /loki/api/v1/query vector results; Uptime Kuma: /metrics
 //! `monitor_status`). The real Traefik, Prometheus and Alertmanager are checked in
-//! tests/verify_live.rs. A fake transport stands in for curl: no socket is opened here.
+//! tests/it/verify_live.rs. A fake transport stands in for curl: no socket is opened here.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

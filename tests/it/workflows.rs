@@ -2,7 +2,7 @@
 //! their scripts (shellcheck), the Renovate config (its schema, and its regexes against the files
 //! they bump), and the secrets the Terraform workflow hands over against the ones the model names.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! the provider-schema checker, one module call per VM in the right root, the derived firewall
 //! rules, and state kept outside generated/.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

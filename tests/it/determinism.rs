@@ -4,7 +4,7 @@
 //! The hash seed cannot matter: every map that reaches an output is a BTreeMap (sorted by key),
 //! and the sources hold no HashMap or HashSet (a test below keeps it so).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,9 +5,9 @@
 //! summary says the same fate for each VM. Real Terraform, with the provider stubbed out, then
 //! checks what it can tell: which deliveries a change (or a re-created VM) runs again. The
 //! stub has no ForceNew, so VM replacements themselves are not planned here; the plan guard is
-//! tested on a real plan in tests/plan_apply.rs.
+//! tested on a real plan in tests/it/plan_apply.rs.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -314,7 +314,7 @@ fn the_agent_removal_script_passes_shellcheck() {
 
 // ---- Real Terraform on the rendered roots, the bpg/proxmox resources stubbed out ----
 //
-// The stub (as in tests/terraform.rs) removes the provider's resources, stands `terraform_data
+// The stub (as in tests/it/terraform.rs) removes the provider's resources, stands `terraform_data
 // .vm_stub` for each VM (its id for the MAC address, which changes when it is replaced), and
 // drops provisioners and connections so that an offline apply can make a state. What it can
 // tell: which deliveries (agents, secrets, compose) a change makes Terraform run again.

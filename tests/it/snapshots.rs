@@ -1,12 +1,12 @@
 //! Golden snapshots of the whole generated tree, for the example stack and every fixture stack.
 
-mod common;
+use crate::common;
 
 #[test]
 fn generated_trees_match_their_snapshots() {
     for (name, path) in common::fixture_stacks() {
         let tree = common::render_path(&path);
-        insta::assert_snapshot!(format!("tree-{name}"), common::flatten(&tree));
+        assert_snapshot!(format!("tree-{name}"), common::flatten(&tree));
     }
 }
 

@@ -2,7 +2,7 @@
 //! change an operator must see in the first lines (TLS and URL schemes, CA, leaf, firewall,
 //! targets and derived figures, memory budget, agents, secrets folder, Proxmox).
 
-mod common;
+use crate::common;
 
 use std::fs;
 

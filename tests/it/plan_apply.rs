@@ -4,7 +4,7 @@
 //! the plan guard on a real `terraform show -json` of a saved plan (made by real Terraform from a
 //! local-only config) and end to end through the stub.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

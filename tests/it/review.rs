@@ -1,7 +1,7 @@
 //! The pull-request summary (`cargo xtask diff --markdown`): snapshots of `review::summarize` on
 //! edits of the example stack, and the command end to end against a git ref.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::process::Command;
@@ -56,7 +56,7 @@ fn an_added_vm() {
     let new = format!("{old}\n[vms.prod-new-app]\nvm_id = 104\nip = \"192.168.1.104\"\nenvironment = \"prod\"\ncores = 2\nmemory_mb = 2048\ndisk_gb = 24\n");
     let out = summary(&old, &new);
     assert!(out.contains("- added `prod-new-app` (prod, node pve, vm_id 104, 2 cores, 2048 MB, 24 GB disk, 192.168.1.104"), "{out}");
-    insta::assert_snapshot!("review-added-vm", out);
+    assert_snapshot!("review-added-vm", out);
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn a_changed_image_tag() {
     let out = summary(&old, &new);
     assert!(out.contains("- `grafana`: grafana/grafana 13.3.0 → 13.4.1"), "{out}");
     assert!(out.contains("| `compose/` | 0 | 1 | 0 |"), "only the compose file changes: {out}");
-    insta::assert_snapshot!("review-image-tag", out);
+    assert_snapshot!("review-image-tag", out);
 }
 
 #[test]
@@ -76,7 +76,7 @@ fn a_removed_vm_and_a_moved_loki_port() {
     let out = summary(&old, &new);
     assert!(out.contains("- removed `prod-blog-the`"), "{out}");
     assert!(out.contains("- opened `pve-mon:3110/tcp` (loki)") && out.contains("- closed `pve-mon:3100/tcp` (loki)"), "{out}");
-    insta::assert_snapshot!("review-removed-vm", out);
+    assert_snapshot!("review-removed-vm", out);
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn a_removed_route() {
     let old = format!("{new}\n[routes.budget]\nvm = \"prod-alloc-budget\"\nport = 8080\n");
     let out = summary(&old, &new);
     assert!(out.contains("- removed `https://budget.home.lan` (was http://192.168.1.101:8080)"), "{out}");
-    insta::assert_snapshot!("review-removed-route", out);
+    assert_snapshot!("review-removed-route", out);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! router reaches a real backend on the port its compose service listens on, the latency target
 //! is a histogram bucket, the rules fire when promtool feeds them data, and `cargo xtask dns`.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -72,7 +72,7 @@ fn static_and_dynamic_files_match_the_traefik_v3_schemas() {
 #[test]
 fn routes_match_their_snapshots() {
     for (name, _, tree) in fixtures() {
-        insta::assert_snapshot!(format!("routes-{name}"), file(&tree, "compose/traefik/dynamic/routes.yml"));
+        assert_snapshot!(format!("routes-{name}"), file(&tree, "compose/traefik/dynamic/routes.yml"));
     }
 }
 
@@ -262,7 +262,7 @@ fn dns_prints_the_hosts_and_dnsmasq_lines() {
         let expected: Vec<&str> = stack.routes.iter().map(|r| r.host.as_str()).collect();
         assert_eq!(names, expected, "{name}");
         assert!(stdout.lines().any(|l| l == format!("address=/{}/{ip}", stack.domain)), "{name}: no dnsmasq line in\n{stdout}");
-        insta::assert_snapshot!(format!("dns-{name}"), stdout);
+        assert_snapshot!(format!("dns-{name}"), stdout);
     }
 }
 
