@@ -314,56 +314,10 @@ fn the_agent_removal_script_passes_shellcheck() {
 
 // ---- Real Terraform on the rendered roots, the bpg/proxmox resources stubbed out ----
 //
-// The stub (as in tests/it/terraform.rs) removes the provider's resources, stands `terraform_data
-// .vm_stub` for each VM (its id for the MAC address, which changes when it is replaced), and
-// drops provisioners and connections so that an offline apply can make a state. What it can
-// tell: which deliveries (agents, secrets, compose) a change makes Terraform run again.
-
-fn drop_blocks(src: &str, heads: &[&str], end: &str) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in src.lines() {
-        if !skipping && heads.iter().any(|h| line.starts_with(h)) {
-            skipping = true;
-        }
-        if skipping {
-            if line == end {
-                skipping = false;
-            }
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
-fn stub_provider(tf_dir: &std::path::Path) {
-    for entry in walkdir::WalkDir::new(tf_dir).into_iter().map(|e| e.unwrap()).filter(|e| e.path().extension().is_some_and(|x| x == "tf")) {
-        let path = entry.path();
-        let mut src = fs::read_to_string(path).unwrap();
-        if path.ends_with("versions.tf") {
-            src = drop_blocks(&src, &["  required_providers {"], "  }");
-        }
-        src = drop_blocks(&src, &["provider \"proxmox\"", "resource \"proxmox_"], "}");
-        src = drop_blocks(&src, &["  provisioner ", "  connection {"], "  }");
-        src = src.lines().filter(|l| !l.trim_start().starts_with("depends_on = [proxmox_")).map(|l| format!("{l}\n")).collect();
-        while let Some(start) = src.find("proxmox_download_file.cloud_image[") {
-            let end = start + src[start..].find("].id").unwrap() + 4;
-            src.replace_range(start..end, "\"local:import/stub.qcow2\"");
-        }
-        src = src
-            .replace("proxmox_virtual_environment_vm.this.network_device[0].mac_address", "terraform_data.vm_stub.id")
-            .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
-            .replace("proxmox_virtual_environment_vm.this.name", "var.name")
-            .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");
-        if path.ends_with("modules/vm/main.tf") {
-            src.push_str("\nresource \"terraform_data\" \"vm_stub\" {\n  input = var.vm_id\n}\n");
-        }
-        assert!(!src.contains("proxmox_"), "{}: still refers to the provider", path.display());
-        fs::write(path, src).unwrap();
-    }
-}
+// The stub (common::stub_provider, as in tests/it/terraform.rs) removes the provider's resources,
+// stands `terraform_data.vm_stub` for each VM (its id for the MAC address, which changes when it
+// is replaced), and drops provisioners and connections so that an offline apply can make
+// a state. What it can tell: which deliveries (agents, secrets, compose) a change makes Terraform run again.
 
 /// A lab directory whose generated/ is `tree` with the provider stubbed (the state survives).
 fn put_tree(repo: &std::path::Path, tree: &Tree) {
@@ -373,7 +327,7 @@ fn put_tree(repo: &std::path::Path, tree: &Tree) {
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
         fs::write(dest, bytes).unwrap();
     }
-    stub_provider(&repo.join("generated/terraform"));
+    common::stub_provider(&repo.join("generated/terraform"), common::Provisioners::Drop);
 }
 
 /// Applies `old`'s root `env` offline, then plans `new`'s (with `extra` plan arguments), and

@@ -483,7 +483,7 @@ fn on_a_terminal(args: &str, no_color: bool) -> Option<String> {
     let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).is_file());
     let Some(script) = script else {
         assert_ne!(std::env::var("REQUIRE_VALIDATORS").as_deref(), Ok("1"), "`script` (util-linux) is required (REQUIRE_VALIDATORS=1)");
-        eprintln!("SKIPPED: `script` (util-linux) is not installed; colour on a terminal was not tested");
+        common::skipped("`script` (util-linux) is not installed; colour on a terminal was not tested");
         return None;
     };
     let line = format!("{} {args}", env!("CARGO_BIN_EXE_xtask"));

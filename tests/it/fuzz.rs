@@ -6,7 +6,8 @@
 //! base's domain) and then the whole of check: after any successful gen, check passes.
 //!
 //! Seeded xorshift, so a failure is reproducible: the panicking input is printed and saved.
-//! `FUZZ_ITERATIONS` and `FUZZ_SEED` change the run (e.g. `FUZZ_ITERATIONS=100000`).
+//! `FUZZ_ITERATIONS` and `FUZZ_SEED` change the run (e.g. `FUZZ_ITERATIONS=100000`); without
+//! them, 500 mutations, or 2,500 with `XTASK_EXHAUSTIVE=1`.
 
 use crate::common;
 
@@ -160,8 +161,11 @@ fn replace_value(rng: &mut Rng, src: &str) -> String {
     lines.join("\n") + "\n"
 }
 
+/// `FUZZ_ITERATIONS`, else 2,500 with `XTASK_EXHAUSTIVE=1` (.ci/run) and a sample of 500 without.
 fn iterations() -> usize {
-    std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_500)
+    let all = 2_500;
+    let default = if common::exhaustive() { all } else { 500 };
+    std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn seed() -> u64 {
@@ -269,6 +273,7 @@ fn mutated_stacks_never_panic_and_valid_ones_pass_check_after_gen() {
         })
         .collect();
     let (mut gen_ok, mut gen_refused) = (0, 0);
+    common::sampled("mutations", iterations(), 2_500);
     for i in 0..iterations() {
         let base = &bases[i % bases.len()];
         let src = mutate(&mut rng, base);

@@ -4,7 +4,7 @@
 //!
 //! Snapshots keep the file names of that layout, `tests/snapshots/<module>__<name>.snap`: use
 //! [`assert_snapshot!`] (below), never `insta::assert_snapshot!` directly (insta would name the
-//! file `it__<module>__<name>.snap`; `common::tests::snapshots_use_the_module_names` checks it).
+//! file `it__<module>__<name>.snap`; `every_snapshot_is_named_after_its_module` checks it).
 
 /// `insta::assert_snapshot!(name, value)` with the snapshot file
 /// `tests/snapshots/<module>__<name>.snap`, `<module>` being the calling module of this binary.
@@ -46,3 +46,20 @@ mod verify;
 mod verify_live;
 mod verify_tftest;
 mod workflows;
+
+/// Every snapshot goes through [`assert_snapshot!`], so that its file keeps its name.
+#[test]
+fn every_snapshot_is_named_after_its_module() {
+    let root = common::repo_root();
+    for entry in walkdir::WalkDir::new(root.join("tests/it")).sort_by_file_name() {
+        let path = entry.unwrap().into_path();
+        if path.extension().is_some_and(|x| x == "rs") && !path.ends_with("tests/it/main.rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains(concat!("insta::", "assert_snapshot!")), "{}: use the binary's assert_snapshot! (tests/it/main.rs)", path.display());
+        }
+    }
+    for entry in std::fs::read_dir(root.join("tests/snapshots")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with("it__"), "tests/snapshots/{name}: written by insta::assert_snapshot!; use the binary's assert_snapshot!");
+    }
+}

@@ -62,7 +62,7 @@ fn schema_checker() -> Option<PathBuf> {
     if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") && !on_github {
         panic!("{} is required (REQUIRE_VALIDATORS=1) but missing", path.display());
     }
-    eprintln!("SKIPPED: {} is missing; the provider schema check did not run", path.display());
+    common::skipped(&format!("{} is missing; the provider schema check did not run", path.display()));
     None
 }
 
@@ -274,56 +274,6 @@ fn a_secret_named_like_a_root_variable_is_an_error() {
     assert!(format!("{err:#}").contains("the secret from LOKI_URL would be the Terraform variable `loki_url`"), "{err:#}");
 }
 
-/// Drops every top-level block that starts with one of `heads` (up to its closing `}` line).
-fn drop_blocks(src: &str, heads: &[&str]) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in src.lines() {
-        if !skipping && heads.iter().any(|h| line.starts_with(h)) {
-            skipping = true;
-        }
-        if skipping {
-            if line == "}" || (line == "  }" && heads.iter().any(|h| h.starts_with("  "))) {
-                skipping = false;
-            }
-            continue;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
-/// The generated Terraform with the bpg/proxmox provider taken out, so that real Terraform can
-/// evaluate everything else offline: variables and their validations, the for_each over secrets,
-/// the file hashes, preconditions and the module wiring. Each Proxmox resource is replaced by
-/// what the rest reads from it.
-fn without_provider(tf_dir: &Path) {
-    for entry in walkdir::WalkDir::new(tf_dir).into_iter().map(|e| e.unwrap()).filter(|e| e.path().extension().is_some_and(|x| x == "tf")) {
-        let path = entry.path();
-        let mut src = std::fs::read_to_string(path).unwrap();
-        if path.ends_with("versions.tf") {
-            src = drop_blocks(&src, &["  required_providers {"]);
-        }
-        src = drop_blocks(&src, &["provider \"proxmox\"", "resource \"proxmox_"]);
-        src = src.lines().filter(|l| !l.trim_start().starts_with("depends_on = [proxmox_")).map(|l| format!("{l}\n")).collect();
-        while let Some(start) = src.find("proxmox_download_file.cloud_image[") {
-            let end = start + src[start..].find("].id").unwrap() + 4;
-            src.replace_range(start..end, "\"local:import/stub.qcow2\"");
-        }
-        src = src
-            .replace("proxmox_virtual_environment_vm.this.network_device[0].mac_address", "terraform_data.vm_stub.id")
-            .replace("proxmox_virtual_environment_vm.this.vm_id", "terraform_data.vm_stub.output")
-            .replace("proxmox_virtual_environment_vm.this.name", "var.name")
-            .replace("proxmox_virtual_environment_vm.this.node_name", "var.node_name");
-        if path.ends_with("modules/vm/main.tf") {
-            src.push_str("\nresource \"terraform_data\" \"vm_stub\" {\n  input = var.vm_id\n}\n");
-        }
-        assert!(!src.contains("proxmox_"), "{}: still refers to the provider", path.display());
-        std::fs::write(path, src).unwrap();
-    }
-}
-
 #[test]
 fn terraform_plans_every_root_once_the_provider_is_stubbed() {
     let Some(tf) = validator("terraform") else { return };
@@ -350,7 +300,7 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
     }
     std::fs::create_dir_all(repo.join(".secrets")).unwrap();
     std::fs::write(repo.join(&stack.tls.leaf_key), "tls-key-very-secret").unwrap();
-    without_provider(&repo.join("generated/terraform"));
+    common::stub_provider(&repo.join("generated/terraform"), common::Provisioners::Keep);
     for env in terraform::environments(stack) {
         let root = repo.join("generated/terraform/environments").join(&env);
         let run = |args: &[&str]| {

@@ -52,7 +52,7 @@ fn schemas() -> Option<PathBuf> {
     if std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") {
         panic!("the Traefik schemas are required (REQUIRE_VALIDATORS=1) but missing from {}", dir.display());
     }
-    eprintln!("SKIPPED: the Traefik schemas are not in {}; this check did not run", dir.display());
+    common::skipped(&format!("the Traefik schemas are not in {}; this check did not run", dir.display()));
     None
 }
 

@@ -2,6 +2,10 @@
 //! and the real validators.
 #![allow(dead_code)]
 
+mod provider_stub;
+
+pub use provider_stub::{Provisioners, stub_provider};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -130,8 +134,35 @@ pub fn validator(name: &str) -> Option<PathBuf> {
     if required {
         panic!("{name} is required (REQUIRE_VALIDATORS=1) but not installed: run ../shared/tools/install-validators.sh");
     }
-    eprintln!("SKIPPED: {name} is not installed; this check did not run (set REQUIRE_VALIDATORS=1 to make it fail)");
+    skipped(&format!("{name} is not installed; this check did not run (set REQUIRE_VALIDATORS=1 to make it fail)"));
     None
+}
+
+/// One line on the test process's real stderr, past the harness's capture: `cargo test` shows
+/// it even when the test passes (the harness shows `eprintln!` output only for a failure).
+pub fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A check that did not run, said where `cargo test` shows it: `SKIPPED: <test>: <why>`.
+pub fn skipped(why: &str) {
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    say(&format!("SKIPPED: {test}: {why}"));
+}
+
+/// Whether the exhaustive loops run in full: `XTASK_EXHAUSTIVE=1` (set by .ci/run). Without it
+/// they run a bounded sample and say so ([`sampled`]).
+pub fn exhaustive() -> bool {
+    std::env::var("XTASK_EXHAUSTIVE").as_deref() == Ok("1")
+}
+
+/// Says that a loop ran `ran` of its `all` cases, where `cargo test` shows it.
+pub fn sampled(what: &str, ran: usize, all: usize) {
+    if ran < all {
+        let test = std::thread::current().name().unwrap_or("a test").to_string();
+        say(&format!("SAMPLED: {test}: {what}: {ran} of {all} (XTASK_EXHAUSTIVE=1 runs them all, as .ci/run does)"));
+    }
 }
 
 /// Writes a rendered tree into a fresh directory, for validators that read files.

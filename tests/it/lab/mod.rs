@@ -53,7 +53,7 @@ pub fn skip(why: &str) {
     if required() {
         panic!("{why} (required: REQUIRE_VALIDATORS=1); run .github/scripts/install-runtimes.sh");
     }
-    eprintln!("SKIPPED: {why}; this live check did not run (set REQUIRE_VALIDATORS=1 to make it fail)");
+    crate::common::skipped(&format!("{why}; this live check did not run (set REQUIRE_VALIDATORS=1 to make it fail)"));
 }
 
 /// A runtime binary: from PATH, or from /opt/runtimes/bin. None (after [`skip`]) when missing.
