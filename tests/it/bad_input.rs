@@ -23,7 +23,10 @@ fn edit(edits: &[(&str, &str)]) -> String {
 fn report(src: &str) -> String {
     match stack::from_str("stack.toml", src) {
         Ok(_) => panic!("the stack was accepted"),
-        Err(report) => report.to_string(),
+        Err(report) => {
+            common::record_rules(&report);
+            report.to_string()
+        }
     }
 }
 

@@ -317,7 +317,8 @@ fn the_agent_removal_script_passes_shellcheck() {
 // The stub (common::stub_provider, as in tests/it/terraform.rs) removes the provider's resources,
 // stands `terraform_data.vm_stub` for each VM (its id for the MAC address, which changes when it
 // is replaced), and drops provisioners and connections so that an offline apply can make
-// a state. What it can tell: which deliveries (agents, secrets, compose) a change makes Terraform run again.
+// a state. What it can tell: which deliveries (agents, secrets, compose) a change makes Terraform
+// run again.
 
 /// A lab directory whose generated/ is `tree` with the provider stubbed (the state survives).
 fn put_tree(repo: &std::path::Path, tree: &Tree) {

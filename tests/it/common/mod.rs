@@ -181,3 +181,14 @@ pub fn run_ok(cmd: &mut Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
     assert!(out.status.success(), "{what} failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
 }
+
+/// With `XTASK_RULES_HIT=<file>` (set by bad_corpus.rs's rule-coverage check when it runs the
+/// cases of bad_input.rs), appends the rule id (`file:line`) of each problem of `report` to it.
+pub fn record_rules(report: &xtask::stack::diag::Report) {
+    use std::io::Write;
+    if let Some(path) = std::env::var_os("XTASK_RULES_HIT") {
+        let ids: String = report.lines.iter().map(|(_, _, p)| format!("{}:{}\n", p.rule.file().replace('\\', "/"), p.rule.line())).collect();
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+        file.write_all(ids.as_bytes()).unwrap();
+    }
+}
