@@ -90,17 +90,6 @@ fn corpus() {
     }
 }
 
-/// The conversion from whole files: each case gives the bytes of its former file.
-#[test]
-fn the_cases_are_the_former_files() {
-    let cases = cases();
-    assert_eq!(cases.len(), 111);
-    for case in cases {
-        let file = std::fs::read_to_string(common::repo_root().join(format!("tests/bad/corpus/{}.toml", case.name))).unwrap();
-        assert!(source(&case) == file, "{}: not the text of the former file", case.name);
-    }
-}
-
 #[test]
 fn the_corpus_is_large_enough_and_named_in_order() {
     let names: Vec<String> = cases().into_iter().map(|c| c.name).collect();
