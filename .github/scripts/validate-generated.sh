@@ -71,6 +71,6 @@ fi
 step "yamllint: generated/ and .github/"
 yamllint --strict -c .yamllint.yml "$G" .github
 # actionlint runs in its own job (the real binary, which reads .github/actionlint.yaml) and in
-# tests/workflows.rs.
+# tests/it/workflows.rs.
 echo
 echo "validate-generated: every check passed"

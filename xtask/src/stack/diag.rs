@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::panic::Location;
 
 /// What kind of problem it is: the code that reacts to earlier problems reads this, never the
 /// message text.
@@ -24,7 +25,7 @@ pub enum Kind {
 }
 
 /// One thing wrong with the input, located by its dotted key (and, when known, a byte span).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct Problem {
     /// Dotted key, e.g. `vms.prod-alloc-ia.ip`; empty for a problem of the whole file.
     pub key: String,
@@ -33,11 +34,23 @@ pub struct Problem {
     /// Byte span in the source, when the parser knows it better than the key does.
     pub span: Option<Range<usize>>,
     pub kind: Kind,
+    /// The rule that found it: the source line that made the problem (`Problems::add` and its
+    /// kin are `#[track_caller]`). Tests use it to check that every rule has a case; it is not
+    /// part of what is shown, nor of equality.
+    pub rule: &'static Location<'static>,
+}
+
+/// Two problems are the same when the operator sees the same thing, whichever rule found them.
+impl PartialEq for Problem {
+    fn eq(&self, other: &Problem) -> bool {
+        (&self.key, &self.message, &self.hint, &self.span, &self.kind) == (&other.key, &other.message, &other.hint, &other.span, &other.kind)
+    }
 }
 
 impl Problem {
+    #[track_caller]
     pub fn new(key: impl Into<String>, message: impl Into<String>) -> Problem {
-        Problem { key: key.into(), message: message.into(), hint: None, span: None, kind: Kind::Rule }
+        Problem { key: key.into(), message: message.into(), hint: None, span: None, kind: Kind::Rule, rule: Location::caller() }
     }
 
     pub fn kind(mut self, kind: Kind) -> Problem {
@@ -66,6 +79,7 @@ impl Problems {
     }
 
     /// Shorthand for the common case of a key and a message with a hint.
+    #[track_caller]
     pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>, hint: &str) {
         let problem = Problem::new(key, message);
         self.push(if hint.is_empty() { problem } else { problem.hint(hint) });
@@ -73,6 +87,7 @@ impl Problems {
 
     /// Like [`Problems::add`], for a missing key or section (a misspelt section's echoes are
     /// recognised by it).
+    #[track_caller]
     pub fn add_missing(&mut self, key: impl Into<String>, message: impl Into<String>, hint: &str) {
         self.push(Problem::new(key, message).hint(hint).kind(Kind::Missing));
     }

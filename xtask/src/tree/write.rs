@@ -38,7 +38,7 @@ pub struct Summary {
     pub kept_edited: Vec<String>,
 }
 
-/// How gen puts bytes on disk: the seam of the fault tests (tests/faults.rs).
+/// How gen puts bytes on disk: the seam of the fault tests (tests/it/faults.rs).
 pub trait Writer {
     /// Puts `contents` at `path` (whose directory exists) so that no reader sees half a file.
     fn put(&mut self, path: &Path, contents: &[u8]) -> io::Result<()>;

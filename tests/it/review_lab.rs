@@ -1,0 +1,278 @@
+//! The first section of the pull-request summary, "To approve on purpose": one test per kind of
+//! change an operator must see in the first lines (TLS and URL schemes, CA, leaf, firewall,
+//! targets and derived figures, memory budget, agents, secrets folder, Proxmox, HA per VM).
+
+use crate::common;
+
+use std::fs;
+
+use common::{render, repo_copy, repo_root, text, xtask};
+use xtask::review::summarize;
+use xtask::stack::Stack;
+
+fn example_src() -> String {
+    fs::read_to_string(repo_root().join("stack.toml")).unwrap()
+}
+
+/// The stack with its committed certificates, as `cargo xtask diff` loads it.
+fn parse(src: &str) -> Stack {
+    common::project().parse("stack.toml", src.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn edit(src: &str, from: &str, to: &str) -> String {
+    assert!(src.contains(from), "the example no longer contains {from:?}");
+    src.replacen(from, to, 1)
+}
+
+fn summary_of(old: &Stack, new: &Stack) -> String {
+    summarize(old, new, &render(old), &render(new))
+}
+
+fn summary(old_src: &str, new_src: &str) -> String {
+    summary_of(&parse(old_src), &parse(new_src))
+}
+
+/// The lines of the first section, which must be "To approve on purpose", right after the title.
+fn first_section(out: &str) -> Vec<String> {
+    let body = out.strip_prefix("## Stack changes\n\n### To approve on purpose\n\n").unwrap_or_else(|| panic!("not the first section:\n{out}"));
+    body.lines().take_while(|l| l.starts_with("- ")).map(|l| l[2..].to_string()).collect()
+}
+
+fn assert_first(out: &str, needle: &str) {
+    let lines = first_section(out);
+    assert!(lines.iter().any(|l| l.contains(needle)), "{needle:?} not in the first section:\n{out}");
+}
+
+#[test]
+fn no_change_has_no_approval_section() {
+    let src = example_src();
+    assert!(!summary(&src, &src).contains("To approve on purpose"));
+}
+
+#[test]
+fn tls_off_names_the_scheme_port_443_and_routes_as_http() {
+    let old = example_src();
+    let new = edit(&old, "[tls]\nenabled = true", "[tls]\nenabled = false");
+    let out = summary(&old, &new);
+    assert_first(&out, "**TLS on → off**: every URL goes from `https://` to `http://`");
+    assert_first(&out, "**firewall closed** on `pve-mon`: tcp 443 from 192.168.1.0/24 (was Traefik (the routed services) from the LAN)");
+    assert!(!out.contains("No change to VMs"), "{out}");
+    // A route added while TLS is off is shown with the scheme clients will use.
+    let wiki = format!("{new}\n[routes.wiki]\nvm = \"prod-blog-the\"\nport = 8080\n");
+    let out = summary(&new, &wiki);
+    assert!(out.contains("- added `http://wiki.home.lan` → http://192.168.1.103:8080"), "{out}");
+}
+
+#[test]
+fn a_replaced_ca_and_a_reissued_leaf() {
+    let src = example_src();
+    let old = parse(&src);
+    let mut new = parse(&src);
+    let now = xtask::certs_cmd::now();
+    let ca = xtask::tls::new_ca("home.lan", now).unwrap();
+    let leaf = xtask::tls::issue_leaf(&ca.cert_pem, &ca.key_pem, &xtask::tls::wanted_names(&new), now, 397).unwrap();
+    new.tls.certs.ca = Some(ca.cert_pem.clone());
+    new.tls.certs.leaf = Some(leaf.cert_pem);
+    let out = summary_of(&old, &new);
+    assert_first(&out, "**CA replaced** (`infrastructure/tls/ca.crt`): every device must import the new CA");
+    assert_first(&out, "**leaf certificate reissued** (`infrastructure/tls/leaf.crt`, 4 name(s)): apply `monitoring`");
+    // A new leaf alone: devices need nothing.
+    let mut renewed = parse(&src);
+    renewed.tls.certs.leaf = Some(xtask::tls::issue_leaf(&ca.cert_pem, &ca.key_pem, &xtask::tls::wanted_names(&old), now, 397).unwrap().cert_pem);
+    let out = summary_of(&old, &renewed);
+    assert_first(&out, "leaf certificate reissued");
+    assert!(!out.contains("CA replaced"), "{out}");
+}
+
+#[test]
+fn firewall_rules_opened_and_closed_name_vm_port_and_source() {
+    let old = example_src();
+    let new = edit(&old, "admin_cidr = \"192.168.1.0/24\"", "admin_cidr = \"192.168.1.0/28\"");
+    let out = summary(&old, &new);
+    assert_first(&out, "**firewall opened** on `prod-blog-the`: tcp 22 from 192.168.1.0/28 (SSH from the admin network)");
+    assert_first(&out, "**firewall closed** on `prod-blog-the`: tcp 22 from 192.168.1.0/24 (was SSH from the admin network)");
+    let routed = format!("{old}\n[routes.wiki]\nvm = \"prod-blog-the\"\nport = 8080\n");
+    assert_first(&summary(&old, &routed), "**firewall opened** on `prod-blog-the`: tcp 8080 from 192.168.1.51 (route wiki.home.lan from Traefik");
+}
+
+#[test]
+fn relaxed_targets_and_derived_figures_are_shown_before_and_after() {
+    let old = example_src();
+    let new = edit(&old, "failure_detection_seconds = 120", "failure_detection_seconds = 600");
+    assert_first(&summary(&old, &new), "**targets**: failure detection target 120 s → 600 s");
+    let slow = edit(&new, "instance_down_for_seconds = 30", "instance_down_for_seconds = 400");
+    let out = summary(&new, &slow);
+    assert_first(&out, "InstanceDown `for` 30 s → 400 s");
+    assert_first(&out, "**derived figures**: alert worst-case detection ");
+    let kept = edit(&old, "retention_days = 7\nhost_port", "retention_days = 14\nhost_port");
+    assert_first(&summary(&old, &kept), "Loki retention 7 days → 14 days");
+}
+
+#[test]
+fn the_memory_budget_before_and_after() {
+    let old = example_src();
+    let new = edit(&old, "memory_limit_mb = 768", "memory_limit_mb = 640");
+    assert_first(&summary(&old, &new), "**memory budget** of `pve-mon`: container limits 3200 MB → 3072 MB");
+}
+
+#[test]
+fn agents_changed() {
+    let old = example_src();
+    let new = edit(&old, "default_agent = \"promtail\"", "default_agent = \"alloy\"");
+    let out = summary(&old, &new);
+    assert_first(
+        &out,
+        "**log agents**: `prod-alloc-budget` promtail → alloy, `prod-alloc-ia` promtail → alloy, `prod-blog-the` promtail → alloy (a new agent: install-agent.sh runs over SSH and removes the other one;",
+    );
+    let none = summary(&old, &edit(&old, "default_agent = \"promtail\"", "default_agent = \"none\""));
+    assert_first(&none, "`none`: the agent is removed over SSH where stack.toml authorizes a key, else left running)");
+    assert_first(&out, "**log agent versions**: default agent promtail → alloy");
+}
+
+#[test]
+fn the_secrets_folder() {
+    let old = example_src();
+    let new = edit(&old, "secrets_dir = \"/etc/monitoring-secrets\"", "secrets_dir = \"/srv/secrets\"");
+    assert_first(&summary(&old, &new), "**secrets folder** on `pve-mon`: `/etc/monitoring-secrets` → `/srv/secrets`");
+}
+
+#[test]
+fn the_proxmox_connection() {
+    let old = example_src();
+    let new = edit(
+        &edit(&edit(&old, "endpoint = \"https://192.168.1.10:8006/\"", "endpoint = \"https://192.168.1.11:8006/\""), "node = \"pve\"", "node = \"pve2\""),
+        "snippets_datastore = \"local\"",
+        "snippets_datastore = \"nfs\"",
+    );
+    let out = summary(&old, &new);
+    assert_first(
+        &out,
+        "**Proxmox**: endpoint `https://192.168.1.10:8006/` → `https://192.168.1.11:8006/`; node `pve` → `pve2`; snippets datastore `local` → `nfs`",
+    );
+}
+
+/// The example as a three-node cluster, with HA on `prod-alloc-ia` when `ha`.
+fn cluster(ha: &str) -> String {
+    let s = edit(&example_src(), "node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve3\"]\n");
+    edit(&s, "disk_gb = 40\n", &format!("disk_gb = 40\n{ha}"))
+}
+
+#[test]
+fn ha_on_off_and_its_nodes_per_vm() {
+    let on = summary(&cluster(""), &cluster("ha = true\n"));
+    assert_first(
+        &on,
+        "**HA** (Proxmox HA manager; the VMs themselves are untouched, each needs its disks on shared storage to fail over): `prod-alloc-ia` off → on (nodes `pve`, `pve2`, `pve3`)",
+    );
+    assert!(on.contains("HA on (nodes `pve`, `pve2`, `pve3`): Terraform creates its HA resource and rule; the VM itself is untouched"), "{on}");
+    let off = summary(&cluster("ha = true\n"), &cluster(""));
+    assert_first(&off, "`prod-alloc-ia` on → off (the VM leaves HA and runs on)");
+    let nodes = summary(&cluster("ha = true\n"), &cluster("ha = true\nha_nodes = [\"pve\", \"pve2\"]\n"));
+    assert_first(&nodes, "`prod-alloc-ia` nodes `pve`, `pve2`, `pve3` → `pve`, `pve2`");
+    let listed = summary(&example_src(), &cluster(""));
+    assert_first(&listed, "**Proxmox**: cluster nodes not listed → `pve`, `pve2`, `pve3`");
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+#[test]
+fn the_command_puts_tls_off_in_its_first_lines() {
+    let root = repo_copy("review-lab-diff");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    let src = fs::read_to_string(root.join("stack.toml")).unwrap();
+    fs::write(root.join("stack.toml"), edit(&src, "[tls]\nenabled = true", "[tls]\nenabled = false")).unwrap();
+    let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: Vec<&str> = stdout.lines().take(6).collect();
+    assert_eq!(first[..4], ["## Stack changes", "", "### To approve on purpose", ""], "{stdout}");
+    assert!(first[4].starts_with("- **TLS on → off**: every URL goes from `https://` to `http://`"), "{stdout}");
+    assert!(stdout.contains("- **firewall closed** on `pve-mon`: tcp 443 from 192.168.1.0/24"), "{stdout}");
+    assert!(!stdout.contains("No change to VMs"), "{stdout}");
+}
+
+/// The example with `tables` after its `[services.prometheus]`.
+fn with_remote_write(tables: &str) -> String {
+    edit(&example_src(), "memory_reservation_mb = 512\n\n[services.grafana]", &format!("memory_reservation_mb = 512\n\n{tables}\n[services.grafana]"))
+}
+
+const MIMIR: &str = "[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/api/v1/push\"\nusername = \"lab\"\npassword = { env = \"MIMIR_PASSWORD\" }\ndrop_series = [\"go_gc_.*\"]\n";
+const VICTORIA: &str =
+    "[[services.prometheus.remote_write]]\nname = \"victoria\"\nurl = \"https://vm.home.lan/api/v1/write\"\nbearer_token = { env = \"VM_TOKEN\" }\n";
+
+#[test]
+fn remote_write_endpoints_added_and_removed_are_announced_with_what_stays_behind() {
+    let none = example_src();
+    let one = with_remote_write(MIMIR);
+    let out = summary(&none, &one);
+    assert_first(
+        &out,
+        "**remote write added**: `mimir` → `https://mimir.home.lan/api/v1/push` (basic auth as `lab`, password from `MIMIR_PASSWORD`; 1 series pattern(s) dropped; queue up to 15 MB): Prometheus sends every sample it keeps there from now on",
+    );
+    assert_first(&out, "remote write (queues and series cache, inside Prometheus's limit) 0 MB → 271 MB");
+    let two = with_remote_write(&format!("{MIMIR}\n{VICTORIA}"));
+    let out = summary(&one, &two);
+    assert_first(&out, "**remote write added**: `victoria` → `https://vm.home.lan/api/v1/write` (bearer token from `VM_TOKEN`;");
+    assert!(!out.contains("remote write added**: `mimir`"), "an unchanged endpoint is not announced:\n{out}");
+    let out = summary(&two, &none);
+    assert_first(
+        &out,
+        "**remote write removed**: `victoria` (`https://vm.home.lan/api/v1/write`): Prometheus stops sending to it; what it already received stays there; its secret file `/etc/monitoring-secrets/remote_write_victoria_token` stays on the VM until you delete it",
+    );
+    assert_first(&out, "**remote write removed**: `mimir`");
+}
+
+#[test]
+fn a_changed_remote_write_endpoint_says_before_and_after() {
+    let old = with_remote_write(MIMIR);
+    let new = edit(
+        &old,
+        "drop_series = [\"go_gc_.*\"]\n",
+        "drop_series = [\"go_gc_.*\", \"process_.*\"]\n\n[services.prometheus.remote_write.queue]\nmax_shards = 20\n",
+    );
+    let out = summary(&old, &new);
+    assert_first(
+        &out,
+        "**remote write** `mimir`: dropped series `go_gc_.*` → `go_gc_.*`, `process_.*`; queue 10 shards × 5000 (+1000 per send), 15 MB → 20 shards × 5000 (+1000 per send), 30 MB",
+    );
+}
+
+/// The example with Loki on a bucket from `from`.
+fn on_s3(src: &str, bucket: &str, from: &str) -> String {
+    edit(
+        src,
+        "memory_reservation_mb = 160\n",
+        &format!(
+            "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"s3.home.lan:9000\"\nbucket = \"{bucket}\"\nregion = \"us-east-1\"\nfrom = \"{from}\"\n"
+        ),
+    )
+}
+
+#[test]
+fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
+    let old = example_src();
+    let s3 = on_s3(&old, "loki", "2027-06-01");
+    assert_first(
+        &summary(&old, &s3),
+        "**Loki storage filesystem → s3** (bucket `loki` at `s3.home.lan:9000`): from 2027-06-01 (00:00 UTC) new logs go to the bucket; the logs before stay on `pve-mon`'s disk and are read from there until they are 7 days old (retention), then deleted; the keys come from `LOKI_S3_ACCESS_KEY_ID` and `LOKI_S3_SECRET_ACCESS_KEY` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
+    );
+    assert_first(
+        &summary(&s3, &old),
+        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day",
+    );
+    assert_first(&summary(&s3, &on_s3(&old, "loki", "2027-07-01")), "**Loki's bucket period moved** 2027-06-01 → 2027-07-01");
+    assert_first(
+        &summary(&s3, &on_s3(&old, "loki-2", "2027-06-01")),
+        "**Loki's bucket changed** `loki` at `s3.home.lan:9000` → `loki-2` at `s3.home.lan:9000`: Loki reads every day since 2027-06-01 from the new bucket only",
+    );
+}
