@@ -524,7 +524,7 @@ fn remote_write(tables: &str) -> String {
 }
 
 fn check_remote_write(name: &str, tables: &str) {
-    insta::assert_snapshot!(name, report(&remote_write(tables)));
+    assert_snapshot!(name, report(&remote_write(tables)));
 }
 
 #[test]
@@ -642,17 +642,17 @@ fn loki_unknown_storage_and_a_section_without_s3() {
 
 #[test]
 fn loki_s3_missing_keys() {
-    insta::assert_snapshot!("loki_s3_missing_keys", s3_report("access_key_id = { env = \"LOKI_S3_ACCESS_KEY_ID\" }\n"));
+    assert_snapshot!("loki_s3_missing_keys", s3_report("access_key_id = { env = \"LOKI_S3_ACCESS_KEY_ID\" }\n"));
 }
 
 #[test]
 fn loki_s3_plain_http_endpoint_is_refused_unless_insecure() {
     let http = S3.replace("\"s3.nas.lan:9000\"", "\"http://s3.nas.lan:9000\"");
-    insta::assert_snapshot!("loki_s3_http_endpoint", s3_report(&http));
+    assert_snapshot!("loki_s3_http_endpoint", s3_report(&http));
     // Even with insecure = true the scheme is not written: Loki adds it.
-    insta::assert_snapshot!("loki_s3_http_endpoint_insecure", s3_report(&format!("{http}insecure = true\n")));
-    insta::assert_snapshot!("loki_s3_https_scheme", s3_report(&S3.replace("\"s3.nas.lan:9000\"", "\"https://s3.nas.lan:9000/\"")));
-    insta::assert_snapshot!(
+    assert_snapshot!("loki_s3_http_endpoint_insecure", s3_report(&format!("{http}insecure = true\n")));
+    assert_snapshot!("loki_s3_https_scheme", s3_report(&S3.replace("\"s3.nas.lan:9000\"", "\"https://s3.nas.lan:9000/\"")));
+    assert_snapshot!(
         "loki_s3_bad_endpoint_and_bucket",
         s3_report(&S3.replace("\"s3.nas.lan:9000\"", "\"s3.nas.lan:99999/x\"").replace("\"loki\"", "\"Loki_Logs\""))
     );
@@ -663,19 +663,19 @@ fn loki_s3_plain_http_endpoint_is_refused_unless_insecure() {
 #[test]
 fn loki_s3_literal_key_instead_of_a_reference() {
     let literal = S3.replace("{ env = \"LOKI_S3_SECRET_ACCESS_KEY\" }", "\"wJalrXUtnFEMI/K7MDENG\"");
-    insta::assert_snapshot!("loki_s3_literal_key", s3_report(&literal));
+    assert_snapshot!("loki_s3_literal_key", s3_report(&literal));
 }
 
 #[test]
 fn loki_s3_bad_dates() {
-    insta::assert_snapshot!("loki_s3_bad_date", s3_report(&S3.replace("2027-06-01", "2027-02-30")));
-    insta::assert_snapshot!("loki_s3_date_before_the_disk_period", s3_report(&S3.replace("2027-06-01", "2023-01-01")));
+    assert_snapshot!("loki_s3_bad_date", s3_report(&S3.replace("2027-06-01", "2027-02-30")));
+    assert_snapshot!("loki_s3_date_before_the_disk_period", s3_report(&S3.replace("2027-06-01", "2023-01-01")));
 }
 
 #[test]
 fn loki_s3_caches_must_fit_in_its_memory_limit() {
     let src = with_s3(S3).replace("memory_limit_mb = 768\nmemory_reservation_mb = 160", "memory_limit_mb = 512\nmemory_reservation_mb = 160");
-    insta::assert_snapshot!("loki_s3_caches_do_not_fit", report(&src));
+    assert_snapshot!("loki_s3_caches_do_not_fit", report(&src));
 }
 
 /// The day-2 guard against what gen last wrote, at an injected date.
@@ -696,10 +696,10 @@ fn loki_s3_period_must_begin_after_today_when_it_is_introduced() {
     // Introduced on the day before: accepted.
     guarded(&src, "2027-05-31", &[DISK]).unwrap();
     // Introduced on its first day or later: refused.
-    insta::assert_snapshot!("loki_s3_period_not_in_the_future", guarded(&src, "2027-06-01", &[DISK]).unwrap_err());
+    assert_snapshot!("loki_s3_period_not_in_the_future", guarded(&src, "2027-06-01", &[DISK]).unwrap_err());
     // With no Loki config under generated/ (none yet, or deleted), the hint says how gen sees
     // a period it wrote before.
-    insta::assert_snapshot!("loki_s3_period_not_in_the_future_no_config", guarded(&src, "2027-06-02", &[]).unwrap_err());
+    assert_snapshot!("loki_s3_period_not_in_the_future_no_config", guarded(&src, "2027-06-02", &[]).unwrap_err());
     // Written by an earlier gen, it is no longer new: past its first day it stays accepted, so
     // the output depends on stack.toml alone once the period is written.
     guarded(&src, "2030-01-01", &[DISK, BUCKET]).unwrap();
@@ -708,9 +708,9 @@ fn loki_s3_period_must_begin_after_today_when_it_is_introduced() {
 #[test]
 fn loki_s3_a_period_that_has_begun_is_never_rewritten() {
     let moved = with_s3(&S3.replace("2027-06-01", "2027-07-01"));
-    insta::assert_snapshot!("loki_s3_begun_period_moved", guarded(&moved, "2027-06-15", &[DISK, BUCKET]).unwrap_err());
+    assert_snapshot!("loki_s3_begun_period_moved", guarded(&moved, "2027-06-15", &[DISK, BUCKET]).unwrap_err());
     // Back to the disk (storage and section removed) after the bucket's period began.
-    insta::assert_snapshot!("loki_s3_begun_period_removed", guarded(&base(), "2027-06-15", &[DISK, BUCKET]).unwrap_err());
+    assert_snapshot!("loki_s3_begun_period_removed", guarded(&base(), "2027-06-15", &[DISK, BUCKET]).unwrap_err());
     // Only storage = "filesystem" with the section gone, before the period began: nothing was
     // stored under it, so the edit is accepted; so is moving it to another future day.
     guarded(&base(), "2027-05-31", &[DISK, BUCKET]).unwrap();
