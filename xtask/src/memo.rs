@@ -7,7 +7,11 @@
 //! Cargo.toml files, Cargo.lock, the compiler's version), the stack file's name and bytes, every
 //! file of the templates folder (path and bytes, as the renderer serves them), and the
 //! committed certificates the render copies (or their absence). Rendering reads nothing else:
-//! no clock, no environment variable, no other file.
+//! no clock, no environment variable, no other file. Validation reads two more things, neither
+//! of which the key needs: the certificates (read into the `Stack` while validating, hashed here
+//! from it) and, for the day-2 guard of Loki's schema periods, today's date and generated/'s Loki
+//! config, which only add problems and never change the `Stack` (a test in loki_storage.rs);
+//! check validates, guard included, before it looks at the memo, so a hit never skips a refusal.
 
 use std::path::Path;
 

@@ -317,4 +317,19 @@ mod tests {
         assert_eq!(got.iter().map(|p| (p.from.as_str(), p.object_store.as_str())).collect::<Vec<_>>(), [("2024-04-01", "filesystem"), ("2027-06-01", "s3")]);
         assert!(periods_of_config("not: [yaml").is_empty());
     }
+
+    /// The render memo's key hashes the stack file, the certificates and the templates, not
+    /// generated/'s Loki config nor the date: that holds only while the guard adds problems and
+    /// never changes the model (memo.rs, "Rendering reads nothing else").
+    #[test]
+    fn the_guard_never_changes_the_model_the_render_reads() {
+        let src = include_str!("../../../tests/stacks/scale-lab/stack.toml");
+        let model = |before: Option<&Before>| serde_json::to_string(&crate::stack::from_str_before("stack.toml", src, before).unwrap()).unwrap();
+        let plain = model(None);
+        let disk = SchemaPeriod { from: FILESYSTEM_FROM.to_string(), object_store: "filesystem".to_string() };
+        let bucket = SchemaPeriod { from: "2029-01-01".to_string(), object_store: "s3".to_string() };
+        for periods in [vec![], vec![disk.clone()], vec![disk, bucket]] {
+            assert_eq!(model(Some(&Before { today: "2026-12-02".to_string(), periods })), plain);
+        }
+    }
 }

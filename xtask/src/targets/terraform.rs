@@ -19,10 +19,12 @@ use firewall::Rule;
 pub const MONITORING: &str = "monitoring";
 
 /// The files of each module: `(module, templates, static files)`. A template renders from the
-/// same path plus `.j2` (only the provider constraint varies); a static file is copied as it is.
+/// same path plus `.j2` (the provider constraint, and lines that only some stacks need); a static
+/// file is copied as it is.
 const MODULES: &[(&str, &[&str], &[&str])] = &[
     ("vm", &["versions.tf", "README.md"], &["main.tf", "variables.tf", "outputs.tf"]),
-    // main.tf, variables.tf and README.md take Prometheus's secret files only with remote write.
+    // monitoring-stack's main.tf, variables.tf and README.md take Prometheus's secret files only
+    // with remote write, and Loki's S3 keys (loki.env) only with `storage = "s3"`.
     ("monitoring-stack", &["versions.tf", "main.tf", "variables.tf", "README.md"], &["outputs.tf"]),
 ];
 const ROOT_FILES: &[&str] = &["versions.tf", "main.tf", "variables.tf", "outputs.tf", "terraform.tfvars"];
@@ -154,8 +156,6 @@ struct VmCtx<'a> {
 struct HaCtx {
     /// `<name>-<vm_id>`: see `_ha.tf.j2`.
     key: String,
-    /// Spaces that align `=` after the quoted name in the for_each maps, as fmt does.
-    pad: String,
     /// The module output, so the HA resource is created after the VM and destroyed before it.
     vm_id: String,
     nodes: Vec<String>,
@@ -196,13 +196,11 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
         })
         .collect();
     let ha_key = |vm: &Vm| format!("{}-{}", vm.name, vm.vm_id);
-    let ha_width = vms.iter().filter(|vm| !vm.ha_nodes.is_empty()).map(|vm| ha_key(vm).len()).max().unwrap_or(0);
     let ha: Vec<HaCtx> = vms
         .iter()
         .filter(|vm| !vm.ha_nodes.is_empty())
         .map(|vm| HaCtx {
             key: ha_key(vm),
-            pad: " ".repeat(ha_width - ha_key(vm).len()),
             vm_id: if env == MONITORING { "module.monitoring.vm_id".to_string() } else { format!("module.{}.vm_id", vm.name.replace('-', "_")) },
             nodes: vm.ha_nodes.clone(),
         })
