@@ -109,6 +109,23 @@ fn relaxed_targets_and_derived_figures_are_shown_before_and_after() {
 }
 
 #[test]
+fn a_shorter_retention_says_which_stored_data_is_deleted() {
+    let old = example_src();
+    let short = edit(&old, "retention_days = 15\n", "retention_hours = 72\n");
+    let out = summary(&old, &short);
+    assert_first(&out, "**stored metrics deleted**: Prometheus keeps 72 h instead of 15 days: when it restarts with this change it deletes the blocks of `pve-mon`'s disk older than 72 h");
+    assert_first(&out, "nothing else holds a copy");
+    let remote = with_remote_write("[[services.prometheus.remote_write]]\nname = \"victoria\"\nurl = \"https://vm.home.lan/api/v1/write\"\n");
+    let out = summary(&remote, &edit(&remote, "retention_days = 15\n", "retention_hours = 72\n"));
+    assert_first(&out, "remote write does not send them (it sends only samples newer than Prometheus's start)");
+    // Longer is no deletion.
+    assert!(!summary(&short, &old).contains("stored metrics deleted"));
+    let logs = edit(&old, "retention_days = 7\nhost_port", "retention_days = 14\nhost_port");
+    assert_first(&summary(&logs, &old), "**stored logs deleted**: Loki keeps 7 days instead of 14: its compactor (every 10 minutes) marks the logs older than 7 days");
+    assert!(!summary(&old, &logs).contains("stored logs deleted"));
+}
+
+#[test]
 fn the_memory_budget_before_and_after() {
     let old = example_src();
     let new = edit(&old, "memory_limit_mb = 768", "memory_limit_mb = 640");
@@ -268,7 +285,7 @@ fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
     );
     assert_first(
         &summary(&s3, &old),
-        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day",
+        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `pve-mon`'s disk; the bucket's keys file `/etc/monitoring-secrets/loki.env` stays on the VM until you delete it",
     );
     assert_first(&summary(&s3, &on_s3(&old, "loki", "2027-07-01")), "**Loki's bucket period moved** 2027-06-01 → 2027-07-01");
     assert_first(

@@ -22,6 +22,7 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(firewall(old, new));
     out.extend(targets(old, new));
     out.extend(memory(old, new));
+    out.extend(shorter_retention(old, new));
     out.extend(remote_write(old, new));
     out.extend(agents(old, new));
     out.extend(loki_storage(old, new));
@@ -197,6 +198,35 @@ fn memory(old: &Stack, new: &Stack) -> Vec<String> {
     if m.is_empty() { Vec::new() } else { vec![format!("**memory budget** of `{}`: {}", new.monitoring.vm.name, m.join("; "))] }
 }
 
+/// A shorter retention deletes what is already stored: say what, where, and that remote write
+/// does not keep a copy of the past (Prometheus's WAL watcher sends only samples newer than its
+/// own start: tsdb/wlog/watcher.go, `if s.T > w.startTimestamp`, at v3.14.0).
+fn shorter_retention(old: &Stack, new: &Stack) -> Vec<String> {
+    let vm = &new.monitoring.vm.name;
+    let mut out = Vec::new();
+    let (pa, pb) = (&old.services.prometheus, &new.services.prometheus);
+    if pb.retention_hours < pa.retention_hours {
+        let copy = if new.services.prometheus.remote_write.is_empty() {
+            "nothing else holds a copy"
+        } else {
+            "remote write does not send them (it sends only samples newer than Prometheus's start), so the remote store has them only if it already received them"
+        };
+        out.push(format!(
+            "**stored metrics deleted**: Prometheus keeps {} instead of {}: when it restarts with this change it deletes the blocks of `{vm}`'s disk older than {} (whole blocks: a few hours more may stay until the next one ends); {copy}",
+            retention(pb),
+            retention(pa),
+            retention(pb)
+        ));
+    }
+    let (la, lb) = (old.services.loki.retention_days, new.services.loki.retention_days);
+    if lb < la {
+        out.push(format!(
+            "**stored logs deleted**: Loki keeps {lb} days instead of {la}: its compactor (every 10 minutes) marks the logs older than {lb} days and deletes them 2 hours later (`retention_delete_delay`), from the disk and the bucket alike"
+        ));
+    }
+    out
+}
+
 fn retention(p: &Prometheus) -> String {
     if p.retention_days > 0 { format!("{} days", p.retention_days) } else { format!("{} h", p.retention_hours) }
 }
@@ -346,9 +376,12 @@ fn loki_storage(old: &Stack, new: &Stack) -> Vec<String> {
             "**Loki storage filesystem → s3** (bucket `{}` at `{}`): from {} (00:00 UTC) new logs go to the bucket; the logs before stay on `{vm}`'s disk and are read from there until they are {days} days old (retention), then deleted; the keys come from `{}` and `{}` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
             s3.bucket, s3.endpoint, s3.from, s3.access_key_id.env, s3.secret_access_key.env
         )],
+        // Terraform drops the loki.env resource without deleting the file (no destroy-time
+        // provisioner in modules/monitoring-stack): the keys stay on the VM, as a removed
+        // remote-write endpoint's secret file does.
         (Some(s3), None) => vec![format!(
-            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk",
-            s3.from
+            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk; the bucket's keys file `{}/loki.env` stays on the VM until you delete it",
+            s3.from, old.monitoring.secrets_dir
         )],
         (Some(x), Some(y)) => {
             let mut out = Vec::new();
