@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::{render, repo_copy, repo_root, text, xtask};
-use xtask::review::summarize;
+use xtask::review::{summarize, summarize_with_workflow};
 use xtask::stack::Stack;
 
 fn example_src() -> String {
@@ -292,4 +292,28 @@ fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
         &summary(&s3, &on_s3(&old, "loki-2", "2027-06-01")),
         "**Loki's bucket changed** `loki` at `s3.home.lan:9000` → `loki-2` at `s3.home.lan:9000`: Loki reads every day since 2027-06-01 from the new bucket only",
     );
+}
+
+#[test]
+fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
+    let old = example_src();
+    let new = with_remote_write(VICTORIA);
+    let (a, b) = (parse(&old), parse(&new));
+    let workflow = fs::read_to_string(repo_root().join(".github/workflows/terraform.yml")).unwrap();
+    let out = summarize_with_workflow(&a, &b, &render(&a), &render(&b), Some(&workflow));
+    assert_first(
+        &out,
+        "**new secret** `VM_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `TF_VAR_vm_token`); `.github/workflows/terraform.yml` does not pass it yet: add `TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}` to the `env:` of its plan and apply jobs",
+    );
+    let passed = format!("{workflow}\n      TF_VAR_vm_token: ${{{{ secrets.VM_TOKEN }}}}\n");
+    let out = summarize_with_workflow(&a, &b, &render(&a), &render(&b), Some(&passed));
+    assert_first(&out, "`.github/workflows/terraform.yml` passes it (`TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}`): add the repository secret `VM_TOKEN` on GitHub");
+    // Only new ones: the example's own secrets, and a secret already there, are not listed.
+    assert!(!out.contains("`TELEGRAM_BOT_TOKEN`"), "{out}");
+    assert!(!summary(&new, &new).contains("new secret"));
+    // Loki's keys, and a renamed API token (it reaches Terraform as PROXMOX_VE_API_TOKEN).
+    let s3 = on_s3(&old, "loki", "2027-06-01");
+    assert_first(&summary(&old, &s3), "**new secret** `LOKI_S3_SECRET_ACCESS_KEY`");
+    let token = edit(&old, "api_token = { env = \"PROXMOX_VE_API_TOKEN\" }", "api_token = { env = \"LAB_PVE_TOKEN\" }");
+    assert_first(&summary(&old, &token), "**new secret** `LAB_PVE_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `PROXMOX_VE_API_TOKEN`); in CI, `PROXMOX_VE_API_TOKEN: ${{ secrets.LAB_PVE_TOKEN }}`");
 }

@@ -42,7 +42,8 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     let committed = committed_tree(&sh, &base)?;
     // A base without a committed generated/ is compared with its stack rendered by today's templates.
     let old_tree = if !committed.is_empty() { committed } else { project.render(&old)? };
-    print!("{}", review::summarize(&old, &new, &old_tree, &new_tree));
+    let workflow = std::fs::read_to_string(project.root.join(crate::review_lab::TERRAFORM_WORKFLOW)).ok();
+    print!("{}", review::summarize_with_workflow(&old, &new, &old_tree, &new_tree, workflow.as_deref()));
     Ok(())
 }
 

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::stack::Stack;
-use crate::stack::model::{Agent, Prometheus, RemoteWrite, Vm};
+use crate::stack::model::{Agent, Prometheus, RemoteWrite, SecretRef, Vm};
+use crate::targets::terraform::monitoring_secrets;
 use crate::targets::terraform::firewall::{Rule, firewall_rules};
 use crate::tree::Tree;
 
@@ -277,6 +278,47 @@ fn remote_write(old: &Stack, new: &Stack) -> Vec<String> {
         let files: Vec<String> = rw.secrets().iter().map(|(f, _)| format!("`{dir}/{f}`")).collect();
         let left = if files.is_empty() { String::new() } else { format!("; its secret file {} stays on the VM until you delete it", files.join(" and ")) };
         out.push(format!("**remote write removed**: `{name}` (`{}`): Prometheus stops sending to it; what it already received stays there{left}", rw.url));
+    }
+    out
+}
+
+/// Every secret reference Terraform needs for this stack: the API token, the monitoring root's
+/// secrets and the pg connection string.
+fn secret_refs(stack: &Stack) -> BTreeMap<String, SecretRef> {
+    let mut all: Vec<&SecretRef> = vec![&stack.proxmox.api_token];
+    all.extend(monitoring_secrets(stack).into_iter().map(|(_, r)| r));
+    all.extend(stack.terraform.pg_conn_str.as_ref());
+    all.into_iter().map(|r| (r.env.clone(), r.clone())).collect()
+}
+
+/// The workflow file `cargo xtask plan/apply` run from in CI.
+pub const TERRAFORM_WORKFLOW: &str = ".github/workflows/terraform.yml";
+
+/// A secret this change introduces must be exported where Terraform runs, and in CI be added to
+/// the workflow by hand (it names its secrets one by one; `cargo xtask plan` stops without it).
+/// `workflow` is the text of [`TERRAFORM_WORKFLOW`] in this checkout, when there is one.
+pub fn new_secrets(old: &Stack, new: &Stack, workflow: Option<&str>) -> Vec<String> {
+    let before = secret_refs(old);
+    let mut out = Vec::new();
+    for (env, r) in secret_refs(new).into_iter().filter(|(env, _)| !before.contains_key(env)) {
+        // The API token and the pg connection string reach Terraform under names of their own
+        // (terraform_cmd::child_env), read from the variable stack.toml names.
+        let target = if r.env == new.proxmox.api_token.env {
+            "PROXMOX_VE_API_TOKEN".to_string()
+        } else if new.terraform.pg_conn_str.as_ref().is_some_and(|c| c.env == r.env) {
+            "PG_CONN_STR".to_string()
+        } else {
+            format!("TF_VAR_{}", r.tf_var)
+        };
+        let line = format!("{target}: ${{{{ secrets.{env} }}}}");
+        let ci = match workflow {
+            Some(text) if text.contains(&line) => format!("`{TERRAFORM_WORKFLOW}` passes it (`{line}`): add the repository secret `{env}` on GitHub"),
+            Some(_) => format!(
+                "`{TERRAFORM_WORKFLOW}` does not pass it yet: add `{line}` to the `env:` of its plan and apply jobs and the repository secret `{env}` on GitHub, else CI's `cargo xtask plan monitoring` stops and names it"
+            ),
+            None => format!("in CI, `{line}` in the `env:` of the plan and apply jobs of `{TERRAFORM_WORKFLOW}`, and the repository secret `{env}`"),
+        };
+        out.push(format!("**new secret** `{env}`: export it where Terraform runs (`cargo xtask plan` passes it as `{target}`); {ci}"));
     }
     out
 }
