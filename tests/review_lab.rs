@@ -317,3 +317,38 @@ fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
     let token = edit(&old, "api_token = { env = \"PROXMOX_VE_API_TOKEN\" }", "api_token = { env = \"LAB_PVE_TOKEN\" }");
     assert_first(&summary(&old, &token), "**new secret** `LAB_PVE_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `PROXMOX_VE_API_TOKEN`); in CI, `PROXMOX_VE_API_TOKEN: ${{ secrets.LAB_PVE_TOKEN }}`");
 }
+
+/// A branch made before the bucket's `from` drops the s3 period; by the time it is reviewed the
+/// period has begun at the base. Its own generated/ never had the period (check passes), so the
+/// review runs the day-2 guard against the Loki config committed at the base and refuses.
+#[test]
+fn the_review_refuses_a_stale_branch_that_drops_a_period_begun_at_the_base() {
+    let root = repo_copy("review-lab-stale-loki");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "example"]);
+    let example = fs::read_to_string(root.join("stack.toml")).unwrap();
+    fs::write(root.join("stack.toml"), on_s3(&example, "loki", "2099-01-01")).unwrap();
+    let out = xtask(&root, &["gen", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The day has come at the base: the bucket's period began on 2024-05-01.
+    for file in ["stack.toml", "generated/compose/loki/loki-config.yml"] {
+        let path = root.join(file);
+        let before = fs::read_to_string(&path).unwrap();
+        assert!(before.contains("\"2099-01-01\""), "{file}");
+        fs::write(&path, before.replace("\"2099-01-01\"", "\"2024-05-01\"")).unwrap();
+    }
+    git(&root, &["commit", "-q", "-a", "-m", "loki on s3, begun"]);
+    // The stale branch: the example's stack.toml and generated/, without the period.
+    git(&root, &["checkout", "-q", "HEAD~1", "--", "stack.toml", "generated"]);
+    let check = xtask(&root, &["check", "-q", "--no-memo"]);
+    assert!(check.status.success(), "its own generated/ agrees: {}", text(&check.stderr));
+    let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Refused: against the Loki config committed at `main`"), "{stdout}");
+    assert!(stdout.contains("services.loki.storage: this edit rewrites the schema period that began on 2024-05-01 (object_store s3"), "{stdout}");
+    // Against the example itself, the same branch is no change at all.
+    let same = xtask(&root, &["diff", "--markdown", "--base", "main~1"]);
+    assert!(same.status.success(), "{}", text(&same.stderr));
+}
