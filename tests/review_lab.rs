@@ -113,7 +113,10 @@ fn a_shorter_retention_says_which_stored_data_is_deleted() {
     let old = example_src();
     let short = edit(&old, "retention_days = 15\n", "retention_hours = 72\n");
     let out = summary(&old, &short);
-    assert_first(&out, "**stored metrics deleted**: Prometheus keeps 72 h instead of 15 days: when it restarts with this change it deletes the blocks of `pve-mon`'s disk older than 72 h");
+    assert_first(
+        &out,
+        "**stored metrics deleted**: Prometheus keeps 72 h instead of 15 days: when it restarts with this change it deletes the blocks of `pve-mon`'s disk older than 72 h",
+    );
     assert_first(&out, "nothing else holds a copy");
     let remote = with_remote_write("[[services.prometheus.remote_write]]\nname = \"victoria\"\nurl = \"https://vm.home.lan/api/v1/write\"\n");
     let out = summary(&remote, &edit(&remote, "retention_days = 15\n", "retention_hours = 72\n"));
@@ -121,7 +124,10 @@ fn a_shorter_retention_says_which_stored_data_is_deleted() {
     // Longer is no deletion.
     assert!(!summary(&short, &old).contains("stored metrics deleted"));
     let logs = edit(&old, "retention_days = 7\nhost_port", "retention_days = 14\nhost_port");
-    assert_first(&summary(&logs, &old), "**stored logs deleted**: Loki keeps 7 days instead of 14: its compactor (every 10 minutes) marks the logs older than 7 days");
+    assert_first(
+        &summary(&logs, &old),
+        "**stored logs deleted**: Loki keeps 7 days instead of 14: its compactor (every 10 minutes) marks the logs older than 7 days",
+    );
     assert!(!summary(&old, &logs).contains("stored logs deleted"));
 }
 
@@ -307,7 +313,10 @@ fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
     );
     let passed = format!("{workflow}\n      TF_VAR_vm_token: ${{{{ secrets.VM_TOKEN }}}}\n");
     let out = summarize_with_workflow(&a, &b, &render(&a), &render(&b), Some(&passed));
-    assert_first(&out, "`.github/workflows/terraform.yml` passes it (`TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}`): add the repository secret `VM_TOKEN` on GitHub");
+    assert_first(
+        &out,
+        "`.github/workflows/terraform.yml` passes it (`TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}`): add the repository secret `VM_TOKEN` on GitHub",
+    );
     // Only new ones: the example's own secrets, and a secret already there, are not listed.
     assert!(!out.contains("`TELEGRAM_BOT_TOKEN`"), "{out}");
     assert!(!summary(&new, &new).contains("new secret"));
@@ -315,7 +324,10 @@ fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
     let s3 = on_s3(&old, "loki", "2027-06-01");
     assert_first(&summary(&old, &s3), "**new secret** `LOKI_S3_SECRET_ACCESS_KEY`");
     let token = edit(&old, "api_token = { env = \"PROXMOX_VE_API_TOKEN\" }", "api_token = { env = \"LAB_PVE_TOKEN\" }");
-    assert_first(&summary(&old, &token), "**new secret** `LAB_PVE_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `PROXMOX_VE_API_TOKEN`); in CI, `PROXMOX_VE_API_TOKEN: ${{ secrets.LAB_PVE_TOKEN }}`");
+    assert_first(
+        &summary(&old, &token),
+        "**new secret** `LAB_PVE_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `PROXMOX_VE_API_TOKEN`); in CI, `PROXMOX_VE_API_TOKEN: ${{ secrets.LAB_PVE_TOKEN }}`",
+    );
 }
 
 /// A branch made before the bucket's `from` drops the s3 period; by the time it is reviewed the

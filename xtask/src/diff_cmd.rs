@@ -48,7 +48,10 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
         let before = crate::stack::loki_storage::Before { today: crate::stack::loki_storage::utc_date(crate::certs_cmd::now()), periods };
         if let Err(err) = project.load_before(&before) {
             if err.is::<Report>() {
-                println!("{}\n\nRefused: against the Loki config committed at `{base}`, this change rewrites a schema period that has begun there:\n\n```\n{err}\n```", review::TITLE);
+                println!(
+                    "{}\n\nRefused: against the Loki config committed at `{base}`, this change rewrites a schema period that has begun there:\n\n```\n{err}\n```",
+                    review::TITLE
+                );
                 bail!("diff: refused against the Loki config at `{base}`");
             }
             return Err(err);

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use crate::stack::Stack;
 use crate::stack::model::{Agent, Prometheus, RemoteWrite, SecretRef, Vm};
-use crate::targets::terraform::monitoring_secrets;
 use crate::targets::terraform::firewall::{Rule, firewall_rules};
+use crate::targets::terraform::monitoring_secrets;
 use crate::tree::Tree;
 
 /// The title of the section `review::summarize` shows first.
