@@ -7,7 +7,7 @@ use crate::common;
 use std::fs;
 
 use common::{render, repo_copy, repo_root, text, xtask};
-use xtask::review::summarize;
+use xtask::review::{summarize, summarize_with_workflow};
 use xtask::stack::Stack;
 
 fn example_src() -> String {
@@ -106,6 +106,29 @@ fn relaxed_targets_and_derived_figures_are_shown_before_and_after() {
     assert_first(&out, "**derived figures**: alert worst-case detection ");
     let kept = edit(&old, "retention_days = 7\nhost_port", "retention_days = 14\nhost_port");
     assert_first(&summary(&old, &kept), "Loki retention 7 days → 14 days");
+}
+
+#[test]
+fn a_shorter_retention_says_which_stored_data_is_deleted() {
+    let old = example_src();
+    let short = edit(&old, "retention_days = 15\n", "retention_hours = 72\n");
+    let out = summary(&old, &short);
+    assert_first(
+        &out,
+        "**stored metrics deleted**: Prometheus keeps 72 h instead of 15 days: when it restarts with this change it deletes the blocks of `pve-mon`'s disk older than 72 h",
+    );
+    assert_first(&out, "nothing else holds a copy");
+    let remote = with_remote_write("[[services.prometheus.remote_write]]\nname = \"victoria\"\nurl = \"https://vm.home.lan/api/v1/write\"\n");
+    let out = summary(&remote, &edit(&remote, "retention_days = 15\n", "retention_hours = 72\n"));
+    assert_first(&out, "remote write does not send them (it sends only samples newer than Prometheus's start)");
+    // Longer is no deletion.
+    assert!(!summary(&short, &old).contains("stored metrics deleted"));
+    let logs = edit(&old, "retention_days = 7\nhost_port", "retention_days = 14\nhost_port");
+    assert_first(
+        &summary(&logs, &old),
+        "**stored logs deleted**: Loki keeps 7 days instead of 14: its compactor (every 10 minutes) marks the logs older than 7 days",
+    );
+    assert!(!summary(&old, &logs).contains("stored logs deleted"));
 }
 
 #[test]
@@ -268,11 +291,76 @@ fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
     );
     assert_first(
         &summary(&s3, &old),
-        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day",
+        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `pve-mon`'s disk; the bucket's keys file `/etc/monitoring-secrets/loki.env` stays on the VM until you delete it",
     );
     assert_first(&summary(&s3, &on_s3(&old, "loki", "2027-07-01")), "**Loki's bucket period moved** 2027-06-01 → 2027-07-01");
     assert_first(
         &summary(&s3, &on_s3(&old, "loki-2", "2027-06-01")),
         "**Loki's bucket changed** `loki` at `s3.home.lan:9000` → `loki-2` at `s3.home.lan:9000`: Loki reads every day since 2027-06-01 from the new bucket only",
     );
+}
+
+#[test]
+fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
+    let old = example_src();
+    let new = with_remote_write(VICTORIA);
+    let (a, b) = (parse(&old), parse(&new));
+    let workflow = fs::read_to_string(repo_root().join(".github/workflows/terraform.yml")).unwrap();
+    let out = summarize_with_workflow(&a, &b, &render(&a), &render(&b), Some(&workflow));
+    assert_first(
+        &out,
+        "**new secret** `VM_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `TF_VAR_vm_token`); `.github/workflows/terraform.yml` does not pass it yet: add `TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}` to the `env:` of its plan and apply jobs",
+    );
+    let passed = format!("{workflow}\n      TF_VAR_vm_token: ${{{{ secrets.VM_TOKEN }}}}\n");
+    let out = summarize_with_workflow(&a, &b, &render(&a), &render(&b), Some(&passed));
+    assert_first(
+        &out,
+        "`.github/workflows/terraform.yml` passes it (`TF_VAR_vm_token: ${{ secrets.VM_TOKEN }}`): add the repository secret `VM_TOKEN` on GitHub",
+    );
+    // Only new ones: the example's own secrets, and a secret already there, are not listed.
+    assert!(!out.contains("`TELEGRAM_BOT_TOKEN`"), "{out}");
+    assert!(!summary(&new, &new).contains("new secret"));
+    // Loki's keys, and a renamed API token (it reaches Terraform as PROXMOX_VE_API_TOKEN).
+    let s3 = on_s3(&old, "loki", "2027-06-01");
+    assert_first(&summary(&old, &s3), "**new secret** `LOKI_S3_SECRET_ACCESS_KEY`");
+    let token = edit(&old, "api_token = { env = \"PROXMOX_VE_API_TOKEN\" }", "api_token = { env = \"LAB_PVE_TOKEN\" }");
+    assert_first(
+        &summary(&old, &token),
+        "**new secret** `LAB_PVE_TOKEN`: export it where Terraform runs (`cargo xtask plan` passes it as `PROXMOX_VE_API_TOKEN`); in CI, `PROXMOX_VE_API_TOKEN: ${{ secrets.LAB_PVE_TOKEN }}`",
+    );
+}
+
+/// A branch made before the bucket's `from` drops the s3 period; by the time it is reviewed the
+/// period has begun at the base. Its own generated/ never had the period (check passes), so the
+/// review runs the day-2 guard against the Loki config committed at the base and refuses.
+#[test]
+fn the_review_refuses_a_stale_branch_that_drops_a_period_begun_at_the_base() {
+    let root = repo_copy("review-lab-stale-loki");
+    git(&root, &["init", "-q", "-b", "main"]);
+    git(&root, &["add", "-A"]);
+    git(&root, &["commit", "-q", "-m", "example"]);
+    let example = fs::read_to_string(root.join("stack.toml")).unwrap();
+    fs::write(root.join("stack.toml"), on_s3(&example, "loki", "2099-01-01")).unwrap();
+    let out = xtask(&root, &["gen", "-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The day has come at the base: the bucket's period began on 2024-05-01.
+    for file in ["stack.toml", "generated/compose/loki/loki-config.yml"] {
+        let path = root.join(file);
+        let before = fs::read_to_string(&path).unwrap();
+        assert!(before.contains("\"2099-01-01\""), "{file}");
+        fs::write(&path, before.replace("\"2099-01-01\"", "\"2024-05-01\"")).unwrap();
+    }
+    git(&root, &["commit", "-q", "-a", "-m", "loki on s3, begun"]);
+    // The stale branch: the example's stack.toml and generated/, without the period.
+    git(&root, &["checkout", "-q", "HEAD~1", "--", "stack.toml", "generated"]);
+    let check = xtask(&root, &["check", "-q", "--no-memo"]);
+    assert!(check.status.success(), "its own generated/ agrees: {}", text(&check.stderr));
+    let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Refused: against the Loki config committed at `main`"), "{stdout}");
+    assert!(stdout.contains("services.loki.storage: this edit rewrites the schema period that began on 2024-05-01 (object_store s3"), "{stdout}");
+    // Against the example itself, the same branch is no change at all.
+    let same = xtask(&root, &["diff", "--markdown", "--base", "main~1"]);
+    assert!(same.status.success(), "{}", text(&same.stderr));
 }

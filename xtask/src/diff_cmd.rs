@@ -40,9 +40,27 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
         Err(err) => return Err(err),
     };
     let committed = committed_tree(&sh, &base)?;
+    // The day-2 guard ran against this branch's generated/; run it against the base's Loki config
+    // too: a branch made before the bucket's `from` that drops the period would otherwise pass
+    // check after that day has come at the base (logs in the bucket since then, lost to Loki).
+    if let Some(config) = committed.get(crate::targets::logs::LOKI_CONFIG) {
+        let periods = crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(config));
+        let before = crate::stack::loki_storage::Before { today: crate::stack::loki_storage::utc_date(crate::certs_cmd::now()), periods };
+        if let Err(err) = project.load_before(&before) {
+            if err.is::<Report>() {
+                println!(
+                    "{}\n\nRefused: against the Loki config committed at `{base}`, this change rewrites a schema period that has begun there:\n\n```\n{err}\n```",
+                    review::TITLE
+                );
+                bail!("diff: refused against the Loki config at `{base}`");
+            }
+            return Err(err);
+        }
+    }
     // A base without a committed generated/ is compared with its stack rendered by today's templates.
     let old_tree = if !committed.is_empty() { committed } else { project.render(&old)? };
-    print!("{}", review::summarize(&old, &new, &old_tree, &new_tree));
+    let workflow = std::fs::read_to_string(project.root.join(crate::review_lab::TERRAFORM_WORKFLOW)).ok();
+    print!("{}", review::summarize_with_workflow(&old, &new, &old_tree, &new_tree, workflow.as_deref()));
     Ok(())
 }
 

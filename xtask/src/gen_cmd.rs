@@ -120,4 +120,16 @@ mod tests {
         assert!(alloy.iter().any(|w| w.contains("the monitoring stack's Promtail container (grafana/promtail:")), "{alloy:?}");
         assert_eq!(alloy.len(), 1, "{alloy:?}");
     }
+
+    #[test]
+    fn ha_with_a_datastore_named_like_a_nodes_own_disk_is_warned() {
+        let cluster = EXAMPLE.replace("node = \"pve\"\n", "node = \"pve\"\nnodes = [\"pve\", \"pve2\", \"pve3\"]\n").replace("# ha = true ", "ha = true ");
+        assert_ne!(cluster, EXAMPLE);
+        let warn = |src: &str| crate::targets::terraform::warnings(&crate::stack::from_str("stack.toml", src).unwrap());
+        let got = warn(&cluster);
+        assert!(got.iter().any(|w| w.starts_with("ha = true on prod-alloc-ia with proxmox.vm_datastore = \"local-lvm\"")), "{got:?}");
+        let shared = cluster.replace("vm_datastore = \"local-lvm\"", "vm_datastore = \"ceph-vm\"");
+        assert!(!warn(&shared).iter().any(|w| w.starts_with("ha = true")));
+        assert!(!warn(EXAMPLE).iter().any(|w| w.starts_with("ha = true")), "no HA, no warning");
+    }
 }

@@ -117,6 +117,13 @@ impl Project {
         Ok((stack, src))
     }
 
+    /// The stack file validated with the day-2 guard against `before` rather than generated/
+    /// (diff: the Loki config committed at the base, which a stale branch may not have seen).
+    pub fn load_before(&self, before: &stack::loki_storage::Before) -> Result<Stack> {
+        let src = self.read_stack()?;
+        self.parse_before(&self.stack_name(), &src, Some(before))
+    }
+
     /// Every template, read once.
     pub fn read_templates(&self) -> Result<Templates> {
         Templates::read(&self.templates())

@@ -16,8 +16,16 @@ pub const TITLE: &str = "## Stack changes";
 /// Terraform is likely to re-create, changes that are slow or refused, and the generated files
 /// per family.
 pub fn summarize(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> String {
+    summarize_with_workflow(old, new, old_tree, new_tree, None)
+}
+
+/// [`summarize`], with the text of `.github/workflows/terraform.yml` (when the checkout has one)
+/// so that a secret this change introduces is said to be passed by CI or not yet.
+pub fn summarize_with_workflow(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree, workflow: Option<&str>) -> String {
+    let mut approvals = crate::review_lab::approvals(old, new, old_tree, new_tree);
+    approvals.extend(crate::review_lab::new_secrets(old, new, workflow));
     let sections = [
-        (crate::review_lab::TITLE, crate::review_lab::approvals(old, new, old_tree, new_tree)),
+        (crate::review_lab::TITLE, approvals),
         ("VMs", vms(old, new)),
         ("Images", images(old, new)),
         ("Routes", routes(old, new)),

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use crate::stack::Stack;
-use crate::stack::model::{Agent, Prometheus, RemoteWrite, Vm};
+use crate::stack::model::{Agent, Prometheus, RemoteWrite, SecretRef, Vm};
 use crate::targets::terraform::firewall::{Rule, firewall_rules};
+use crate::targets::terraform::monitoring_secrets;
 use crate::tree::Tree;
 
 /// The title of the section `review::summarize` shows first.
@@ -22,6 +23,7 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(firewall(old, new));
     out.extend(targets(old, new));
     out.extend(memory(old, new));
+    out.extend(shorter_retention(old, new));
     out.extend(remote_write(old, new));
     out.extend(agents(old, new));
     out.extend(loki_storage(old, new));
@@ -197,6 +199,35 @@ fn memory(old: &Stack, new: &Stack) -> Vec<String> {
     if m.is_empty() { Vec::new() } else { vec![format!("**memory budget** of `{}`: {}", new.monitoring.vm.name, m.join("; "))] }
 }
 
+/// A shorter retention deletes what is already stored: say what, where, and that remote write
+/// does not keep a copy of the past (Prometheus's WAL watcher sends only samples newer than its
+/// own start: tsdb/wlog/watcher.go, `if s.T > w.startTimestamp`, at v3.14.0).
+fn shorter_retention(old: &Stack, new: &Stack) -> Vec<String> {
+    let vm = &new.monitoring.vm.name;
+    let mut out = Vec::new();
+    let (pa, pb) = (&old.services.prometheus, &new.services.prometheus);
+    if pb.retention_hours < pa.retention_hours {
+        let copy = if new.services.prometheus.remote_write.is_empty() {
+            "nothing else holds a copy"
+        } else {
+            "remote write does not send them (it sends only samples newer than Prometheus's start), so the remote store has them only if it already received them"
+        };
+        out.push(format!(
+            "**stored metrics deleted**: Prometheus keeps {} instead of {}: when it restarts with this change it deletes the blocks of `{vm}`'s disk older than {} (whole blocks: a few hours more may stay until the next one ends); {copy}",
+            retention(pb),
+            retention(pa),
+            retention(pb)
+        ));
+    }
+    let (la, lb) = (old.services.loki.retention_days, new.services.loki.retention_days);
+    if lb < la {
+        out.push(format!(
+            "**stored logs deleted**: Loki keeps {lb} days instead of {la}: its compactor (every 10 minutes) marks the logs older than {lb} days and deletes them 2 hours later (`retention_delete_delay`), from the disk and the bucket alike"
+        ));
+    }
+    out
+}
+
 fn retention(p: &Prometheus) -> String {
     if p.retention_days > 0 { format!("{} days", p.retention_days) } else { format!("{} h", p.retention_hours) }
 }
@@ -247,6 +278,47 @@ fn remote_write(old: &Stack, new: &Stack) -> Vec<String> {
         let files: Vec<String> = rw.secrets().iter().map(|(f, _)| format!("`{dir}/{f}`")).collect();
         let left = if files.is_empty() { String::new() } else { format!("; its secret file {} stays on the VM until you delete it", files.join(" and ")) };
         out.push(format!("**remote write removed**: `{name}` (`{}`): Prometheus stops sending to it; what it already received stays there{left}", rw.url));
+    }
+    out
+}
+
+/// Every secret reference Terraform needs for this stack: the API token, the monitoring root's
+/// secrets and the pg connection string.
+fn secret_refs(stack: &Stack) -> BTreeMap<String, SecretRef> {
+    let mut all: Vec<&SecretRef> = vec![&stack.proxmox.api_token];
+    all.extend(monitoring_secrets(stack).into_iter().map(|(_, r)| r));
+    all.extend(stack.terraform.pg_conn_str.as_ref());
+    all.into_iter().map(|r| (r.env.clone(), r.clone())).collect()
+}
+
+/// The workflow file `cargo xtask plan/apply` run from in CI.
+pub const TERRAFORM_WORKFLOW: &str = ".github/workflows/terraform.yml";
+
+/// A secret this change introduces must be exported where Terraform runs, and in CI be added to
+/// the workflow by hand (it names its secrets one by one; `cargo xtask plan` stops without it).
+/// `workflow` is the text of [`TERRAFORM_WORKFLOW`] in this checkout, when there is one.
+pub fn new_secrets(old: &Stack, new: &Stack, workflow: Option<&str>) -> Vec<String> {
+    let before = secret_refs(old);
+    let mut out = Vec::new();
+    for (env, r) in secret_refs(new).into_iter().filter(|(env, _)| !before.contains_key(env)) {
+        // The API token and the pg connection string reach Terraform under names of their own
+        // (terraform_cmd::child_env), read from the variable stack.toml names.
+        let target = if r.env == new.proxmox.api_token.env {
+            "PROXMOX_VE_API_TOKEN".to_string()
+        } else if new.terraform.pg_conn_str.as_ref().is_some_and(|c| c.env == r.env) {
+            "PG_CONN_STR".to_string()
+        } else {
+            format!("TF_VAR_{}", r.tf_var)
+        };
+        let line = format!("{target}: ${{{{ secrets.{env} }}}}");
+        let ci = match workflow {
+            Some(text) if text.contains(&line) => format!("`{TERRAFORM_WORKFLOW}` passes it (`{line}`): add the repository secret `{env}` on GitHub"),
+            Some(_) => format!(
+                "`{TERRAFORM_WORKFLOW}` does not pass it yet: add `{line}` to the `env:` of its plan and apply jobs and the repository secret `{env}` on GitHub, else CI's `cargo xtask plan monitoring` stops and names it"
+            ),
+            None => format!("in CI, `{line}` in the `env:` of the plan and apply jobs of `{TERRAFORM_WORKFLOW}`, and the repository secret `{env}`"),
+        };
+        out.push(format!("**new secret** `{env}`: export it where Terraform runs (`cargo xtask plan` passes it as `{target}`); {ci}"));
     }
     out
 }
@@ -346,9 +418,12 @@ fn loki_storage(old: &Stack, new: &Stack) -> Vec<String> {
             "**Loki storage filesystem → s3** (bucket `{}` at `{}`): from {} (00:00 UTC) new logs go to the bucket; the logs before stay on `{vm}`'s disk and are read from there until they are {days} days old (retention), then deleted; the keys come from `{}` and `{}` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
             s3.bucket, s3.endpoint, s3.from, s3.access_key_id.env, s3.secret_access_key.env
         )],
+        // Terraform drops the loki.env resource without deleting the file (no destroy-time
+        // provisioner in modules/monitoring-stack): the keys stay on the VM, as a removed
+        // remote-write endpoint's secret file does.
         (Some(s3), None) => vec![format!(
-            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk",
-            s3.from
+            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk; the bucket's keys file `{}/loki.env` stays on the VM until you delete it",
+            s3.from, old.monitoring.secrets_dir
         )],
         (Some(x), Some(y)) => {
             let mut out = Vec::new();

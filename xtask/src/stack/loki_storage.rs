@@ -55,7 +55,7 @@ pub fn storage(p: &mut Problems, raw: Option<&RawService>) -> LokiStorage {
             p.add(
                 format!("{KEY}.s3"),
                 "a [services.loki.s3] section, but storage is \"filesystem\"",
-                "set `storage = \"s3\"` in [services.loki] to store logs in the bucket, or remove the section",
+                "set `storage = \"s3\"` in [services.loki] to store logs in the bucket, or remove the section (only before its `from` day: a bucket period that has begun stays)",
             );
             filesystem
         }
@@ -159,17 +159,26 @@ pub fn caches_fit(p: &mut Problems, storage: &LokiStorage, memory_limit_mb: u32)
 /// `host[:port]` (Loki adds the scheme); a scheme is refused, `http://` with a pointer to
 /// `insecure`, so plain HTTP is never chosen by accident.
 fn check_endpoint(p: &mut Problems, key: &str, endpoint: &str, insecure: bool) -> bool {
+    // The hints give host[:port] alone: a path (`/loki`, a trailing `/`) is refused below, so a
+    // hint that kept it would not work when followed. A path's first segment is likely the bucket.
+    let fix = |rest: &str, then: &str| -> String {
+        let (hp, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = path.trim_matches('/');
+        let bucket = path.split('/').next().filter(|b| !b.is_empty());
+        let bucket = bucket.map(|b| format!("; a bucket is not part of the endpoint: `bucket = \"{b}\"`")).unwrap_or_default();
+        format!("write `endpoint = \"{hp}\"`{then}{bucket}")
+    };
     if let Some(rest) = endpoint.strip_prefix("http://") {
         let hint = if insecure {
-            format!("write `endpoint = \"{rest}\"`: with `insecure = true` Loki speaks http:// to it")
+            fix(rest, ": with `insecure = true` Loki speaks http:// to it")
         } else {
-            format!("write `endpoint = \"{rest}\"` and, only if the store has no TLS, `insecure = true`: keys and logs then cross the LAN in clear")
+            fix(rest, " and, only if the store has no TLS, `insecure = true`: keys and logs then cross the LAN in clear")
         };
         p.add(key, "plain http:// endpoint: Loki would send the access keys and logs unencrypted", &hint);
         return false;
     }
     if let Some(rest) = endpoint.strip_prefix("https://") {
-        p.add(key, "the endpoint takes no scheme", &format!("write `endpoint = \"{}\"`: Loki adds https://", rest.trim_end_matches('/')));
+        p.add(key, "the endpoint takes no scheme", &fix(rest, ": Loki adds https://"));
         return false;
     }
     let (host, port) = endpoint.rsplit_once(':').map_or((endpoint, None), |(h, p)| (h, Some(p)));
@@ -308,6 +317,24 @@ mod tests {
         assert_eq!(utc_date(951_782_400), "2000-02-29");
         assert_eq!(utc_date(1_798_761_599), "2026-12-31");
         assert_eq!(utc_date(1_798_761_600), "2027-01-01");
+    }
+
+    fn endpoint_hint(endpoint: &str) -> String {
+        let mut p = Problems::default();
+        assert!(!check_endpoint(&mut p, "e", endpoint, false));
+        p.0[0].hint.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn endpoint_hints_give_host_and_port_alone_and_name_the_bucket_of_a_path() {
+        assert_eq!(endpoint_hint("https://s3.nas.lan:9000/"), "write `endpoint = \"s3.nas.lan:9000\"`: Loki adds https://");
+        assert_eq!(
+            endpoint_hint("https://s3.nas.lan:9000/loki/"),
+            "write `endpoint = \"s3.nas.lan:9000\"`: Loki adds https://; a bucket is not part of the endpoint: `bucket = \"loki\"`"
+        );
+        assert!(endpoint_hint("http://10.0.0.5:3900/logs").starts_with("write `endpoint = \"10.0.0.5:3900\"` and, only if the store has no TLS"));
+        // Followed literally, the hint's endpoint is accepted.
+        assert!(check_endpoint(&mut Problems::default(), "e", "s3.nas.lan:9000", false));
     }
 
     #[test]

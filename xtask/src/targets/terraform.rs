@@ -95,7 +95,31 @@ pub fn warnings(stack: &Stack) -> Vec<String> {
             image.url
         ));
     }
+    out.extend(ha_on_local_storage(stack));
     out
+}
+
+/// The storages a Proxmox VE installer creates on every node's own disk
+/// (https://pve.proxmox.com/pve-docs/chapter-pvesm.html: `local`, and `local-lvm` or `local-zfs`):
+/// a VM whose disks are there cannot fail over, its disk being on the node that failed.
+const INSTALLER_LOCAL_STORAGES: [&str; 3] = ["local", "local-lvm", "local-zfs"];
+
+/// HA asked for VMs whose disks go to a storage that is, by Proxmox's own naming, local to each
+/// node. A warning, not a refusal: the name is the operator's, and only the cluster knows.
+fn ha_on_local_storage(stack: &Stack) -> Vec<String> {
+    let datastore = &stack.proxmox.vm_datastore;
+    if !INSTALLER_LOCAL_STORAGES.contains(&datastore.as_str()) {
+        return Vec::new();
+    }
+    let ha: Vec<&str> = std::iter::once(&stack.monitoring.vm).chain(&stack.vms).filter(|vm| !vm.ha_nodes.is_empty()).map(|vm| vm.name.as_str()).collect();
+    if ha.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "ha = true on {} with proxmox.vm_datastore = \"{datastore}\", the name Proxmox gives a node's own disk: if it is local, the HA manager cannot restart {} elsewhere (its disk is on the node that failed); put the VMs' disks on shared storage (Ceph RBD, NFS, iSCSI...) and set vm_datastore to it (README, \"A Proxmox cluster with HA\")",
+        ha.join(", "),
+        if ha.len() == 1 { "it" } else { "them" }
+    )]
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
