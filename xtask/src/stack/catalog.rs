@@ -259,6 +259,12 @@ pub mod defaults {
     pub const UPTIME_KUMA_RETRIES: u32 = 2;
     pub const UPTIME_KUMA_RETRY_INTERVAL_SECONDS: u32 = 30;
     pub const AUTOKUMA_USERNAME: &str = "admin";
+    /// The bpg/proxmox release when `terraform.provider_version` is not given, and the agents'
+    /// releases when `logging.promtail_version` / `logging.alloy_version` are not: Renovate's
+    /// regex managers bump these lines as they bump stack.toml's (renovate.json).
+    pub const PROVIDER_VERSION: &str = "0.111.1";
+    pub const PROMTAIL_VERSION: &str = "3.6.11";
+    pub const ALLOY_VERSION: &str = "1.18.1";
 }
 
 /// The entry of `key` in `catalog`.

@@ -61,7 +61,7 @@ impl Validator<'_> {
         }
         let pg_conn_str = t.pg_conn_str.as_ref().map(|s| secret(p, "terraform.pg_conn_str", Some(s), "PG_CONN_STR"));
         // The bpg/proxmox release the generated roots require (Renovate bumps it in stack.toml).
-        let provider_version = t.provider_version.clone().unwrap_or_else(|| "0.111.1".to_string());
+        let provider_version = t.provider_version.clone().unwrap_or_else(|| defaults::PROVIDER_VERSION.to_string());
         let parts: Vec<&str> = provider_version.split('.').collect();
         if parts.len() != 3 || !parts.iter().all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit())) {
             p.add("terraform.provider_version", format!("`{provider_version}` is not a bpg/proxmox release"), "write MAJOR.MINOR.PATCH, e.g. 0.111.1");
@@ -104,8 +104,8 @@ impl Validator<'_> {
         };
         Logging {
             default_agent,
-            promtail_version: version(self.p, "logging.promtail_version", raw.and_then(|l| l.promtail_version.as_ref()), "3.6.11"),
-            alloy_version: version(self.p, "logging.alloy_version", raw.and_then(|l| l.alloy_version.as_ref()), "1.18.1"),
+            promtail_version: version(self.p, "logging.promtail_version", raw.and_then(|l| l.promtail_version.as_ref()), defaults::PROMTAIL_VERSION),
+            alloy_version: version(self.p, "logging.alloy_version", raw.and_then(|l| l.alloy_version.as_ref()), defaults::ALLOY_VERSION),
         }
     }
 
