@@ -5,6 +5,7 @@ pub mod bench_cmd;
 pub mod certs_cmd;
 pub mod check;
 pub mod cli;
+pub mod dates;
 pub mod diff_cmd;
 pub mod dns_cmd;
 pub mod formats;

@@ -308,17 +308,7 @@ fn audit_leaf(leaf: &X509Certificate<'_>, ca: &X509Certificate<'_>, wanted: &[St
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds.
 pub fn date(unix: i64) -> String {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = unix.div_euclid(DAY) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::dates::utc_date(unix)
 }
 
 /// Whether a PEM private key is the one whose public half `cert_pem` carries.

@@ -216,18 +216,9 @@ pub fn parse_date(s: &str) -> Option<(u32, u32, u32)> {
     (y >= 1970 && (1..=days).contains(&d)).then_some((y, m, d))
 }
 
-/// The UTC date of a Unix time, `YYYY-MM-DD` (civil-from-days, proleptic Gregorian).
+/// The UTC date of a Unix time, `YYYY-MM-DD`.
 pub fn utc_date(unix_seconds: i64) -> String {
-    let z = unix_seconds.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::dates::utc_date(unix_seconds)
 }
 
 /// What gen last wrote, for the day-2 guard: today's date (taken at the edge) and the schema
