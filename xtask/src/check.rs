@@ -24,9 +24,11 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         let templates = project.read_templates()?;
         let stack_name = project.stack_name();
         let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
-        let key = memo::key(&stack_name, &stack_src, &stack, &templates);
-        // A reading that fails is no hit: the full check below reads again and says why.
-        let hit = on_disk.and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten()).filter(|_| memo.as_ref().is_some_and(|m| m.key == key));
+        // A reading that fails is no hit: the full check below reads again and says why. The key
+        // is computed only when there is a memo to compare it with.
+        let hit = on_disk
+            .and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten())
+            .filter(|_| memo.as_ref().is_some_and(|m| m.key == memo::key(&stack_name, &stack_src, &stack, &templates)));
         Ok(match hit {
             // The inputs are those of the last gen and generated/ is its tree: no render needed.
             Some(files) => {

@@ -77,9 +77,9 @@ impl Outputs<'_> {
 }
 
 impl<'a> Outputs<'a> {
-    /// An empty collection with the same renderer and stack value, for one part of the render.
-    fn fork(&self) -> Outputs<'a> {
-        Outputs { renderer: self.renderer, tree: Tree::default(), stack: self.stack.clone() }
+    /// An empty collection with the same stack value and `renderer`, for one part of the render.
+    fn fork(&self, renderer: &'a Renderer) -> Outputs<'a> {
+        Outputs { renderer, tree: Tree::default(), stack: self.stack.clone() }
     }
 }
 
@@ -107,6 +107,16 @@ type Rank = (usize, usize);
 const VMS_PER_PART: usize = 16;
 
 impl Part {
+    /// Which of the renderers (one per family of templates, see `render_with`) this part uses.
+    fn family(&self) -> usize {
+        match self {
+            Part::Central => 0,
+            Part::Root(_) => 1,
+            Part::Modules => 2,
+            Part::Monitoring | Part::Vms(_) => 3,
+        }
+    }
+
     fn render(&self, stack: &Stack, envs: &[String], out: &mut Outputs) -> Result<(), (Rank, anyhow::Error)> {
         let at = |rank: Rank, what: &'static str| move |e: anyhow::Error| (rank, e.context(what));
         match self {
@@ -154,8 +164,12 @@ pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
 
 /// `render` from templates already read.
 pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
-    let renderer = Renderer::new(templates);
-    let base = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
+    // One environment per family of templates: minijinja compiles a template on first use while
+    // holding its environment's lock, so with one environment the parts would compile one after
+    // another and wait for each other; the families use (almost) disjoint templates, so each is
+    // compiled once, and the families' compilations run side by side.
+    let renderers: [Renderer; 4] = std::array::from_fn(|_| Renderer::new(templates));
+    let base = Outputs { renderer: &renderers[0], tree: Tree::default(), stack: Value::from_serialize(stack) };
     let envs = terraform::environments(stack);
     // The costly parts first, so that the last ones handed out are small.
     let mut parts = vec![Part::Central];
@@ -163,7 +177,7 @@ pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
     parts.extend([Part::Modules, Part::Monitoring]);
     parts.extend((0..stack.vms.len()).step_by(VMS_PER_PART).map(|i| Part::Vms(i..(i + VMS_PER_PART).min(stack.vms.len()))));
     let done = crate::par::queue(&parts, |part| {
-        let mut out = base.fork();
+        let mut out = base.fork(&renderers[part.family()]);
         let failed = part.render(stack, &envs, &mut out).err();
         (out.tree, failed)
     });
