@@ -20,6 +20,8 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         // With a memo, generated/ is read and hashed against its manifest while the stack is
         // parsed; it is used only if the inputs turn out to be the memo's (`memo::key`).
         let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
+        // Without one, check renders: generated/ is walked meanwhile (the parse is on one core).
+        let listing = memo.is_none().then(|| scope.spawn(|| tree::Listing::walk(&generated)));
         let (stack, stack_src) = project.load_with_src()?;
         let templates = project.read_templates()?;
         let stack_name = project.stack_name();
@@ -37,7 +39,11 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
             }
             None => {
                 let expected = targets::render_with(&stack, &templates)?;
-                let found = examine(&expected, &generated, (&stack_name, &stack_src), &values)?;
+                let listing = match listing {
+                    Some(walk) => walk.join().expect("the walk of generated/ panicked"),
+                    None => tree::Listing::walk(&generated),
+                };
+                let found = examine(&expected, &generated, listing, (&stack_name, &stack_src), &values)?;
                 (stack, found, expected.len() + 1, "")
             }
         })
@@ -89,18 +95,20 @@ pub struct Examined {
     pub findings: Vec<secrets::Finding>,
 }
 
-/// Check's core once the tree is rendered (not yet parsed back): one read of `generated`, the
+/// Check's core once the tree is rendered (not yet parsed back): one read of `generated` (as
+/// `listing` lists it, `tree::Listing::walk`), the
 /// parse-back of every output it does not vouch for, the drift, and the secret scan of the
 /// stack file, of what gen would write and of the files on disk that are not byte for byte
 /// that (all from the same reading), searching for `values` (`secrets::values`). The scan of
 /// the rendered files runs while generated/ is read.
-pub fn examine(expected: &Tree, generated: &Path, stack_file: (&str, &[u8]), values: &[(String, String)]) -> Result<Examined> {
+pub fn examine(expected: &Tree, generated: &Path, listing: tree::Listing, stack_file: (&str, &[u8]), values: &[(String, String)]) -> Result<Examined> {
     let (disk, mut findings) = std::thread::scope(|scope| {
         let rendered = scope.spawn(|| {
             let names: Vec<(String, &[u8])> = expected.files().map(|(p, c)| (format!("generated/{p}"), c)).collect();
             secrets::scan(std::iter::once(stack_file).chain(names.iter().map(|(p, c)| (p.as_str(), *c))), values)
         });
-        let disk = tree::OnDisk::read(expected, generated).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
+        let disk =
+            tree::OnDisk::read_listed(expected, generated, listing).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
         (disk, rendered.join().expect("the secret scan panicked"))
     });
     let disk = disk?;

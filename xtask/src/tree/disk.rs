@@ -103,6 +103,16 @@ pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// The walk of generated/ (every file, working files too, sorted), or why it failed; the
+/// failure is reported by the read that uses it.
+pub struct Listing(Result<Vec<String>>);
+
+impl Listing {
+    pub fn walk(root: &Path) -> Listing {
+        Listing(not_a_file(root).and_then(|()| disk_files(root)))
+    }
+}
+
 /// What the read found at a listed path.
 enum Found {
     /// Gone between the walk and the read.
@@ -134,9 +144,14 @@ impl OnDisk {
     /// expected file found equal on disk is hashed right there, while its bytes are in cache:
     /// every caller needs every expected file's hash (`vouched`, the manifest).
     pub fn read(expected: &Tree, root: &Path) -> Result<OnDisk> {
-        not_a_file(root)?;
+        OnDisk::read_listed(expected, root, Listing::walk(root))
+    }
+
+    /// `read` from a listing of `root` taken earlier (check walks generated/ while it parses and
+    /// renders the stack, on a core that would otherwise wait).
+    pub fn read_listed(expected: &Tree, root: &Path, listing: Listing) -> Result<OnDisk> {
+        let listed = listing.0?;
         let mut disk = OnDisk::default();
-        let listed = disk_files(root)?;
         let wanted: Vec<&String> = listed.iter().filter(|p| !is_working_file(p)).collect();
         let read: Vec<Result<Found>> = crate::par::chunks(&wanted, |part| {
             part.iter()
