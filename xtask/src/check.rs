@@ -22,8 +22,10 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
         // Without one, check renders: generated/ is walked meanwhile (the parse is on one core).
         let listing = memo.is_none().then(|| scope.spawn(|| tree::Listing::walk(&generated)));
+        // The templates are read while the stack is parsed (an error of the stack comes first).
+        let templates = scope.spawn(|| project.read_templates());
         let (stack, stack_src) = project.load_with_src()?;
-        let templates = project.read_templates()?;
+        let templates = templates.join().expect("the templates' reading panicked")?;
         let stack_name = project.stack_name();
         let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
         // A reading that fails is no hit: the full check below reads again and says why. The key

@@ -127,10 +127,15 @@ impl Bench<'_> {
         for _ in 0..rounds {
             let mut r = Round { floor_read: secs(|| read_and_compare(&first, &manifest, &same))?, ..Round::default() };
             r.check = secs(|| {
-                // As check does without a memo: generated/ walked while the stack is parsed and rendered.
+                // As check does without a memo: the templates read while the stack is parsed, and
+                // generated/ walked while the stack is parsed and rendered.
                 let (tree, listing) = std::thread::scope(|scope| {
                     let walk = scope.spawn(|| tree::Listing::walk(&same));
-                    (self.render(), walk.join().expect("the walk of generated/ panicked"))
+                    let templates = scope.spawn(|| self.project.read_templates());
+                    let stack = self.load();
+                    let templates = templates.join().expect("the templates' reading panicked");
+                    let tree = stack.and_then(|stack| crate::targets::render_with(&stack, &templates?));
+                    (tree, walk.join().expect("the walk of generated/ panicked"))
                 });
                 let found = check::examine(&tree?, &same, listing, ("stack.toml", self.src.as_bytes()), &[])?;
                 ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
