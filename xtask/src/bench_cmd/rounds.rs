@@ -37,10 +37,11 @@ pub struct Round {
     pub gen_empty: f64,
     /// Gen over an up-to-date generated/ (writes nothing).
     pub gen_same: f64,
-    /// `check` and `gen` of another build of xtask, as child processes (`XTASK_BENCH_BEFORE`).
-    pub before: Option<(f64, f64)>,
-    /// The same two of this build, as child processes, when `before` is measured.
-    pub after: Option<(f64, f64)>,
+    /// `check`, `check --no-memo` (the full render, as CI runs it) and `gen` of another build of
+    /// xtask, as child processes (`XTASK_BENCH_BEFORE`).
+    pub before: Option<(f64, f64, f64)>,
+    /// The same three of this build, as child processes, when `before` is measured.
+    pub after: Option<(f64, f64, f64)>,
 }
 
 impl Round {
@@ -218,20 +219,22 @@ pub fn child_peaks(name: &str, src: &str, example_root: &Path) -> Result<(u64, u
 /// Set in a child of the bench: run this command, then print the process's peak memory.
 pub const PEAK_ENV: &str = "XTASK_BENCH_PEAK_OF";
 
-/// `check` over the up-to-date tree, then `gen` into an empty one, each as a child process.
-fn child_round(exe: &Path, root: &Path) -> Result<(f64, f64)> {
-    let run = |cmd: &str| -> Result<()> {
-        let out = Command::new(exe).args([cmd, "--root"]).arg(root).output().with_context(|| format!("{}: cannot run", exe.display()))?;
-        ensure!(out.status.success(), "{} {cmd}: {}{}", exe.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+/// `check` over the up-to-date tree (a memo hit: the build's own gen made it), `check --no-memo`,
+/// then `gen` into an empty tree, each as a child process.
+fn child_round(exe: &Path, root: &Path) -> Result<(f64, f64, f64)> {
+    let run = |args: &[&str]| -> Result<()> {
+        let out = Command::new(exe).args(args).arg("--root").arg(root).output().with_context(|| format!("{}: cannot run", exe.display()))?;
+        ensure!(out.status.success(), "{} {}: {}{}", exe.display(), args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         Ok(())
     };
-    let check = secs(|| run("check"))?;
+    let check = secs(|| run(&["check"]))?;
+    let full = secs(|| run(&["check", "--no-memo"]))?;
     let saved = root.join("generated.saved");
     let _ = fs::remove_dir_all(&saved);
     fs::rename(root.join("generated"), &saved)?;
-    let generate = secs(|| run("gen"))?;
+    let generate = secs(|| run(&["gen"]))?;
     fs::remove_dir_all(&saved)?;
-    Ok((check, generate))
+    Ok((check, full, generate))
 }
 
 /// The floor's sync: what gen's one sync costs for the same files.
