@@ -87,8 +87,10 @@ impl<'a> Outputs<'a> {
 /// output of one another: the agent files a cloud-config embeds are rendered in the same part,
 /// and so are the compose files whose presence the Terraform module tests look up.
 enum Part {
-    /// compose, traefik, uptime kuma, tls, logs, then the Terraform module tests.
+    /// compose, traefik, uptime kuma, tls.
     Central,
+    /// The central logs, then the Terraform module tests (which look up the logs' files).
+    LogsAndTests,
     /// The monitoring VM's cloud-config.
     Monitoring,
     /// The agents, then the cloud-configs, of these VMs (indices into `stack.vms`).
@@ -111,9 +113,10 @@ impl Part {
     fn family(&self) -> usize {
         match self {
             Part::Central => 0,
-            Part::Root(_) => 1,
-            Part::Modules => 2,
-            Part::Monitoring | Part::Vms(_) => 3,
+            Part::LogsAndTests => 1,
+            Part::Root(_) => 2,
+            Part::Modules => 3,
+            Part::Monitoring | Part::Vms(_) => 4,
         }
     }
 
@@ -124,7 +127,9 @@ impl Part {
                 compose::render(stack, out).map_err(at((0, 0), "monitoring compose stack"))?;
                 traefik::render(stack, out).map_err(at((1, 0), "traefik"))?;
                 uptime_kuma::render(stack, out).map_err(at((2, 0), "uptime kuma monitors"))?;
-                tls::render(stack, out).map_err(at((3, 0), "tls certificates"))?;
+                tls::render(stack, out).map_err(at((3, 0), "tls certificates"))
+            }
+            Part::LogsAndTests => {
                 logs::render(stack, out).map_err(at((4, 0), "central logs"))?;
                 terraform_tests::render(stack, out).map_err(at((8, 0), "terraform module tests"))
             }
@@ -168,11 +173,11 @@ pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
     // holding its environment's lock, so with one environment the parts would compile one after
     // another and wait for each other; the families use (almost) disjoint templates, so each is
     // compiled once, and the families' compilations run side by side.
-    let renderers: [Renderer; 4] = std::array::from_fn(|_| Renderer::new(templates));
+    let renderers: [Renderer; 5] = std::array::from_fn(|_| Renderer::new(templates));
     let base = Outputs { renderer: &renderers[0], tree: Tree::default(), stack: Value::from_serialize(stack) };
     let envs = terraform::environments(stack);
     // The costly parts first, so that the last ones handed out are small.
-    let mut parts = vec![Part::Central];
+    let mut parts = vec![Part::Central, Part::LogsAndTests];
     parts.extend((0..envs.len()).map(Part::Root));
     parts.extend([Part::Modules, Part::Monitoring]);
     parts.extend((0..stack.vms.len()).step_by(VMS_PER_PART).map(|i| Part::Vms(i..(i + VMS_PER_PART).min(stack.vms.len()))));
