@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::rounds::{Round, spread};
+use super::rounds::{Children, Round, spread};
 
 /// Check ≤ this many times its floor, gen too, at 1,000 VMs.
 pub const RATIO_TARGET: f64 = 2.0;
@@ -47,7 +47,7 @@ pub struct Ratios {
 impl Ratios {
     pub fn of(name: &str, vms: usize, rs: &[Round], peak_kib: (u64, u64)) -> Ratios {
         let sp = |f: &dyn Fn(&Round) -> f64| spread(rs.iter().map(f).collect());
-        let child = |pick: &dyn Fn(&Round) -> Option<(f64, f64, f64)>| {
+        let child = |pick: &dyn Fn(&Round) -> Option<Children>| {
             (!rs.is_empty() && rs.iter().all(|r| pick(r).is_some())).then(|| {
                 (
                     sp(&|r| pick(r).map_or(f64::NAN, |c| c.0) / r.floor_read),

@@ -17,6 +17,9 @@ use crate::project::Project;
 use crate::stack::Stack;
 use crate::tree::{self, Tree};
 
+/// A child round's seconds: `check`, `check --no-memo`, `gen` into an empty tree.
+pub type Children = (f64, f64, f64);
+
 /// The figures of one round, in seconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Round {
@@ -39,9 +42,9 @@ pub struct Round {
     pub gen_same: f64,
     /// `check`, `check --no-memo` (the full render, as CI runs it) and `gen` of another build of
     /// xtask, as child processes (`XTASK_BENCH_BEFORE`).
-    pub before: Option<(f64, f64, f64)>,
+    pub before: Option<Children>,
     /// The same three of this build, as child processes, when `before` is measured.
-    pub after: Option<(f64, f64, f64)>,
+    pub after: Option<Children>,
 }
 
 impl Round {
@@ -221,7 +224,7 @@ pub const PEAK_ENV: &str = "XTASK_BENCH_PEAK_OF";
 
 /// `check` over the up-to-date tree (a memo hit: the build's own gen made it), `check --no-memo`,
 /// then `gen` into an empty tree, each as a child process.
-fn child_round(exe: &Path, root: &Path) -> Result<(f64, f64, f64)> {
+fn child_round(exe: &Path, root: &Path) -> Result<Children> {
     let run = |args: &[&str]| -> Result<()> {
         let out = Command::new(exe).args(args).arg("--root").arg(root).output().with_context(|| format!("{}: cannot run", exe.display()))?;
         ensure!(out.status.success(), "{} {}: {}{}", exe.display(), args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
