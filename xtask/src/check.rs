@@ -20,13 +20,19 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         // With a memo, generated/ is read and hashed against its manifest while the stack is
         // parsed; it is used only if the inputs turn out to be the memo's (`memo::key`).
         let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
+        // Without one, check renders: generated/ is walked meanwhile (the parse is on one core).
+        let listing = memo.is_none().then(|| scope.spawn(|| tree::Listing::walk(&generated)));
+        // The templates are read while the stack is parsed (an error of the stack comes first).
+        let templates = scope.spawn(|| project.read_templates());
         let (stack, stack_src) = project.load_with_src()?;
-        let templates = project.read_templates()?;
+        let templates = templates.join().expect("the templates' reading panicked")?;
         let stack_name = project.stack_name();
         let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
-        let key = memo::key(&stack_name, &stack_src, &stack, &templates);
-        // A reading that fails is no hit: the full check below reads again and says why.
-        let hit = on_disk.and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten()).filter(|_| memo.as_ref().is_some_and(|m| m.key == key));
+        // A reading that fails is no hit: the full check below reads again and says why. The key
+        // is computed only when there is a memo to compare it with.
+        let hit = on_disk
+            .and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten())
+            .filter(|_| memo.as_ref().is_some_and(|m| m.key == memo::key(&stack_name, &stack_src, &stack, &templates)));
         Ok(match hit {
             // The inputs are those of the last gen and generated/ is its tree: no render needed.
             Some(files) => {
@@ -35,7 +41,11 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
             }
             None => {
                 let expected = targets::render_with(&stack, &templates)?;
-                let found = examine(&expected, &generated, (&stack_name, &stack_src), &values)?;
+                let listing = match listing {
+                    Some(walk) => walk.join().expect("the walk of generated/ panicked"),
+                    None => tree::Listing::walk(&generated),
+                };
+                let found = examine(&expected, &generated, listing, (&stack_name, &stack_src), &values)?;
                 (stack, found, expected.len() + 1, "")
             }
         })
@@ -87,18 +97,20 @@ pub struct Examined {
     pub findings: Vec<secrets::Finding>,
 }
 
-/// Check's core once the tree is rendered (not yet parsed back): one read of `generated`, the
+/// Check's core once the tree is rendered (not yet parsed back): one read of `generated` (as
+/// `listing` lists it, `tree::Listing::walk`), the
 /// parse-back of every output it does not vouch for, the drift, and the secret scan of the
 /// stack file, of what gen would write and of the files on disk that are not byte for byte
 /// that (all from the same reading), searching for `values` (`secrets::values`). The scan of
 /// the rendered files runs while generated/ is read.
-pub fn examine(expected: &Tree, generated: &Path, stack_file: (&str, &[u8]), values: &[(String, String)]) -> Result<Examined> {
+pub fn examine(expected: &Tree, generated: &Path, listing: tree::Listing, stack_file: (&str, &[u8]), values: &[(String, String)]) -> Result<Examined> {
     let (disk, mut findings) = std::thread::scope(|scope| {
         let rendered = scope.spawn(|| {
             let names: Vec<(String, &[u8])> = expected.files().map(|(p, c)| (format!("generated/{p}"), c)).collect();
             secrets::scan(std::iter::once(stack_file).chain(names.iter().map(|(p, c)| (p.as_str(), *c))), values)
         });
-        let disk = tree::OnDisk::read(expected, generated).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
+        let disk =
+            tree::OnDisk::read_listed(expected, generated, listing).and_then(|disk| targets::parse_back(expected, &disk.vouched(expected)).map(|()| disk));
         (disk, rendered.join().expect("the secret scan panicked"))
     });
     let disk = disk?;

@@ -148,7 +148,8 @@ fn json(value: &Value) -> Result<String, Error> {
 fn hcl(value: &Value) -> Result<String, Error> {
     fn quoted(s: &str, out: &mut String) {
         let json = json_str(s);
-        if json.contains("${") || json.contains("%{") {
+        // Most strings hold no `{` at all: one byte search instead of two substring searches.
+        if json.as_bytes().contains(&b'{') && (json.contains("${") || json.contains("%{")) {
             out.push_str(&json.replace("${", "$${").replace("%{", "%%{"));
         } else {
             out.push_str(&json);
@@ -194,12 +195,16 @@ fn hcl(value: &Value) -> Result<String, Error> {
 /// Indents every line but the first by `width` spaces (for block scalars); empty lines stay
 /// empty, so no line ends in spaces.
 fn indent_lines(value: String, width: usize) -> String {
+    let pad = " ".repeat(width);
     let mut out = String::with_capacity(value.len() + value.len() / 8 * width);
-    for (i, line) in value.lines().enumerate() {
+    // The lines as `str::lines` gives them (a `\r` before a `\n` dropped), without its
+    // per-character search.
+    for (i, line) in value.split_inclusive('\n').enumerate() {
+        let line = line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l));
         if i > 0 {
             out.push('\n');
             if !line.is_empty() {
-                out.extend(std::iter::repeat_n(' ', width));
+                out.push_str(&pad);
             }
         }
         out.push_str(line);
@@ -233,6 +238,11 @@ mod tests {
     #[test]
     fn indent_lines_leaves_empty_lines_empty() {
         assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
+        // Line for line what `str::lines` splits: `\r\n` endings, no final newline, empty text.
+        for text in ["a\r\nb\r\n", "a\nb", "", "\n", "\n\n", "a\r", "x\r\n\r\ny", "\ra\n"] {
+            let want: Vec<String> = text.lines().enumerate().map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("   {l}") }).collect();
+            assert_eq!(indent_lines(text.to_string(), 3), want.join("\n"), "{text:?}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Result, bail};
 
-pub use disk::{Class, Drift, OnDisk, drift, is_working_file, list_disk, read_disk};
+pub use disk::{Class, Drift, Listing, OnDisk, drift, is_working_file, list_disk, read_disk};
 pub use write::{IN_FLIGHT, Lock, RealDisk, Summary, Writer, write, write_io, write_locked, write_with};
 
 pub const MANIFEST: &str = ".manifest.sha256";

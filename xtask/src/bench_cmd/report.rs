@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::rounds::{Round, spread};
+use super::rounds::{Children, Round, spread};
 
 /// Check ≤ this many times its floor, gen too, at 1,000 VMs.
 pub const RATIO_TARGET: f64 = 2.0;
@@ -36,9 +36,10 @@ pub struct Ratios {
     pub gen_nosync: Spread,
     /// gen over an up-to-date tree ÷ read floor.
     pub gen_same: Spread,
-    /// Child processes, (check ÷ read, gen ÷ write + sync): another build, and this one.
-    pub before: Option<(Spread, Spread)>,
-    pub after: Option<(Spread, Spread)>,
+    /// Child processes, (check ÷ read, check --no-memo ÷ read, gen ÷ write + sync): another
+    /// build, and this one.
+    pub before: Option<(Spread, Spread, Spread)>,
+    pub after: Option<(Spread, Spread, Spread)>,
     /// Peak memory of a lone check and a lone gen (KiB).
     pub peak_kib: (u64, u64),
 }
@@ -46,9 +47,14 @@ pub struct Ratios {
 impl Ratios {
     pub fn of(name: &str, vms: usize, rs: &[Round], peak_kib: (u64, u64)) -> Ratios {
         let sp = |f: &dyn Fn(&Round) -> f64| spread(rs.iter().map(f).collect());
-        let child = |pick: &dyn Fn(&Round) -> Option<(f64, f64)>| {
-            (!rs.is_empty() && rs.iter().all(|r| pick(r).is_some()))
-                .then(|| (sp(&|r| pick(r).map_or(f64::NAN, |c| c.0) / r.floor_read), sp(&|r| pick(r).map_or(f64::NAN, |c| c.1) / r.write_floor())))
+        let child = |pick: &dyn Fn(&Round) -> Option<Children>| {
+            (!rs.is_empty() && rs.iter().all(|r| pick(r).is_some())).then(|| {
+                (
+                    sp(&|r| pick(r).map_or(f64::NAN, |c| c.0) / r.floor_read),
+                    sp(&|r| pick(r).map_or(f64::NAN, |c| c.1) / r.floor_read),
+                    sp(&|r| pick(r).map_or(f64::NAN, |c| c.2) / r.write_floor()),
+                )
+            })
         };
         Ratios {
             name: name.to_string(),
@@ -127,12 +133,22 @@ pub fn ratio_table(rows: &[Ratios]) -> String {
         let _ = writeln!(out, "\nchild processes (whole command, process start included); before = XTASK_BENCH_BEFORE, after = this build:");
         let _ = writeln!(
             out,
-            "{:<15} {:>20} {:>20} {:>20} {:>20}",
-            "stack", "before check ÷ read", "after check ÷ read", "before gen ÷ write", "after gen ÷ write"
+            "{:<15} {:>20} {:>20} {:>22} {:>22} {:>20} {:>20}",
+            "stack", "before check ÷ read", "after check ÷ read", "before --no-memo ÷ rd", "after --no-memo ÷ rd", "before gen ÷ write", "after gen ÷ write"
         );
         for r in rows {
             if let (Some(b), Some(a)) = (r.before, r.after) {
-                let _ = writeln!(out, "{:<15} {:>20} {:>20} {:>20} {:>20}", r.name, spread_text(b.0), spread_text(a.0), spread_text(b.1), spread_text(a.1));
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:>20} {:>20} {:>22} {:>22} {:>20} {:>20}",
+                    r.name,
+                    spread_text(b.0),
+                    spread_text(a.0),
+                    spread_text(b.1),
+                    spread_text(a.1),
+                    spread_text(b.2),
+                    spread_text(a.2)
+                );
             }
         }
     }

@@ -17,6 +17,9 @@ use crate::project::Project;
 use crate::stack::Stack;
 use crate::tree::{self, Tree};
 
+/// A child round's seconds: `check`, `check --no-memo`, `gen` into an empty tree.
+pub type Children = (f64, f64, f64);
+
 /// The figures of one round, in seconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Round {
@@ -37,10 +40,11 @@ pub struct Round {
     pub gen_empty: f64,
     /// Gen over an up-to-date generated/ (writes nothing).
     pub gen_same: f64,
-    /// `check` and `gen` of another build of xtask, as child processes (`XTASK_BENCH_BEFORE`).
-    pub before: Option<(f64, f64)>,
-    /// The same two of this build, as child processes, when `before` is measured.
-    pub after: Option<(f64, f64)>,
+    /// `check`, `check --no-memo` (the full render, as CI runs it) and `gen` of another build of
+    /// xtask, as child processes (`XTASK_BENCH_BEFORE`).
+    pub before: Option<Children>,
+    /// The same three of this build, as child processes, when `before` is measured.
+    pub after: Option<Children>,
 }
 
 impl Round {
@@ -127,8 +131,17 @@ impl Bench<'_> {
         for _ in 0..rounds {
             let mut r = Round { floor_read: secs(|| read_and_compare(&first, &manifest, &same))?, ..Round::default() };
             r.check = secs(|| {
-                let tree = self.render()?;
-                let found = check::examine(&tree, &same, ("stack.toml", self.src.as_bytes()), &[])?;
+                // As check does without a memo: the templates read while the stack is parsed, and
+                // generated/ walked while the stack is parsed and rendered.
+                let (tree, listing) = std::thread::scope(|scope| {
+                    let walk = scope.spawn(|| tree::Listing::walk(&same));
+                    let templates = scope.spawn(|| self.project.read_templates());
+                    let stack = self.load();
+                    let templates = templates.join().expect("the templates' reading panicked");
+                    let tree = stack.and_then(|stack| crate::targets::render_with(&stack, &templates?));
+                    (tree, walk.join().expect("the walk of generated/ panicked"))
+                });
+                let found = check::examine(&tree?, &same, listing, ("stack.toml", self.src.as_bytes()), &[])?;
                 ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
                 Ok(())
             })?;
@@ -209,20 +222,22 @@ pub fn child_peaks(name: &str, src: &str, example_root: &Path) -> Result<(u64, u
 /// Set in a child of the bench: run this command, then print the process's peak memory.
 pub const PEAK_ENV: &str = "XTASK_BENCH_PEAK_OF";
 
-/// `check` over the up-to-date tree, then `gen` into an empty one, each as a child process.
-fn child_round(exe: &Path, root: &Path) -> Result<(f64, f64)> {
-    let run = |cmd: &str| -> Result<()> {
-        let out = Command::new(exe).args([cmd, "--root"]).arg(root).output().with_context(|| format!("{}: cannot run", exe.display()))?;
-        ensure!(out.status.success(), "{} {cmd}: {}{}", exe.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+/// `check` over the up-to-date tree (a memo hit: the build's own gen made it), `check --no-memo`,
+/// then `gen` into an empty tree, each as a child process.
+fn child_round(exe: &Path, root: &Path) -> Result<Children> {
+    let run = |args: &[&str]| -> Result<()> {
+        let out = Command::new(exe).args(args).arg("--root").arg(root).output().with_context(|| format!("{}: cannot run", exe.display()))?;
+        ensure!(out.status.success(), "{} {}: {}{}", exe.display(), args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         Ok(())
     };
-    let check = secs(|| run("check"))?;
+    let check = secs(|| run(&["check"]))?;
+    let full = secs(|| run(&["check", "--no-memo"]))?;
     let saved = root.join("generated.saved");
     let _ = fs::remove_dir_all(&saved);
     fs::rename(root.join("generated"), &saved)?;
-    let generate = secs(|| run("gen"))?;
+    let generate = secs(|| run(&["gen"]))?;
     fs::remove_dir_all(&saved)?;
-    Ok((check, generate))
+    Ok((check, full, generate))
 }
 
 /// The floor's sync: what gen's one sync costs for the same files.

@@ -77,9 +77,9 @@ impl Outputs<'_> {
 }
 
 impl<'a> Outputs<'a> {
-    /// An empty collection with the same renderer and stack value, for one part of the render.
-    fn fork(&self) -> Outputs<'a> {
-        Outputs { renderer: self.renderer, tree: Tree::default(), stack: self.stack.clone() }
+    /// An empty collection with the same stack value and `renderer`, for one part of the render.
+    fn fork(&self, renderer: &'a Renderer) -> Outputs<'a> {
+        Outputs { renderer, tree: Tree::default(), stack: self.stack.clone() }
     }
 }
 
@@ -87,8 +87,10 @@ impl<'a> Outputs<'a> {
 /// output of one another: the agent files a cloud-config embeds are rendered in the same part,
 /// and so are the compose files whose presence the Terraform module tests look up.
 enum Part {
-    /// compose, traefik, uptime kuma, tls, logs, then the Terraform module tests.
+    /// compose, traefik, uptime kuma, tls.
     Central,
+    /// The central logs, then the Terraform module tests (which look up the logs' files).
+    LogsAndTests,
     /// The monitoring VM's cloud-config.
     Monitoring,
     /// The agents, then the cloud-configs, of these VMs (indices into `stack.vms`).
@@ -107,6 +109,17 @@ type Rank = (usize, usize);
 const VMS_PER_PART: usize = 16;
 
 impl Part {
+    /// Which of the renderers (one per family of templates, see `render_with`) this part uses.
+    fn family(&self) -> usize {
+        match self {
+            Part::Central => 0,
+            Part::LogsAndTests => 1,
+            Part::Root(_) => 2,
+            Part::Modules => 3,
+            Part::Monitoring | Part::Vms(_) => 4,
+        }
+    }
+
     fn render(&self, stack: &Stack, envs: &[String], out: &mut Outputs) -> Result<(), (Rank, anyhow::Error)> {
         let at = |rank: Rank, what: &'static str| move |e: anyhow::Error| (rank, e.context(what));
         match self {
@@ -114,7 +127,9 @@ impl Part {
                 compose::render(stack, out).map_err(at((0, 0), "monitoring compose stack"))?;
                 traefik::render(stack, out).map_err(at((1, 0), "traefik"))?;
                 uptime_kuma::render(stack, out).map_err(at((2, 0), "uptime kuma monitors"))?;
-                tls::render(stack, out).map_err(at((3, 0), "tls certificates"))?;
+                tls::render(stack, out).map_err(at((3, 0), "tls certificates"))
+            }
+            Part::LogsAndTests => {
                 logs::render(stack, out).map_err(at((4, 0), "central logs"))?;
                 terraform_tests::render(stack, out).map_err(at((8, 0), "terraform module tests"))
             }
@@ -154,16 +169,20 @@ pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
 
 /// `render` from templates already read.
 pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
-    let renderer = Renderer::new(templates);
-    let base = Outputs { renderer: &renderer, tree: Tree::default(), stack: Value::from_serialize(stack) };
+    // One environment per family of templates: minijinja compiles a template on first use while
+    // holding its environment's lock, so with one environment the parts would compile one after
+    // another and wait for each other; the families use (almost) disjoint templates, so each is
+    // compiled once, and the families' compilations run side by side.
+    let renderers: [Renderer; 5] = std::array::from_fn(|_| Renderer::new(templates));
+    let base = Outputs { renderer: &renderers[0], tree: Tree::default(), stack: Value::from_serialize(stack) };
     let envs = terraform::environments(stack);
     // The costly parts first, so that the last ones handed out are small.
-    let mut parts = vec![Part::Central];
+    let mut parts = vec![Part::Central, Part::LogsAndTests];
     parts.extend((0..envs.len()).map(Part::Root));
     parts.extend([Part::Modules, Part::Monitoring]);
     parts.extend((0..stack.vms.len()).step_by(VMS_PER_PART).map(|i| Part::Vms(i..(i + VMS_PER_PART).min(stack.vms.len()))));
     let done = crate::par::queue(&parts, |part| {
-        let mut out = base.fork();
+        let mut out = base.fork(&renderers[part.family()]);
         let failed = part.render(stack, &envs, &mut out).err();
         (out.tree, failed)
     });

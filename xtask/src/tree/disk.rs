@@ -103,6 +103,26 @@ pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// The walk of generated/ (every file, working files too, sorted), or why it failed; the
+/// failure is reported by the read that uses it.
+pub struct Listing(Result<Vec<String>>);
+
+impl Listing {
+    pub fn walk(root: &Path) -> Listing {
+        Listing(not_a_file(root).and_then(|()| disk_files(root)))
+    }
+}
+
+/// What the read found at a listed path.
+enum Found {
+    /// Gone between the walk and the read.
+    Gone,
+    /// Byte for byte the expected file (not kept).
+    Equal,
+    /// Other bytes than the expected file's, or a path the tree does not have, or the manifest.
+    Bytes(Vec<u8>),
+}
+
 /// generated/ read once against an expected tree. Files whose bytes are the expected ones are not
 /// kept (only counted as equal); everything else is, for the drift and the secret scan.
 #[derive(Debug, Default)]
@@ -119,24 +139,44 @@ pub struct OnDisk {
 }
 
 impl OnDisk {
-    /// Reads `root` once (one walk, each file read once) and compares it with `expected`.
+    /// Reads `root` once (one walk, each file read once) and compares it with `expected`. The
+    /// files are read on every core (the reads' system time is most of the cost), and each
+    /// expected file found equal on disk is hashed right there, while its bytes are in cache:
+    /// every caller needs every expected file's hash (`vouched`, the manifest).
     pub fn read(expected: &Tree, root: &Path) -> Result<OnDisk> {
-        not_a_file(root)?;
+        OnDisk::read_listed(expected, root, Listing::walk(root))
+    }
+
+    /// `read` from a listing of `root` taken earlier (check walks generated/ while it parses and
+    /// renders the stack, on a core that would otherwise wait).
+    pub fn read_listed(expected: &Tree, root: &Path, listing: Listing) -> Result<OnDisk> {
+        let listed = listing.0?;
         let mut disk = OnDisk::default();
-        let listed = disk_files(root)?;
+        let wanted: Vec<&String> = listed.iter().filter(|p| !is_working_file(p)).collect();
+        let read: Vec<Result<Found>> = crate::par::chunks(&wanted, |part| {
+            part.iter()
+                .map(|path| {
+                    let Some(bytes) = read_opt(&root.join(path))? else { return Ok(Found::Gone) };
+                    if path.as_str() != MANIFEST && expected.get(path) == Some(bytes.as_slice()) {
+                        expected.hash(path);
+                        return Ok(Found::Equal);
+                    }
+                    Ok(Found::Bytes(bytes))
+                })
+                .collect()
+        });
         let mut equal = 0;
-        for path in &listed {
-            if is_working_file(path) {
-                continue;
-            }
-            let Some(bytes) = read_opt(&root.join(path))? else { continue };
-            if path == MANIFEST {
-                disk.manifest = parse_manifest(&bytes);
-                disk.manifest_bytes = Some(bytes);
-            } else if expected.get(path) == Some(bytes.as_slice()) {
-                equal += 1;
-            } else {
-                disk.differing.insert(path.clone(), bytes);
+        for (path, found) in wanted.into_iter().zip(read) {
+            match found? {
+                Found::Gone => {}
+                Found::Equal => equal += 1,
+                Found::Bytes(bytes) if path == MANIFEST => {
+                    disk.manifest = parse_manifest(&bytes);
+                    disk.manifest_bytes = Some(bytes);
+                }
+                Found::Bytes(bytes) => {
+                    disk.differing.insert(path.clone(), bytes);
+                }
             }
         }
         let seen = equal + expected.files().filter(|(p, _)| disk.differing.contains_key(*p)).count();
