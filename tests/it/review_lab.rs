@@ -287,11 +287,11 @@ fn loki_storage_changes_say_what_happens_to_the_logs_already_stored() {
     let s3 = on_s3(&old, "loki", "2027-06-01");
     assert_first(
         &summary(&old, &s3),
-        "**Loki storage filesystem → s3** (bucket `loki` at `s3.home.lan:9000`): from 2027-06-01 (00:00 UTC) new logs go to the bucket; the logs before stay on `pve-mon`'s disk and are read from there until they are 7 days old (retention), then deleted; the keys come from `LOKI_S3_ACCESS_KEY_ID` and `LOKI_S3_SECRET_ACCESS_KEY` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
+        "**Loki storage filesystem → s3** (bucket `loki` at `s3.home.lan:9000`): from 2027-06-01 (00:00 UTC) new logs go to the bucket; the logs before stay on `pve-mon`'s disk and are read from there until they are 7 days old (retention), then deleted; the keys come from `LOKI_S3_ACCESS_KEY_ID` and `LOKI_S3_SECRET_ACCESS_KEY` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git); create the bucket before this apply: the compactor keeps its delete requests there from Loki's next start",
     );
     assert_first(
         &summary(&s3, &old),
-        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `pve-mon`'s disk; the bucket's keys file `/etc/monitoring-secrets/loki.env` stays on the VM until you delete it",
+        "**Loki storage s3 → filesystem**: the bucket's period (from 2027-06-01) is dropped, which gen accepts only before that day: no logs are in the bucket yet (only the compactor's delete requests), and logs stay on `pve-mon`'s disk; the bucket's keys file `/etc/monitoring-secrets/loki.env` stays on the VM until you delete it",
     );
     assert_first(&summary(&s3, &on_s3(&old, "loki", "2027-07-01")), "**Loki's bucket period moved** 2027-06-01 → 2027-07-01");
     assert_first(

@@ -415,14 +415,14 @@ fn loki_storage(old: &Stack, new: &Stack) -> Vec<String> {
     let days = new.services.loki.retention_days;
     match (&a.s3, &b.s3) {
         (None, Some(s3)) => vec![format!(
-            "**Loki storage filesystem → s3** (bucket `{}` at `{}`): from {} (00:00 UTC) new logs go to the bucket; the logs before stay on `{vm}`'s disk and are read from there until they are {days} days old (retention), then deleted; the keys come from `{}` and `{}` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git)",
+            "**Loki storage filesystem → s3** (bucket `{}` at `{}`): from {} (00:00 UTC) new logs go to the bucket; the logs before stay on `{vm}`'s disk and are read from there until they are {days} days old (retention), then deleted; the keys come from `{}` and `{}` where Terraform runs (written to `<secrets_dir>/loki.env`, never to git); create the bucket before this apply: the compactor keeps its delete requests there from Loki's next start",
             s3.bucket, s3.endpoint, s3.from, s3.access_key_id.env, s3.secret_access_key.env
         )],
         // Terraform drops the loki.env resource without deleting the file (no destroy-time
         // provisioner in modules/monitoring-stack): the keys stay on the VM, as a removed
         // remote-write endpoint's secret file does.
         (Some(s3), None) => vec![format!(
-            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: nothing is in the bucket yet, and logs stay on `{vm}`'s disk; the bucket's keys file `{}/loki.env` stays on the VM until you delete it",
+            "**Loki storage s3 → filesystem**: the bucket's period (from {}) is dropped, which gen accepts only before that day: no logs are in the bucket yet (only the compactor's delete requests), and logs stay on `{vm}`'s disk; the bucket's keys file `{}/loki.env` stays on the VM until you delete it",
             s3.from, old.monitoring.secrets_dir
         )],
         (Some(x), Some(y)) => {
