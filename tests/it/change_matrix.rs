@@ -298,6 +298,96 @@ fn every_kind_of_cluster_edit_is_refused_or_says_what_happens_to_each_vm() {
     run_rows(&cluster(), &cluster_rows());
 }
 
+/// The example grown as README's "Growing the lab" shows: one remote-write endpoint with basic
+/// auth and a drop pattern, and Loki on a bucket from a day far ahead. The base of the rows
+/// that take those settings back or change them.
+fn grown() -> String {
+    let s = sub(
+        &example(),
+        "memory_reservation_mb = 512\n\n[services.grafana]",
+        "memory_reservation_mb = 512\n\n[[services.prometheus.remote_write]]\nname = \"mimir\"\nurl = \"https://mimir.home.lan/api/v1/push\"\nusername = \"lab\"\npassword = { env = \"MIMIR_PASSWORD\" }\ndrop_series = [\"go_gc_.*\"]\n\n[services.grafana]",
+    );
+    sub(
+        &s,
+        "memory_reservation_mb = 160\n",
+        "memory_reservation_mb = 160\nstorage = \"s3\"\n\n[services.loki.s3]\nendpoint = \"s3.home.lan:9000\"\nbucket = \"loki\"\nregion = \"us-east-1\"\nfrom = \"2999-01-01\"\n",
+    )
+}
+
+/// Edits of the grown lab, each with what the pull-request summary must say beyond the VMs'
+/// fates: what happens to the metrics and logs already stored and to the secrets on the VM.
+/// Every one only redelivers the monitoring VM's files.
+fn grown_rows() -> Vec<(Row, &'static [&'static str])> {
+    vec![
+        (Row { name: "grown: nothing", edit: |s| s.to_string(), expect: Fates(&[], Unchanged) }, &[]),
+        (
+            Row {
+                name: "grown: remote-write endpoint removed",
+                edit: |s| {
+                    let start = s.find("[[services.prometheus.remote_write]]").unwrap();
+                    let end = start + s[start..].find("\n\n").unwrap() + 2;
+                    format!("{}{}", &s[..start], &s[end..])
+                },
+                expect: Fates(&[(MON, Delivered)], Unchanged),
+            },
+            &["**remote write removed**: `mimir`", "remote_write_mimir_password"],
+        ),
+        (
+            Row {
+                name: "grown: more series dropped before sending",
+                edit: |s| sub(s, "drop_series = [\"go_gc_.*\"]", "drop_series = [\"go_gc_.*\", \"process_.*\"]"),
+                expect: Fates(&[(MON, Delivered)], Unchanged),
+            },
+            &["**remote write** `mimir`: dropped series `go_gc_.*` → `go_gc_.*`, `process_.*`"],
+        ),
+        (
+            Row {
+                name: "grown: Prometheus keeps 72 hours",
+                edit: |s| sub(s, "retention_days = 15\nscrape", "retention_hours = 72\nscrape"),
+                expect: Fates(&[(MON, Delivered)], Unchanged),
+            },
+            &["**stored metrics deleted**"],
+        ),
+        (
+            Row {
+                name: "grown: Loki back on the disk before the bucket's day",
+                edit: |s| {
+                    let start = s.find("storage = \"s3\"").unwrap();
+                    let end = s.find("from = \"2999-01-01\"\n").unwrap() + "from = \"2999-01-01\"\n".len();
+                    format!("{}{}", &s[..start], &s[end..])
+                },
+                expect: Fates(&[(MON, Delivered)], Unchanged),
+            },
+            &["**Loki storage s3 → filesystem**", "loki.env` stays on the VM"],
+        ),
+        (
+            Row {
+                name: "grown: Loki's bucket changed",
+                edit: |s| sub(s, "bucket = \"loki\"", "bucket = \"loki-2\""),
+                expect: Fates(&[(MON, Delivered)], Unchanged),
+            },
+            &["**Loki's bucket changed** `loki` at `s3.home.lan:9000` → `loki-2`"],
+        ),
+    ]
+}
+
+#[test]
+fn every_kind_of_grown_lab_edit_says_what_happens_to_the_data_and_secrets() {
+    let src = grown();
+    let (rows, says): (Vec<Row>, Vec<&[&str]>) = grown_rows().into_iter().unzip();
+    run_rows(&src, &rows);
+    let old = parse(&src).unwrap();
+    let old_tree = render(&old);
+    let mut failures = Vec::new();
+    for (row, says) in rows.iter().zip(says) {
+        let new = parse(&(row.edit)(&src)).unwrap();
+        let summary = summarize(&old, &new, &old_tree, &render(&new));
+        failures
+            .extend(says.iter().filter(|part| !summary.contains(**part)).map(|part| format!("{}: the summary does not say {part:?}:\n{summary}", row.name)));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 fn run_rows(src: &str, rows: &[Row]) {
     let old = parse(src).unwrap();
     let old_tree = render(&old);
