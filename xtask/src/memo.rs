@@ -61,11 +61,7 @@ pub fn key_of_build(build: &str, stack_file: &str, stack_src: &[u8], stack: &Sta
         field(path.as_bytes());
         field(bytes);
     }
-    hex(ctx.finish().as_ref())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    tree::hex(ctx.finish().as_ref())
 }
 
 /// The memo's text: the key, then the sha256 of the manifest of the tree rendered from it.

@@ -163,20 +163,9 @@ pub fn ratio_table(rows: &[Ratios]) -> String {
     let large = rows.iter().find(|r| r.vms >= 1_000);
     let mid = rows.iter().find(|r| (100..1_000).contains(&r.vms));
     if let Some(l) = large {
-        let _ = writeln!(
-            out,
-            "  check at {} VMs (full render): median ×{:.2} of its floor: {} (≤ ×{RATIO_TARGET})",
-            l.vms,
-            l.check.1,
-            pass(l.check.1 <= RATIO_TARGET)
-        );
-        let _ = writeln!(
-            out,
-            "  check at {} VMs (render memo hit): median ×{:.2} of its floor: {} (≤ ×{RATIO_TARGET})",
-            l.vms,
-            l.check_memo.1,
-            pass(l.check_memo.1 <= RATIO_TARGET)
-        );
+        for (how, ratio) in [("full render", l.check.1), ("render memo hit", l.check_memo.1)] {
+            let _ = writeln!(out, "  check at {} VMs ({how}): median ×{ratio:.2} of its floor: {} (≤ ×{RATIO_TARGET})", l.vms, pass(ratio <= RATIO_TARGET));
+        }
         let _ = writeln!(
             out,
             "  gen at {} VMs, into an empty tree: median ×{:.2} of its floor: {} (≤ ×{RATIO_TARGET})",
