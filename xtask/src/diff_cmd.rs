@@ -45,7 +45,7 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     // check after that day has come at the base (logs in the bucket since then, lost to Loki).
     if let Some(config) = committed.get(crate::targets::logs::LOKI_CONFIG) {
         let periods = crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(config));
-        let before = crate::stack::loki_storage::Before { today: crate::stack::loki_storage::utc_date(crate::certs_cmd::now()), periods };
+        let before = crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods };
         if let Err(err) = project.load_before(&before) {
             if err.is::<Report>() {
                 println!(

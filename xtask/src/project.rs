@@ -159,7 +159,7 @@ impl Project {
     pub fn before(&self, now: i64) -> stack::loki_storage::Before {
         let config = self.generated().join(crate::targets::logs::LOKI_CONFIG);
         let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
-        stack::loki_storage::Before { today: stack::loki_storage::utc_date(now), periods }
+        stack::loki_storage::Before { today: crate::dates::utc_date(now), periods }
     }
 
     /// Renders everything in memory and parses every output back.

@@ -373,7 +373,7 @@ fn proxmox(old: &Stack, new: &Stack) -> Vec<String> {
     figure(&mut p, "endpoint", format!("`{}`", a.endpoint), format!("`{}`", b.endpoint));
     figure(&mut p, "insecure TLS", a.insecure, b.insecure);
     figure(&mut p, "node", format!("`{}`", a.node), format!("`{}`", b.node));
-    let list = |n: &[String]| if n.is_empty() { "not listed".to_string() } else { crate::vm_fate::nodes(n) };
+    let list = |n: &[String]| if n.is_empty() { "not listed".to_string() } else { crate::stack::cluster::list(n) };
     figure(&mut p, "cluster nodes", list(&a.nodes), list(&b.nodes));
     figure(&mut p, "SSH user", format!("`{}`", a.ssh_user), format!("`{}`", b.ssh_user));
     figure(&mut p, "API token variable", format!("`{}`", a.api_token.env), format!("`{}`", b.api_token.env));
@@ -390,7 +390,7 @@ fn ha(old: &Stack, new: &Stack) -> Vec<String> {
     let mut changed = Vec::new();
     for name in a.keys().chain(b.keys().filter(|n| !a.contains_key(*n))) {
         let (before, after) = (a.get(name), b.get(name));
-        let nodes = |vm: Option<&&Vm>| vm.map(|vm| crate::vm_fate::nodes(&vm.ha_nodes)).unwrap_or_default();
+        let nodes = |vm: Option<&&Vm>| vm.map(|vm| crate::stack::cluster::list(&vm.ha_nodes)).unwrap_or_default();
         match (on(before), on(after)) {
             (false, true) if before.is_none() => changed.push(format!("`{name}` new, on (nodes {})", nodes(after))),
             (false, true) => changed.push(format!("`{name}` off → on (nodes {})", nodes(after))),

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::stack::Stack;
 use crate::stack::model::Vm;
+use crate::stack::{Stack, cluster};
 use crate::tree::Tree;
 
 /// A ForceNew attribute (or rule) of bpg/proxmox v0.111.1 that the generated Terraform meets.
@@ -175,11 +175,6 @@ fn all_vms(stack: &Stack) -> BTreeMap<&str, &Vm> {
     std::iter::once(&stack.monitoring.vm).chain(&stack.vms).map(|vm| (vm.name.as_str(), vm)).collect()
 }
 
-/// `pve-a`, `pve-b`: a VM's HA nodes as the summary shows them.
-pub fn nodes(list: &[String]) -> String {
-    list.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-}
-
 fn files_differ(old: &Tree, new: &Tree, prefix: &str) -> bool {
     let a: Vec<_> = old.files().filter(|(p, _)| p.starts_with(prefix)).collect();
     let b: Vec<_> = new.files().filter(|(p, _)| p.starts_with(prefix)).collect();
@@ -273,14 +268,14 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
                 Fate::InPlace,
                 format!(
                     "its HA rule allows {} until this apply updates it, after the migration: the HA manager may move the VM back to one of those nodes in between, and the next apply then migrates it again; to avoid it, change `ha_nodes` in one apply and `node` in the next",
-                    nodes(&a.ha_nodes)
+                    cluster::list(&a.ha_nodes)
                 ),
             );
         }
     }
     match (a.ha_nodes.is_empty(), b.ha_nodes.is_empty()) {
         (true, false) => {
-            note(Fate::InPlace, format!("HA on (nodes {}): Terraform creates its HA resource and rule; the VM itself is untouched", nodes(&b.ha_nodes)))
+            note(Fate::InPlace, format!("HA on (nodes {}): Terraform creates its HA resource and rule; the VM itself is untouched", cluster::list(&b.ha_nodes)))
         }
         (false, true) => note(
             Fate::InPlace,
@@ -288,7 +283,7 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         ),
         (false, false) if a.ha_nodes != b.ha_nodes => note(
             Fate::InPlace,
-            format!("HA nodes {} → {}: its HA rule is updated in place; the VM itself is untouched", nodes(&a.ha_nodes), nodes(&b.ha_nodes)),
+            format!("HA nodes {} → {}: its HA rule is updated in place; the VM itself is untouched", cluster::list(&a.ha_nodes), cluster::list(&b.ha_nodes)),
         ),
         _ => {}
     }

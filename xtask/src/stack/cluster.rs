@@ -46,7 +46,8 @@ pub fn member(p: &mut Problems, key: &str, node: &str, nodes: &[String]) {
     p.add(key, format!("node `{node}` is not in proxmox.nodes"), &hint);
 }
 
-fn list(nodes: &[String]) -> String {
+/// `` `pve-a`, `pve-b` ``: nodes as messages and the PR summary show them.
+pub fn list(nodes: &[String]) -> String {
     nodes.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 

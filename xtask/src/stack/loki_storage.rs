@@ -117,7 +117,7 @@ fn bucket(p: &mut Problems, raw: &RawLokiS3) -> Option<LokiS3> {
         ok = false;
         p.add(key("region"), format!("`{}` is not a region name", region.escape_debug()), "e.g. `us-east-1` (MinIO), `garage` (Garage's s3_region)");
     }
-    if !from.is_empty() && parse_date(&from).is_none() {
+    if !from.is_empty() && crate::dates::parse_date(&from).is_none() {
         ok = false;
         p.add(
             key("from"),
@@ -198,29 +198,6 @@ fn is_bucket_name(s: &str) -> bool {
         && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
 }
 
-/// `YYYY-MM-DD` with a real month and day (leap years included), as (year, month, day).
-pub fn parse_date(s: &str) -> Option<(u32, u32, u32)> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !s.bytes().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()) {
-        return None;
-    }
-    let (y, m, d): (u32, u32, u32) = (s[..4].parse().ok()?, s[5..7].parse().ok()?, s[8..].parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    (y >= 1970 && (1..=days).contains(&d)).then_some((y, m, d))
-}
-
-/// The UTC date of a Unix time, `YYYY-MM-DD`.
-pub fn utc_date(unix_seconds: i64) -> String {
-    crate::dates::utc_date(unix_seconds)
-}
-
 /// What gen last wrote, for the day-2 guard: today's date (taken at the edge) and the schema
 /// periods of the Loki config under generated/ (empty when there is none yet).
 #[derive(Debug, Clone, Default)]
@@ -296,19 +273,6 @@ pub fn guard(p: &mut Problems, storage: &LokiStorage, before: &Before) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_real_days_and_unix_times_land_on_their_utc_day() {
-        assert_eq!(parse_date("2024-02-29"), Some((2024, 2, 29)));
-        assert_eq!(parse_date("2023-02-29"), None);
-        assert_eq!(parse_date("2027-13-01"), None);
-        assert_eq!(parse_date("2027-6-01"), None);
-        assert_eq!(parse_date("2027-06-31"), None);
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(951_782_400), "2000-02-29");
-        assert_eq!(utc_date(1_798_761_599), "2026-12-31");
-        assert_eq!(utc_date(1_798_761_600), "2027-01-01");
-    }
 
     fn endpoint_hint(endpoint: &str) -> String {
         let mut p = Problems::default();

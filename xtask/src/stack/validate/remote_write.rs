@@ -175,8 +175,8 @@ fn url_host(url: &str) -> Result<(&str, String), UrlProblem> {
             None => (authority.to_string(), None),
         },
     };
-    let label_ok =
-        |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-') && !l.ends_with('-');
+    // Host names are case-insensitive: each label is a DNS label once lowercased.
+    let label_ok = |l: &str| is_dns_label(&l.to_ascii_lowercase());
     if !host.starts_with('[') && (host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok)) {
         return Err(UrlProblem::Malformed("has no valid host name or address"));
     }
@@ -219,6 +219,9 @@ mod tests {
         assert_eq!(url_host("https://u:p@mimir.lab/push"), Err(UrlProblem::Credentials));
         assert!(url_host("https://mimir.lab:0/push").is_err());
         assert!(url_host("ftp://mimir.lab/").is_err());
+        // Host names are case-insensitive; a label still may not start with a hyphen.
+        assert_eq!(url_host("https://Mimir.LAB/push"), Ok(("https", "Mimir.LAB".to_string())));
+        assert!(url_host("https://-mimir.lab/push").is_err());
     }
 
     #[test]
