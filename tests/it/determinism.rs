@@ -94,3 +94,22 @@ fn tidy_names_a_file_with_a_hash_ordered_container() {
     assert_eq!(found, [("bad.rs".to_string(), concat!("Hash", "Set"))]);
     assert!(xtask::tidy_cmd::hash_ordered(&common::repo_root().join("xtask/src")).unwrap().is_empty());
 }
+
+/// check compiles each family's templates while it parses the stack (`Renderers::compile`, from
+/// a hint of which family renders which template): for every fixture, the render then has
+/// nothing left to compile, and renders what a render compiling on first use renders.
+#[test]
+fn the_templates_compiled_ahead_are_all_the_render_needs() {
+    let project = common::project();
+    let templates = project.read_templates().unwrap();
+    for (name, path) in common::fixture_stacks() {
+        let stack = common::load(&path);
+        let renderers = xtask::targets::Renderers::new(&templates);
+        renderers.compile(&templates);
+        let ahead = renderers.compiled();
+        assert!(ahead.iter().all(|family| !family.is_empty()), "{name}: a family compiled nothing: {ahead:?}");
+        let tree = xtask::targets::render_prepared(&stack, &renderers).unwrap();
+        assert_eq!(renderers.compiled(), ahead, "{name}: the render compiled templates the hint did not give its family");
+        assert_eq!(tree, xtask::targets::render_with(&stack, &templates).unwrap(), "{name}");
+    }
+}

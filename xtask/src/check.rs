@@ -8,50 +8,20 @@ use similar::TextDiff;
 use crate::cli;
 use crate::memo;
 use crate::project::Project;
+use crate::render::Templates;
 use crate::secrets;
 use crate::targets;
+use crate::stack::Stack;
 use crate::tree::{self, Class, Drift, Tree};
 use crate::ui::Ui;
 
 pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
     let memo = if args.no_memo { None } else { memo::read(&project.root) };
-    let generated = project.generated();
-    let (stack, found, files, how) = std::thread::scope(|scope| -> Result<_> {
-        // With a memo, generated/ is read and hashed against its manifest while the stack is
-        // parsed; it is used only if the inputs turn out to be the memo's (`memo::key`).
-        let on_disk = memo.as_ref().map(|m| scope.spawn(|| memo::tree_on_disk(&generated, &m.manifest_sha)));
-        // Without one, check renders: generated/ is walked meanwhile (the parse is on one core).
-        let listing = memo.is_none().then(|| scope.spawn(|| tree::Listing::walk(&generated)));
-        // The templates are read while the stack is parsed (an error of the stack comes first).
-        let templates = scope.spawn(|| project.read_templates());
-        let (stack, stack_src) = project.load_with_src()?;
-        let templates = templates.join().expect("the templates' reading panicked")?;
-        let stack_name = project.stack_name();
-        let values = secrets::values(&secrets::referenced(&stack), |k| std::env::var(k).ok());
-        // A reading that fails is no hit: the full check below reads again and says why. The key
-        // is computed only when there is a memo to compare it with.
-        let hit = on_disk
-            .and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten())
-            .filter(|_| memo.as_ref().is_some_and(|m| m.key == memo::key(&stack_name, &stack_src, &stack, &templates)));
-        Ok(match hit {
-            // The inputs are those of the last gen and generated/ is its tree: no render needed.
-            Some(files) => {
-                let found = examine_memo_hit(&files, (&stack_name, &stack_src), &values);
-                (stack, found, files.len() + 1, "; same inputs as the last gen, not rendered again: --no-memo renders")
-            }
-            None => {
-                let expected = targets::render_with(&stack, &templates)?;
-                let listing = match listing {
-                    Some(walk) => walk.join().expect("the walk of generated/ panicked"),
-                    None => tree::Listing::walk(&generated),
-                };
-                let found = examine(&expected, &generated, listing, (&stack_name, &stack_src), &values)?;
-                (stack, found, expected.len() + 1, "")
-            }
-        })
-    })?;
+    let (generated, stack_name) = (project.generated(), project.stack_name());
+    let sources = Sources { generated: &generated, stack_name: &stack_name, load: &|| project.load_with_src(), templates: &|| project.read_templates() };
+    let Checked { found, files, rendered, tls_problems } = work(&sources, memo.as_ref(), &|k| std::env::var(k).ok(), crate::certs_cmd::now())?;
+    let how = if rendered { "" } else { "; same inputs as the last gen, not rendered again: --no-memo renders" };
     let Examined { drift, findings } = found;
-    let tls_problems = crate::tls::audit(&stack, crate::certs_cmd::now());
     for problem in &tls_problems {
         println!("tls: {problem}");
     }
@@ -89,6 +59,82 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         if findings.is_empty() { String::new() } else { format!("; {} possible secret(s)", findings.len()) }
             + &if tls_problems.is_empty() { String::new() } else { format!("; {} TLS problem(s)", tls_problems.len()) }
     )
+}
+
+/// What check reads: generated/, the stack file (by `load`, which parses and validates it and
+/// returns its bytes too) and the templates folder (by `templates`).
+pub struct Sources<'a> {
+    pub generated: &'a Path,
+    pub stack_name: &'a str,
+    pub load: &'a (dyn Fn() -> Result<(Stack, Vec<u8>)> + Sync),
+    pub templates: &'a (dyn Fn() -> Result<Templates> + Sync),
+}
+
+/// What check's work gives for printing.
+pub struct Checked {
+    pub found: Examined,
+    /// What the TLS audit found (`tls::audit`), one line each.
+    pub tls_problems: Vec<String>,
+    /// Files of the tree, the manifest included.
+    pub files: usize,
+    /// Whether the stack was rendered (no memo, or the memo did not hit).
+    pub rendered: bool,
+}
+
+/// How many bytes of generated/ check reads while the templates are read and compiled (then
+/// compared from memory): a small lab's whole tree; a large one's rest is read after the render
+/// (reading it all ahead cost a 1,000-VM check more in copies than the overlap saved).
+const READ_AHEAD: usize = 2 << 20;
+
+/// Check's work, without printing: with a `memo`, generated/ is read and hashed against its
+/// manifest while the stack is parsed, and used only if the inputs turn out to be the memo's
+/// (`memo::key`); without one, or when it does not hit, the stack is rendered and compared with
+/// generated/, which is walked (its first `READ_AHEAD` bytes read) while the templates are read
+/// and compiled. `env` gives the secret variables' values for the scan; the TLS audit runs at
+/// `now` (Unix time), beside the render. The bench times exactly this.
+pub fn work(sources: &Sources, memo: Option<&memo::Memo>, env: &(dyn Fn(&str) -> Option<String> + Sync), now: i64) -> Result<Checked> {
+    let generated = sources.generated;
+    std::thread::scope(|scope| -> Result<_> {
+        let on_disk = memo.map(|m| scope.spawn(|| memo::tree_on_disk(generated, &m.manifest_sha)));
+        let listing = memo.is_none().then(|| scope.spawn(|| tree::Listing::walk_and_read(generated, READ_AHEAD)));
+        // The templates are read, and compiled when check will render, while the stack is parsed
+        // (an error of the stack comes first).
+        let templates = scope.spawn(|| {
+            let templates = (sources.templates)()?;
+            let renderers = memo.is_none().then(|| targets::Renderers::new(&templates));
+            if let Some(r) = &renderers {
+                r.compile(&templates);
+            }
+            anyhow::Ok((templates, renderers))
+        });
+        let (stack, stack_src) = (sources.load)()?;
+        let (templates, renderers) = templates.join().expect("the templates' reading panicked")?;
+        let values = || secrets::values(&secrets::referenced(&stack), env);
+        // A reading that fails is no hit: the full check below reads again and says why. The key
+        // is computed only when there is a memo to compare it with.
+        let hit = on_disk
+            .and_then(|h| h.join().expect("the memo's reading panicked").ok().flatten())
+            .filter(|_| memo.is_some_and(|m| m.key == memo::key(sources.stack_name, &stack_src, &stack, &templates)));
+        if let Some(files) = hit {
+            // The inputs are those of the last gen and generated/ is its tree: no render needed.
+            let found = examine_memo_hit(&files, (sources.stack_name, &stack_src), &values());
+            return Ok(Checked { found, tls_problems: crate::tls::audit(&stack, now), files: files.len() + 1, rendered: false });
+        }
+        // The secret values (only the scan needs them) and the TLS audit: found while the stack
+        // renders.
+        let (expected, (values, tls_problems)) = std::thread::scope(|inner| {
+            let beside = inner.spawn(|| (values(), crate::tls::audit(&stack, now)));
+            let renderers = renderers.unwrap_or_else(|| targets::Renderers::new(&templates));
+            (targets::render_prepared(&stack, &renderers), beside.join().expect("the secret values or the TLS audit panicked"))
+        });
+        let expected = expected?;
+        let listing = match listing {
+            Some(walk) => walk.join().expect("the walk of generated/ panicked"),
+            None => tree::Listing::walk(generated),
+        };
+        let found = examine(&expected, generated, listing, (sources.stack_name, &stack_src), &values)?;
+        Ok(Checked { found, tls_problems, files: expected.len() + 1, rendered: true })
+    })
 }
 
 /// What check found, besides the TLS audit.

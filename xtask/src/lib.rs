@@ -28,4 +28,5 @@ pub mod ui;
 pub mod verify;
 pub mod verify_cmd;
 pub mod vm_fate;
+pub mod walk;
 pub mod warnings;

@@ -1,12 +1,26 @@
 //! Independent work over every core (at most 4 threads), results in input order: `chunks` for
-//! many small items of similar cost (128 or more), `queue` for items of unequal cost.
+//! many small items of similar cost (128 or more; `chunks_from` for fewer, costlier ones such as
+//! files to read), `queue` for items of unequal cost.
+
+/// How many threads to use: the cores this process may run on, at most 4. Asked once: the
+/// answer comes from the cgroup files, a dozen system calls each time.
+fn workers() -> usize {
+    static WORKERS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *WORKERS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4))
+}
 
 /// Applies `f` to contiguous chunks of `items` on up to four scoped threads and concatenates
 /// the results in the order of the chunks, so the output never depends on scheduling.
 pub fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-    // Below this many items, starting threads costs more than it saves (the example's 60 files).
-    if workers == 1 || items.len() < 128 {
+    // Below this many items of in-memory work, starting threads costs more than it saves.
+    chunks_from(items, 128, f)
+}
+
+/// `chunks` for items that each cost a few microseconds or more (a file to read): threads as
+/// soon as there are `min` items.
+pub fn chunks_from<T: Sync, R: Send>(items: &[T], min: usize, f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    let workers = workers();
+    if workers == 1 || items.len() < min.max(2) {
         return f(items);
     }
     let chunk = items.len().div_ceil(workers).max(1);
@@ -21,7 +35,7 @@ pub fn chunks<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) 
 /// taken (so one costly item does not leave the other cores idle), and returns the results in
 /// the order of `items`, so the output never depends on scheduling.
 pub fn queue<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4).min(items.len());
+    let workers = workers().min(items.len());
     if workers <= 1 {
         return items.iter().map(f).collect();
     }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use minijinja::value::Value;
+use minijinja::value::{Value, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// Every file under the templates folder, read once: relative path (`/`-separated) → bytes.
@@ -27,13 +27,21 @@ impl Templates {
     pub fn read(dir: &Path) -> Result<Templates> {
         let mut files = BTreeMap::new();
         if dir.exists() {
-            for entry in walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name() {
-                let entry = entry.with_context(|| format!("{}: cannot read the templates", dir.display()))?;
-                if entry.file_type().is_file() {
-                    let rel = entry.path().strip_prefix(dir).expect("walkdir stays under its root").to_string_lossy().replace('\\', "/");
-                    let bytes = std::fs::read(entry.path()).with_context(|| format!("{}: cannot read", entry.path().display()))?;
-                    files.insert(rel, bytes);
-                }
+            let listed = crate::walk::files(dir, crate::walk::Links::Follow).with_context(|| format!("{}: cannot read the templates", dir.display()))?;
+            // Read on every core: a few dozen files, each a few system calls.
+            let read = crate::par::chunks_from(&listed, 16, |part| {
+                let mut reader = crate::tree::Reader::new(dir);
+                part.iter()
+                    .map(|rel| match reader.read(rel, 0) {
+                        Ok(Some(bytes)) => Ok(bytes.to_vec()),
+                        Ok(None) => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                        Err(e) => Err(e),
+                    })
+                    .collect()
+            });
+            for (rel, bytes) in listed.into_iter().zip(read) {
+                let bytes = bytes.with_context(|| format!("{}: cannot read", dir.join(&rel).display()))?;
+                files.insert(rel, bytes);
             }
         }
         Ok(Templates { files: Arc::new(files) })
@@ -72,10 +80,17 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_debug(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        // What every filter returns, a string, is written as it is; anything else as minijinja
+        // writes it (strict undefined is checked before the formatter is called).
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) => out.write_str(text).map_err(Error::from),
+            None => minijinja::escape_formatter(out, state, value),
+        });
         let loader = templates.clone();
         env.set_loader(move |name| loader.load(name));
         env.add_filter("yaml", yaml);
         env.add_filter("yaml_key", yaml_key);
+        env.add_filter("yaml_items", yaml_items);
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);
         env.add_filter("indent_lines", indent_lines);
@@ -87,6 +102,19 @@ impl Renderer {
     pub fn read(&self, file: &str) -> Result<String> {
         let bytes = self.templates.files.get(file).with_context(|| format!("static file {file}: cannot read it: not in the templates folder"))?;
         String::from_utf8(bytes.clone()).with_context(|| format!("static file {file}: cannot read it: not UTF-8"))
+    }
+
+    /// Compiles `template` now, if it compiles, instead of on its first render (an error is the
+    /// render's to report).
+    pub fn compile(&self, template: &str) {
+        let _ = self.env.get_template(template);
+    }
+
+    /// The templates compiled so far, sorted (for tests).
+    pub fn compiled(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.env.templates().map(|(name, _)| name.to_string()).collect();
+        names.sort();
+        names
     }
 
     /// Renders `template` (relative to the templates folder, with its `.j2`) with `ctx`.
@@ -104,6 +132,17 @@ fn chain(err: &Error) -> String {
         source = cause.source();
     }
     out
+}
+
+/// The JSON text of a boolean, none or integer value (as `serde_json` writes them), without the
+/// detour through a `serde_json` value; `None` for any other value.
+fn json_scalar(value: &Value) -> Option<String> {
+    match value.kind() {
+        ValueKind::Bool => Some(if value.is_true() { "true" } else { "false" }.to_string()),
+        ValueKind::None => Some("null".to_string()),
+        ValueKind::Number if value.is_integer() => value.as_i64().map(|n| n.to_string()),
+        _ => None,
+    }
 }
 
 fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
@@ -135,25 +174,44 @@ fn yaml_key(value: &Value) -> Result<String, Error> {
     yaml(value)
 }
 
+/// The items of a list, each as [`yaml`] writes it, joined by `, ` (a YAML flow sequence's
+/// inside: `[{{ argv | yaml_items }}]`).
+fn yaml_items(value: &Value) -> Result<String, Error> {
+    let mut out = String::new();
+    for (i, item) in value.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&yaml(&item)?);
+    }
+    Ok(out)
+}
+
 fn json(value: &Value) -> Result<String, Error> {
     // A string (most values) is written as serde_json writes it, without the detour through a
     // serde_json value.
     match value.as_str() {
         Some(s) => Ok(json_str(s)),
-        None => Ok(to_json(value)?.to_string()),
+        None => match json_scalar(value) {
+            Some(text) => Ok(text),
+            None => Ok(to_json(value)?.to_string()),
+        },
     }
 }
 
 /// An HCL literal: strings are quoted with `${` and `%{` escaped, lists and objects recurse.
 fn hcl(value: &Value) -> Result<String, Error> {
-    fn quoted(s: &str, out: &mut String) {
+    fn escaped(s: &str) -> String {
         let json = json_str(s);
         // Most strings hold no `{` at all: one byte search instead of two substring searches.
-        if json.as_bytes().contains(&b'{') && (json.contains("${") || json.contains("%{")) {
-            out.push_str(&json.replace("${", "$${").replace("%{", "%%{"));
+        if memchr::memchr(b'{', json.as_bytes()).is_some() && (json.contains("${") || json.contains("%{")) {
+            json.replace("${", "$${").replace("%{", "%%{")
         } else {
-            out.push_str(&json);
+            json
         }
+    }
+    fn quoted(s: &str, out: &mut String) {
+        out.push_str(&escaped(s));
     }
     fn lit(v: &serde_json::Value, out: &mut String) {
         match v {
@@ -184,11 +242,14 @@ fn hcl(value: &Value) -> Result<String, Error> {
             other => out.push_str(&other.to_string()),
         }
     }
-    let mut out = String::new();
-    match value.as_str() {
-        Some(s) => quoted(s, &mut out),
-        None => lit(&to_json(value)?, &mut out),
+    if let Some(s) = value.as_str() {
+        return Ok(escaped(s));
     }
+    if let Some(text) = json_scalar(value) {
+        return Ok(text);
+    }
+    let mut out = String::new();
+    lit(&to_json(value)?, &mut out);
     Ok(out)
 }
 
@@ -196,18 +257,25 @@ fn hcl(value: &Value) -> Result<String, Error> {
 /// empty, so no line ends in spaces.
 fn indent_lines(value: String, width: usize) -> String {
     let pad = " ".repeat(width);
-    let mut out = String::with_capacity(value.len() + value.len() / 8 * width);
-    // The lines as `str::lines` gives them (a `\r` before a `\n` dropped), without its
-    // per-character search.
-    for (i, line) in value.split_inclusive('\n').enumerate() {
-        let line = line.strip_suffix('\n').map_or(line, |l| l.strip_suffix('\r').unwrap_or(l));
-        if i > 0 {
+    let lines = memchr::memchr_iter(b'\n', value.as_bytes()).count() + 1;
+    let mut out = String::with_capacity(value.len() + lines * width);
+    // The lines as `str::lines` gives them (a `\r` before a `\n` dropped), found with memchr.
+    let mut rest = value.as_str();
+    let mut first = true;
+    while !rest.is_empty() {
+        let (line, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => (rest[..i].strip_suffix('\r').unwrap_or(&rest[..i]), &rest[i + 1..]),
+            None => (rest, ""),
+        };
+        if !first {
             out.push('\n');
             if !line.is_empty() {
                 out.push_str(&pad);
             }
         }
+        first = false;
         out.push_str(line);
+        rest = next;
     }
     out
 }
@@ -251,6 +319,13 @@ mod tests {
         assert_eq!(hcl(&v).unwrap(), r#"{ "a$${" = ["x", null, 1, { "k" = "%%{y}" }], "b" = true }"#);
         assert_eq!(hcl(&Value::from("\"q\"\n")).unwrap(), r#""\"q\"\n""#);
         assert_eq!(json(&Value::from("é\u{1}")).unwrap(), serde_json::Value::from("é\u{1}").to_string());
+    }
+
+    #[test]
+    fn yaml_items_quote_each_item_and_join_them() {
+        assert_eq!(yaml_items(&Value::from(vec!["sh", "-c", "a: b"])).unwrap(), r#""sh", "-c", "a: b""#);
+        assert_eq!(yaml_items(&Value::from(Vec::<String>::new())).unwrap(), "");
+        assert!(yaml_items(&Value::from(3)).is_err(), "a number is not a list");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (`OnDisk`) and derives the drift from it; `write.rs` writes from the same reading.
 
 mod disk;
+mod reader;
 mod write;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, bail};
 
 pub use disk::{Class, Drift, Listing, OnDisk, drift, is_working_file, list_disk, read_disk};
+pub use reader::Reader;
 pub use write::{IN_FLIGHT, Lock, RealDisk, Summary, Writer, write, write_io, write_locked, write_with};
 
 pub const MANIFEST: &str = ".manifest.sha256";
@@ -95,6 +97,16 @@ impl Tree {
     /// The sha256 of the file at `path`, computed once per file.
     pub fn hash(&self, path: &str) -> Option<&str> {
         self.files.get(path).map(Entry::hash)
+    }
+
+    /// Records `hash` as the sha256 of the file at `path`, unless it is known already: for a
+    /// caller that hashed the same bytes elsewhere (the read-ahead of generated/, bytes found
+    /// equal to this file's). Debug builds check it.
+    pub fn set_hash(&self, path: &str, hash: &str) {
+        if let Some(entry) = self.files.get(path) {
+            debug_assert_eq!(sha256_hex(&entry.bytes), hash, "{path}: another file's hash");
+            let _ = entry.hash.set(hash.to_string());
+        }
     }
 
     /// Hashes every file on every core (each file once; later calls are free).

@@ -34,7 +34,8 @@ pub struct Round {
     /// Check over the up-to-date generated/: parse, validate, render, read, drift, secret scan.
     pub check: f64,
     /// The same check on a render-memo hit: parse, validate, the memo's key (templates read and
-    /// hashed), read and hash generated/, secret scan; no render.
+    /// hashed), read and hash generated/, secret scan; no render. Both are `check::work`, the
+    /// work of `cargo xtask check` without its printing.
     pub check_memo: f64,
     /// Gen into an empty generated/: parse, validate, render, parse-back, write, sync, manifest.
     pub gen_empty: f64,
@@ -119,7 +120,11 @@ impl Bench<'_> {
     pub fn run(&self, rounds: usize) -> Result<(Vec<Round>, usize)> {
         let first = self.project.render(&self.load()?)?;
         let manifest = first.manifest().into_bytes();
-        let manifest_sha = tree::sha256_hex(&manifest);
+        // The memo gen would record for this stack's inputs and tree.
+        let memo = memo::Memo {
+            key: memo::key("stack.toml", self.src.as_bytes(), &self.load()?, &self.project.read_templates()?),
+            manifest_sha: tree::sha256_hex(&manifest),
+        };
         let base = temp_dir(self.name);
         let (same, write_dir, gen_dir) = (base.join("same"), base.join("write"), base.join("gen"));
         tree::write(&first, &same)?;
@@ -130,34 +135,19 @@ impl Bench<'_> {
         let mut out = Vec::new();
         for _ in 0..rounds {
             let mut r = Round { floor_read: secs(|| read_and_compare(&first, &manifest, &same))?, ..Round::default() };
+            let load = || Ok((self.load()?, self.src.as_bytes().to_vec()));
+            let sources = check::Sources { generated: &same, stack_name: "stack.toml", load: &load, templates: &|| self.project.read_templates() };
+            let no_env = |_: &str| None;
             r.check = secs(|| {
-                // As check does without a memo: the templates read while the stack is parsed, and
-                // generated/ walked while the stack is parsed and rendered.
-                let (tree, listing) = std::thread::scope(|scope| {
-                    let walk = scope.spawn(|| tree::Listing::walk(&same));
-                    let templates = scope.spawn(|| self.project.read_templates());
-                    let stack = self.load();
-                    let templates = templates.join().expect("the templates' reading panicked");
-                    let tree = stack.and_then(|stack| crate::targets::render_with(&stack, &templates?));
-                    (tree, walk.join().expect("the walk of generated/ panicked"))
-                });
-                let found = check::examine(&tree?, &same, listing, ("stack.toml", self.src.as_bytes()), &[])?;
-                ensure!(found.drift.is_empty() && found.findings.is_empty(), "{}: check found drift or secrets", self.name);
+                let done = check::work(&sources, None, &no_env, crate::certs_cmd::now())?;
+                ensure!(done.rendered && done.found.drift.is_empty() && done.found.findings.is_empty(), "{}: check found drift or secrets", self.name);
                 Ok(())
             })?;
             r.check_memo = secs(|| {
-                // As check does: generated/ read and hashed while the stack is parsed.
-                std::thread::scope(|scope| {
-                    let on_disk = scope.spawn(|| memo::tree_on_disk(&same, &manifest_sha));
-                    let stack = self.load()?;
-                    let templates = self.project.read_templates()?;
-                    let key = memo::key("stack.toml", self.src.as_bytes(), &stack, &templates);
-                    ensure!(key.len() == 64, "{}: no memo key", self.name);
-                    let files = on_disk.join().expect("the memo's reading panicked")?.with_context(|| format!("{}: the memo did not hit", self.name))?;
-                    let found = check::examine_memo_hit(&files, ("stack.toml", self.src.as_bytes()), &[]);
-                    ensure!(found.findings.is_empty(), "{}: check found secrets", self.name);
-                    Ok(())
-                })
+                let done = check::work(&sources, Some(&memo), &no_env, crate::certs_cmd::now())?;
+                ensure!(!done.rendered, "{}: the memo did not hit", self.name);
+                ensure!(done.found.findings.is_empty(), "{}: check found secrets", self.name);
+                Ok(())
             })?;
             r.render = secs(|| self.project.render(&self.load()?).map(drop))?;
             let _ = fs::remove_dir_all(&write_dir);

@@ -1,8 +1,9 @@
 //! Text to `RawStack`: TOML syntax, then each section (and each VM, service, route) deserialized
 //! on its own, so that every problem is found in one run and located by line and column.
 //!
-//! It also builds the `SpanIndex` (dotted key to byte span) that validation uses to locate
-//! problems it finds later by key alone.
+//! It also gives the `SpanIndex` (dotted key to byte span) that locates problems found later by
+//! key alone; the index is built from the text the first time a problem asks for it, so a stack
+//! without problems never pays for it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -14,22 +15,37 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::diag::{Kind, Problem, Problems, did_you_mean};
 use super::raw::{RawStack, SECTIONS};
 
-/// Where each dotted key of the file is: the span of its key and of its value.
-#[derive(Debug, Default)]
-pub struct SpanIndex {
-    entries: BTreeMap<String, (Range<usize>, Range<usize>)>,
+type Spans = BTreeMap<String, (Range<usize>, Range<usize>)>;
+
+/// Where each dotted key of the file is: the span of its key and of its value. Built from the
+/// text on first use (only a problem asks), empty for a file that is not valid TOML.
+#[derive(Debug)]
+pub struct SpanIndex<'s> {
+    src: &'s str,
+    entries: std::cell::OnceCell<Spans>,
 }
 
-impl SpanIndex {
+impl SpanIndex<'_> {
+    fn entries(&self) -> &Spans {
+        self.entries.get_or_init(|| {
+            let mut entries = Spans::new();
+            if let Ok(doc) = DeTable::parse(self.src) {
+                index(&mut entries, "", doc.get_ref());
+            }
+            entries
+        })
+    }
+
     /// The span to point at for a problem of `key`: its value, else the nearest parent's key.
     pub fn locate(&self, key: &str) -> Option<Range<usize>> {
-        if let Some((_, value)) = self.entries.get(key) {
+        let entries = self.entries();
+        if let Some((_, value)) = entries.get(key) {
             return Some(value.clone());
         }
         let mut parent = key;
         while let Some(i) = parent.rfind(['.', '[']) {
             parent = &parent[..i];
-            if let Some((key_span, _)) = self.entries.get(parent) {
+            if let Some((key_span, _)) = entries.get(parent) {
                 return Some(key_span.clone());
             }
         }
@@ -38,29 +54,29 @@ impl SpanIndex {
 
     /// The deepest key whose key or value span contains `span`: names a serde error's location.
     fn key_at(&self, span: &Range<usize>) -> Option<&str> {
-        self.entries.iter().filter(|(_, (k, v))| contains(k, span) || contains(v, span)).max_by_key(|(path, _)| path.len()).map(|(path, _)| path.as_str())
+        self.entries().iter().filter(|(_, (k, v))| contains(k, span) || contains(v, span)).max_by_key(|(path, _)| path.len()).map(|(path, _)| path.as_str())
     }
+}
 
-    fn index(&mut self, prefix: &str, table: &DeTable<'_>) {
-        for (key, value) in table.iter() {
-            let path = join(prefix, key.get_ref());
-            self.entries.insert(path.clone(), (key.span(), value.span()));
-            self.index_value(&path, value);
-        }
+fn index(entries: &mut Spans, prefix: &str, table: &DeTable<'_>) {
+    for (key, value) in table.iter() {
+        let path = join(prefix, key.get_ref());
+        entries.insert(path.clone(), (key.span(), value.span()));
+        index_value(entries, &path, value);
     }
+}
 
-    fn index_value(&mut self, path: &str, value: &Spanned<DeValue<'_>>) {
-        match value.get_ref() {
-            DeValue::Table(t) => self.index(path, t),
-            DeValue::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let item_path = format!("{path}[{i}]");
-                    self.entries.insert(item_path.clone(), (item.span(), item.span()));
-                    self.index_value(&item_path, item);
-                }
+fn index_value(entries: &mut Spans, path: &str, value: &Spanned<DeValue<'_>>) {
+    match value.get_ref() {
+        DeValue::Table(t) => index(entries, path, t),
+        DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let item_path = format!("{path}[{i}]");
+                entries.insert(item_path.clone(), (item.span(), item.span()));
+                index_value(entries, &item_path, item);
             }
-            _ => {}
         }
+        _ => {}
     }
 }
 
@@ -70,15 +86,25 @@ fn contains(outer: &Range<usize>, inner: &Range<usize>) -> bool {
 
 /// Joins a dotted key; a segment that is not a bare TOML key is quoted.
 pub fn join(prefix: &str, segment: &str) -> String {
-    let bare = !segment.is_empty() && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    let segment = if bare { segment.to_string() } else { format!("{segment:?}") };
-    if prefix.is_empty() { segment } else { format!("{prefix}.{segment}") }
+    let bare = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    // Called for every key of every VM: pushed, not formatted (only a quoted segment is).
+    let mut out = String::with_capacity(prefix.len() + segment.len() + 3);
+    if !prefix.is_empty() {
+        out.push_str(prefix);
+        out.push('.');
+    }
+    if bare {
+        out.push_str(segment);
+    } else {
+        out.push_str(&format!("{segment:?}"));
+    }
+    out
 }
 
 /// Parses stack.toml text. Returns what could be read, where everything is, and every problem.
-pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
+pub fn parse(src: &str) -> (RawStack, SpanIndex<'_>, Problems) {
     let mut problems = Problems::default();
-    let mut index = SpanIndex::default();
+    let index = SpanIndex { src, entries: std::cell::OnceCell::new() };
     let mut raw = RawStack::default();
     let (doc, syntax_errors) = DeTable::parse_recoverable(src);
     if !syntax_errors.is_empty() {
@@ -115,10 +141,11 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
             }
             problems.push(p);
         }
+        // Not valid TOML: no key is located (each syntax error carries its own span).
+        let _ = index.entries.set(Spans::new());
         return (raw, index, problems);
     }
     let doc = doc.into_inner();
-    index.index("", &doc);
 
     for (key, value) in doc.iter() {
         let name = key.get_ref().as_ref();
@@ -155,7 +182,7 @@ pub fn parse(src: &str) -> (RawStack, SpanIndex, Problems) {
 }
 
 struct Section<'a> {
-    index: &'a SpanIndex,
+    index: &'a SpanIndex<'a>,
     problems: &'a mut Problems,
 }
 

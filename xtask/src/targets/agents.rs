@@ -38,11 +38,12 @@ pub fn push_url(stack: &Stack) -> Option<String> {
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
-    stack.vms.iter().try_for_each(|vm| render_vm(stack, out, vm))
+    (0..stack.vms.len()).try_for_each(|i| render_vm(stack, out, i))
 }
 
-/// The agent files of one VM (none when its agent is off).
-pub fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm) -> Result<()> {
+/// The agent files of `stack.vms[i]` (none when its agent is off).
+pub fn render_vm(stack: &Stack, out: &mut Outputs, i: usize) -> Result<()> {
+    let vm = &stack.vms[i];
     let Some(config) = config_name(vm.agent) else { return Ok(()) };
     let push_url = push_url(stack).with_context(|| format!("vms.{}: Loki publishes no port to push to", vm.name))?;
     let version = match vm.agent {
@@ -51,7 +52,7 @@ pub fn render_vm(stack: &Stack, out: &mut Outputs, vm: &Vm) -> Result<()> {
     };
     let ctx = minijinja::context! {
         stack => out.stack_value(),
-        vm => Value::from_serialize(vm),
+        vm => out.vm_value(i)?,
         agent => Value::from_serialize(vm.agent),
         version => version,
         config_name => config,

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod cloud_init;
 pub mod compose;
 pub mod logs;
+mod overlay;
 pub mod terraform;
 pub mod terraform_tests;
 pub mod tls;
@@ -32,12 +33,19 @@ pub struct Outputs<'a> {
     /// The stack as a template value, converted once: per-VM templates share it, so rendering
     /// stays linear in the number of VMs.
     stack: Value,
+    /// `stack.vms` of that value: each VM's own value, converted with it.
+    vms: Value,
 }
 
 impl Outputs<'_> {
     /// The whole validated stack as a template value (cheap to clone).
     pub fn stack_value(&self) -> Value {
         self.stack.clone()
+    }
+
+    /// The value of `stack.vms[i]` (cheap to clone: converted once, with the stack).
+    pub fn vm_value(&self, i: usize) -> Result<Value> {
+        self.vms.get_item_by_index(i).map_err(|e| anyhow::anyhow!("stack.vms[{i}]: {e}"))
     }
 
     /// The context most templates get: the stack as `stack`.
@@ -79,7 +87,7 @@ impl Outputs<'_> {
 impl<'a> Outputs<'a> {
     /// An empty collection with the same stack value and `renderer`, for one part of the render.
     fn fork(&self, renderer: &'a Renderer) -> Outputs<'a> {
-        Outputs { renderer, tree: Tree::default(), stack: self.stack.clone() }
+        Outputs { renderer, tree: Tree::default(), stack: self.stack.clone(), vms: self.vms.clone() }
     }
 }
 
@@ -136,10 +144,10 @@ impl Part {
             Part::Monitoring => cloud_init::render_monitoring(stack, out).map_err(at((6, 0), "cloud-init")),
             Part::Vms(range) => {
                 for i in range.clone() {
-                    agents::render_vm(stack, out, &stack.vms[i]).map_err(at((5, i), "log agents"))?;
+                    agents::render_vm(stack, out, i).map_err(at((5, i), "log agents"))?;
                 }
                 for i in range.clone() {
-                    cloud_init::render_one(stack, out, &stack.vms[i]).map_err(at((6, i + 1), "cloud-init"))?;
+                    cloud_init::render_one(stack, out, i).map_err(at((6, i + 1), "cloud-init"))?;
                 }
                 Ok(())
             }
@@ -167,14 +175,67 @@ pub fn render(stack: &Stack, templates: &Path) -> Result<Tree> {
     render_with(stack, &Templates::read(templates)?)
 }
 
+/// Which families of parts (`Part::family`) render the template at `path` (relative to the
+/// templates folder), so that `Renderers::compile` can compile it in those families'
+/// environments ahead of the render. A hint only: a template a family uses that this does not
+/// give it is compiled on first use, as without it (a test checks that the fixtures need no
+/// such compile).
+fn families_of_template(path: &str) -> &'static [usize] {
+    const LOGS: [&str; 3] = ["compose/loki/", "compose/promtail/", "compose/prometheus/rules/logs.yml"];
+    match path {
+        _ if !path.ends_with(".j2") => &[],
+        // The partials beside the per-VM agent templates serve the central Promtail too.
+        _ if path.starts_with("agents/_") => &[1, 4],
+        _ if path.starts_with("agents/") || path.starts_with("cloud-init/") => &[4],
+        _ if path.starts_with("terraform/environments/") => &[2],
+        _ if path.starts_with("terraform/modules/") && path.contains("/tests/") => &[1],
+        _ if path.starts_with("terraform/modules/") => &[3],
+        _ if LOGS.iter().any(|p| path.starts_with(p)) => &[1],
+        _ => &[0],
+    }
+}
+
+/// One template environment per family of parts: minijinja compiles a template on first use
+/// while holding its environment's lock, so with one environment the parts would compile one
+/// after another and wait for each other; the families use (almost) disjoint templates, so each
+/// is compiled once, and the families' compilations run side by side.
+pub struct Renderers([Renderer; 5]);
+
+impl Renderers {
+    pub fn new(templates: &Templates) -> Renderers {
+        Renderers(std::array::from_fn(|_| Renderer::new(templates)))
+    }
+
+    /// The templates each family's environment has compiled so far (for tests).
+    pub fn compiled(&self) -> Vec<Vec<String>> {
+        self.0.iter().map(Renderer::compiled).collect()
+    }
+
+    /// Compiles every template in the environment of the family that renders it
+    /// (`families_of_template`), the families side by side: check does this while the stack is
+    /// parsed, which needs no template. A template that does not compile is left for the
+    /// render, which reports it where a render without this would.
+    pub fn compile(&self, templates: &Templates) {
+        let families: Vec<usize> = (0..self.0.len()).collect();
+        crate::par::queue(&families, |&family| {
+            for (path, _) in templates.files().filter(|(p, _)| families_of_template(p).contains(&family)) {
+                self.0[family].compile(path);
+            }
+        });
+    }
+}
+
 /// `render` from templates already read.
 pub fn render_with(stack: &Stack, templates: &Templates) -> Result<Tree> {
-    // One environment per family of templates: minijinja compiles a template on first use while
-    // holding its environment's lock, so with one environment the parts would compile one after
-    // another and wait for each other; the families use (almost) disjoint templates, so each is
-    // compiled once, and the families' compilations run side by side.
-    let renderers: [Renderer; 5] = std::array::from_fn(|_| Renderer::new(templates));
-    let base = Outputs { renderer: &renderers[0], tree: Tree::default(), stack: Value::from_serialize(stack) };
+    render_prepared(stack, &Renderers::new(templates))
+}
+
+/// `render` with environments made (and maybe compiled, `Renderers::compile`) beforehand.
+pub fn render_prepared(stack: &Stack, renderers: &Renderers) -> Result<Tree> {
+    let renderers = &renderers.0;
+    let stack_value = Value::from_serialize(stack);
+    let vms = stack_value.get_attr("vms").map_err(|e| anyhow::anyhow!("stack.vms: {e}"))?;
+    let base = Outputs { renderer: &renderers[0], tree: Tree::default(), stack: stack_value, vms };
     let envs = terraform::environments(stack);
     // The costly parts first, so that the last ones handed out are small.
     let mut parts = vec![Part::Central, Part::LogsAndTests];

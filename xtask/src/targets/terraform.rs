@@ -151,7 +151,7 @@ pub fn render_modules(stack: &Stack, out: &mut Outputs) -> Result<()> {
 
 /// The root of one environment (`monitoring` or a VM environment).
 pub fn render_root(stack: &Stack, out: &mut Outputs, env: &str) -> Result<()> {
-    let ctx = root_ctx(stack, out.stack_value(), env)?;
+    let ctx = root_ctx(stack, out, env)?;
     for file in ROOT_FILES {
         let template = format!("terraform/environments/{{env}}/{file}.j2");
         out.render_from(&template, &format!("terraform/environments/{env}/{file}"), ctx.clone()).with_context(|| format!("terraform root `{env}`"))?;
@@ -159,10 +159,10 @@ pub fn render_root(stack: &Stack, out: &mut Outputs, env: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a root's templates read of a VM besides its own fields (the two read as one map,
+/// `overlay`).
 #[derive(Serialize)]
-struct VmCtx<'a> {
-    #[serde(flatten)]
-    vm: &'a Vm,
+struct VmCtx {
     /// The module block's name: the VM name with `_` for `-`.
     module: String,
     log_agent: Agent,
@@ -205,12 +205,18 @@ struct ArgCtx {
     expr: String,
 }
 
-fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
+fn root_ctx(stack: &Stack, out: &Outputs, env: &str) -> Result<Value> {
     let vms = vms_of(stack, env);
+    // Each VM's own value: the one converted with the stack (the monitoring VM's is flattened
+    // into `stack.monitoring` there, so it is converted here).
+    let vm_values: Vec<Value> = if env == MONITORING {
+        vec![Value::from_serialize(&stack.monitoring.vm)]
+    } else {
+        stack.vms.iter().enumerate().filter(|(_, vm)| vm.environment == env).map(|(i, _)| out.vm_value(i)).collect::<Result<_>>()?
+    };
     let vm_ctx: Vec<VmCtx> = vms
         .iter()
         .map(|vm| VmCtx {
-            vm,
             module: vm.name.replace('-', "_"),
             log_agent: vm.agent,
             agent_removal: vm.agent == Agent::None && !vm.ssh_keys.is_empty() && env != MONITORING,
@@ -258,10 +264,10 @@ fn root_ctx(stack: &Stack, stack_value: Value, env: &str) -> Result<Value> {
     let t = &stack.terraform;
     let leaf_key = if stack.tls.leaf_key.starts_with('/') { stack.tls.leaf_key.clone() } else { format!("{TO_REPO}/{}", stack.tls.leaf_key) };
     Ok(minijinja::context! {
-        stack => stack_value,
+        stack => out.stack_value(),
         env => env,
         monitoring => env == MONITORING,
-        vms => Value::from_serialize(&vm_ctx),
+        vms => vm_ctx.iter().zip(vm_values).map(|(extra, vm)| super::overlay::overlay(Value::from_serialize(extra), vm)).collect::<Vec<_>>(),
         ha => Value::from_serialize(&ha),
         nodes => nodes,
         image_file_name => format!("{env}-{}", stack.proxmox.cloud_image.file_name),

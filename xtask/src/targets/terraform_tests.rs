@@ -23,11 +23,10 @@ pub const FILES: &[(&str, &[&str])] =
 /// From a module directory to generated/.
 const TO_GENERATED: &str = "../../..";
 
-/// One VM as a test case: the module's inputs and the rules it must end up with.
+/// One VM as a test case: the module's inputs (the VM's own fields, `overlay`) and the rules it
+/// must end up with.
 #[derive(Serialize)]
-struct Case<'a> {
-    #[serde(flatten)]
-    vm: &'a Vm,
+struct Case {
     /// An HCL identifier for run names.
     id: String,
     rules: Vec<Rule>,
@@ -41,16 +40,16 @@ fn rule_key(r: &Rule) -> String {
     format!("{} {} {} from {}", r.action, r.proto, r.dport.as_deref().unwrap_or("-"), r.source)
 }
 
-fn case<'a>(stack: &Stack, vm: &'a Vm) -> Case<'a> {
+fn case(stack: &Stack, vm: &Vm) -> Value {
     let rules = firewall::firewall_rules(stack, vm);
-    Case {
-        vm,
+    let case = Case {
         id: vm.name.replace('-', "_"),
         rule_keys: rules.iter().map(rule_key).collect(),
         rules,
         cloud_init_file: format!("{TO_GENERATED}/cloud-init/{}.yaml", vm.name),
         agent_dir: format!("{TO_GENERATED}/agents/{}", vm.name),
-    }
+    };
+    super::overlay::overlay(Value::from_serialize(case), Value::from_serialize(vm))
 }
 
 pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
@@ -63,7 +62,7 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         }
     }
     // The agent cases: the first VM of each agent kind that the stack runs.
-    let agent_cases: Vec<Case> =
+    let agent_cases: Vec<Value> =
         [Agent::Promtail, Agent::Alloy].iter().filter_map(|kind| stack.vms.iter().find(|vm| vm.agent == *kind)).map(|vm| case(stack, vm)).collect();
     let agent_vms: Vec<&Vm> = stack.vms.iter().filter(|vm| vm.agent != Agent::None).collect();
     // The files of the central logs that the monitoring VM must receive, as other families made them.
@@ -98,9 +97,9 @@ pub fn render(stack: &Stack, out: &mut Outputs) -> Result<()> {
         prometheus_values => prometheus_files.iter().map(|f| (format!("\"{f}\"{}", " ".repeat(width - f.len())), format!("\"tftest-{f}\""))).collect::<Vec<_>>(),
         all_secret_files => secret_files(true),
         stack => out.stack_value(),
-        mon => Value::from_serialize(case(stack, mon)),
-        firewall_cases => Value::from_serialize(&firewall_cases),
-        agent_cases => Value::from_serialize(&agent_cases),
+        mon => case(stack, mon),
+        firewall_cases => firewall_cases,
+        agent_cases => agent_cases,
         loki_url => push_url(stack).unwrap_or_default(),
         loki_port => firewall::loki_port(stack),
         loki_push_keys => agent_vms.iter().filter_map(|vm| firewall::loki_port(stack).map(|p| format!("ACCEPT tcp {p} from {}", vm.ip))).collect::<Vec<_>>(),

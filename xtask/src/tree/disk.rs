@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::reader::Reader;
 use super::{LOCK, MANIFEST, Manifest, TMP_SUFFIX, Tree, not_a_file, parse_manifest, sha256_hex};
 
 /// How a file on disk differs from what gen would write.
@@ -63,15 +64,7 @@ fn disk_files(root: &Path) -> Result<Vec<String>> {
     if !root.exists() {
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("{}: cannot list", root.display()))?;
-        if entry.file_type().is_file() || entry.file_type().is_symlink() {
-            let rel = entry.path().strip_prefix(root).expect("walkdir stays under root");
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
-    Ok(out)
+    crate::walk::files(root, crate::walk::Links::List)
 }
 
 pub(super) fn read_opt(path: &Path) -> Result<Option<Vec<u8>>> {
@@ -103,13 +96,38 @@ pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
-/// The walk of generated/ (every file, working files too, sorted), or why it failed; the
-/// failure is reported by the read that uses it.
-pub struct Listing(Result<Vec<String>>);
+/// The walk of generated/ (every file, working files too, sorted), or why it failed (reported by
+/// the read that uses it), with the bytes of the first files when they were read ahead
+/// (`walk_and_read`).
+pub struct Listing {
+    paths: Result<Vec<String>>,
+    /// The bytes of the first paths of the walk, in order, with their sha256 (`None`: a working
+    /// file, or not readable now); the paths after these are read by `OnDisk::read_listed`.
+    ahead: Vec<Option<(Vec<u8>, String)>>,
+}
 
 impl Listing {
     pub fn walk(root: &Path) -> Listing {
-        Listing(not_a_file(root).and_then(|()| disk_files(root)))
+        Listing { paths: not_a_file(root).and_then(|()| disk_files(root)), ahead: Vec::new() }
+    }
+
+    /// `walk`, then the files in walk order read (and hashed) until `budget` bytes are in memory:
+    /// check does this on a core that would otherwise wait for the templates. A file that cannot
+    /// be read now is read again later, which reports why.
+    pub fn walk_and_read(root: &Path, budget: usize) -> Listing {
+        let mut listing = Listing::walk(root);
+        let Ok(paths) = &listing.paths else { return listing };
+        let mut reader = Reader::new(root);
+        let mut used = 0;
+        for path in paths {
+            if used >= budget {
+                break;
+            }
+            let bytes = if is_working_file(path) { None } else { reader.read(path, 0).ok().flatten().map(|b| (b.to_vec(), sha256_hex(b))) };
+            used += bytes.as_ref().map_or(0, |(b, _)| b.len());
+            listing.ahead.push(bytes);
+        }
+        listing
     }
 }
 
@@ -150,23 +168,44 @@ impl OnDisk {
     /// `read` from a listing of `root` taken earlier (check walks generated/ while it parses and
     /// renders the stack, on a core that would otherwise wait).
     pub fn read_listed(expected: &Tree, root: &Path, listing: Listing) -> Result<OnDisk> {
-        let listed = listing.0?;
+        let Listing { paths, ahead } = listing;
+        let listed = paths?;
         let mut disk = OnDisk::default();
-        let wanted: Vec<&String> = listed.iter().filter(|p| !is_working_file(p)).collect();
-        let read: Vec<Result<Found>> = crate::par::chunks(&wanted, |part| {
+        let early = ahead.iter().map(Option::as_ref).chain(std::iter::repeat(None));
+        let wanted: Vec<(&String, Option<&(Vec<u8>, String)>)> = listed.iter().zip(early).filter(|(p, _)| !is_working_file(p)).collect();
+        // Those read ahead are compared here; the others are read on every core. An expected
+        // file found equal on disk gets its hash (the disk bytes' hash, when read ahead).
+        let (done, rest) = wanted.split_at(wanted.iter().take_while(|(_, early)| early.is_some()).count());
+        let compare = |path: &String, bytes: &[u8], hash: Option<&String>| -> Found {
+            if path.as_str() != MANIFEST && expected.get(path) == Some(bytes) {
+                match hash {
+                    Some(h) => expected.set_hash(path, h),
+                    None => drop(expected.hash(path)),
+                }
+                return Found::Equal;
+            }
+            Found::Bytes(bytes.to_vec())
+        };
+        let mut read: Vec<Result<Found>> = done
+            .iter()
+            .map(|(path, early)| {
+                let (bytes, hash) = early.expect("read ahead");
+                Ok(compare(path, bytes, Some(hash)))
+            })
+            .collect();
+        read.extend(crate::par::chunks_from(rest, 32, |part| {
+            let mut reader = Reader::new(root);
             part.iter()
-                .map(|path| {
-                    let Some(bytes) = read_opt(&root.join(path))? else { return Ok(Found::Gone) };
-                    if path.as_str() != MANIFEST && expected.get(path) == Some(bytes.as_slice()) {
-                        expected.hash(path);
-                        return Ok(Found::Equal);
-                    }
-                    Ok(Found::Bytes(bytes))
+                .map(|(path, _)| {
+                    let want = expected.get(path).filter(|_| path.as_str() != MANIFEST);
+                    let read = reader.read(path, want.map_or(0, <[u8]>::len)).with_context(|| format!("{}: cannot read", root.join(path.as_str()).display()))?;
+                    let Some(bytes) = read else { return Ok(Found::Gone) };
+                    Ok(compare(path, bytes, None))
                 })
                 .collect()
-        });
+        }));
         let mut equal = 0;
-        for (path, found) in wanted.into_iter().zip(read) {
+        for ((path, _), found) in wanted.into_iter().zip(read) {
             match found? {
                 Found::Gone => {}
                 Found::Equal => equal += 1,
@@ -257,4 +296,36 @@ impl OnDisk {
 /// Compares the expected tree with `root` on disk. Never writes.
 pub fn drift(expected: &Tree, root: &Path) -> Result<Vec<Drift>> {
     Ok(OnDisk::read(expected, root)?.drift(expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reading_ahead_finds_what_reading_after_the_render_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut expected = Tree::default();
+        for (path, bytes) in [("a.yml", "same\n"), ("b/c.yml", "new\n"), ("b/d.yml", "gone\n"), ("z.yml", "last\n")] {
+            expected.insert(path, bytes).unwrap();
+        }
+        for (path, bytes) in [("a.yml", "same\n"), ("b/c.yml", "old\n"), ("b/e.yml", "extra\n"), ("b/.terraform/x", "working\n"), ("z.yml", "last\n")] {
+            std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+            std::fs::write(root.join(path), bytes).unwrap();
+        }
+        std::fs::write(root.join(MANIFEST), format!("{}  a.yml\n", sha256_hex(b"same\n"))).unwrap();
+        let after = OnDisk::read_listed(&expected, root, Listing::walk(root)).unwrap();
+        // Every budget: nothing read ahead, part of the tree (cut inside a directory), all of it.
+        for budget in [0, 1, 6, 12, 100, 1 << 20] {
+            let fresh = expected.clone();
+            let ahead = OnDisk::read_listed(&fresh, root, Listing::walk_and_read(root, budget)).unwrap();
+            assert_eq!(format!("{ahead:?}"), format!("{after:?}"), "budget {budget}");
+            assert_eq!(format!("{:?}", ahead.drift(&fresh)), format!("{:?}", after.drift(&expected)), "budget {budget}");
+            for (path, bytes) in fresh.files() {
+                assert_eq!(fresh.hash(path), Some(sha256_hex(bytes).as_str()), "budget {budget}: {path}");
+            }
+        }
+        assert!(after.differing.contains_key("b/c.yml") && after.differing.contains_key("b/e.yml") && after.missing.contains("b/d.yml"), "{after:?}");
+    }
 }
