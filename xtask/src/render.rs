@@ -90,7 +90,6 @@ impl Renderer {
         env.set_loader(move |name| loader.load(name));
         env.add_filter("yaml", yaml);
         env.add_filter("yaml_key", yaml_key);
-        env.add_filter("yaml_items", yaml_items);
         env.add_filter("json", json);
         env.add_filter("hcl", hcl);
         env.add_filter("indent_lines", indent_lines);
@@ -172,19 +171,6 @@ fn yaml_key(value: &Value) -> Result<String, Error> {
         return Ok(s.to_string());
     }
     yaml(value)
-}
-
-/// The items of a list, each as [`yaml`] writes it, joined by `, ` (a YAML flow sequence's
-/// inside: `[{{ argv | yaml_items }}]`).
-fn yaml_items(value: &Value) -> Result<String, Error> {
-    let mut out = String::new();
-    for (i, item) in value.try_iter()?.enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&yaml(&item)?);
-    }
-    Ok(out)
 }
 
 fn json(value: &Value) -> Result<String, Error> {
@@ -319,13 +305,6 @@ mod tests {
         assert_eq!(hcl(&v).unwrap(), r#"{ "a$${" = ["x", null, 1, { "k" = "%%{y}" }], "b" = true }"#);
         assert_eq!(hcl(&Value::from("\"q\"\n")).unwrap(), r#""\"q\"\n""#);
         assert_eq!(json(&Value::from("é\u{1}")).unwrap(), serde_json::Value::from("é\u{1}").to_string());
-    }
-
-    #[test]
-    fn yaml_items_quote_each_item_and_join_them() {
-        assert_eq!(yaml_items(&Value::from(vec!["sh", "-c", "a: b"])).unwrap(), r#""sh", "-c", "a: b""#);
-        assert_eq!(yaml_items(&Value::from(Vec::<String>::new())).unwrap(), "");
-        assert!(yaml_items(&Value::from(3)).is_err(), "a number is not a list");
     }
 
     #[test]

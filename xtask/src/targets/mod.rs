@@ -74,6 +74,7 @@ impl Outputs<'_> {
     /// Adds a file made in Rust (or rendered), with its header. `generate` parses every file
     /// back before it returns the tree.
     pub fn add(&mut self, out: &str, text: &str) -> Result<()> {
+        // A new buffer of the exact size: the rendered text's own has up to twice that.
         let text = formats::with_header(out, text);
         self.tree.insert(out, text)
     }

@@ -1,5 +1,6 @@
 //! Reads many files of one tree with few system calls: each file is opened relative to its
-//! directory, which stays open while the files asked for are in it (callers read in walk order),
+//! directory, which stays open while the files asked for are in it (callers read in walk order;
+//! a directory is opened at its third file),
 //! read into one buffer that the reader keeps (no allocation, no page faults per file), with no
 //! `stat` (the caller knows the size to expect). One directory open at a time: a table of
 //! thousands of descriptors would make the kernel grow it, which a threaded process pays dearly
@@ -12,9 +13,10 @@ use std::path::{Path, PathBuf};
 /// A reader of files under `root`, for one thread.
 pub struct Reader {
     root: PathBuf,
-    /// The directory of the last file read (relative to `root`, "" is root), when it exists.
+    /// The directory of the last file read (relative to `root`, "" is root), how many of its
+    /// files were asked for in a row, and the directory itself from the third one on.
     #[cfg(unix)]
-    dir: Option<(String, Option<File>)>,
+    dir: Option<(String, usize, Option<File>)>,
     buf: Vec<u8>,
 }
 
@@ -54,19 +56,34 @@ impl Reader {
         Ok(Some(&self.buf[..filled]))
     }
 
+    /// The file at `rel`: the first two files of a directory are opened by their whole path;
+    /// from the third one on, the directory is opened and each file relative to it (a directory
+    /// of one or two files, `agents/<vm>/`, is not worth an open of its own).
     #[cfg(unix)]
     fn open(&mut self, rel: &str) -> std::io::Result<Option<File>> {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
         let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
-        if self.dir.as_ref().is_none_or(|(open, _)| open != dir) {
-            let opened = match File::open(self.root.join(dir)) {
-                Ok(d) => Some(d),
-                Err(e) if e.kind() == ErrorKind::NotFound => None,
-                Err(e) => return Err(e),
-            };
-            self.dir = Some((dir.to_string(), opened));
+        let by_path = |root: &Path| match File::open(root.join(rel)) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        };
+        let seen = match &self.dir {
+            Some((same, seen, _)) if same == dir => *seen,
+            _ => 0,
+        };
+        if seen < 2 {
+            self.dir = Some((dir.to_string(), seen + 1, None));
+            return by_path(&self.root);
         }
-        let Some((_, Some(dir_fd))) = &self.dir else { return Ok(None) };
+        if let Some((_, _, opened @ None)) = &mut self.dir {
+            match File::open(self.root.join(dir)) {
+                Ok(d) => *opened = Some(d),
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let Some((_, _, Some(dir_fd))) = &self.dir else { return by_path(&self.root) };
         let Ok(name) = std::ffi::CString::new(name) else { return Ok(None) };
         // SAFETY: openat with a directory descriptor we own and a NUL-terminated name; the
         // returned descriptor, when valid, is owned by nobody else.
