@@ -117,8 +117,12 @@ pub fn work(sources: &Sources, memo: Option<&memo::Memo>, env: &(dyn Fn(&str) ->
             .filter(|_| memo.is_some_and(|m| m.key == memo::key(sources.stack_name, &stack_src, &stack, &templates)));
         if let Some(files) = hit {
             // The inputs are those of the last gen and generated/ is its tree: no render needed.
-            let found = examine_memo_hit(&files, (sources.stack_name, &stack_src), &values());
-            return Ok(Checked { found, tls_problems: crate::tls::audit(&stack, now), files: files.len() + 1, rendered: false });
+            let (found, tls_problems) = std::thread::scope(|inner| {
+                let tls = inner.spawn(|| crate::tls::audit(&stack, now));
+                let found = examine_memo_hit(&files, (sources.stack_name, &stack_src), &values());
+                (found, tls.join().expect("the TLS audit panicked"))
+            });
+            return Ok(Checked { found, tls_problems, files: files.len() + 1, rendered: false });
         }
         // The secret values (only the scan needs them) and the TLS audit: found while the stack
         // renders.
