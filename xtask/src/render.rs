@@ -27,21 +27,12 @@ impl Templates {
     pub fn read(dir: &Path) -> Result<Templates> {
         let mut files = BTreeMap::new();
         if dir.exists() {
-            let listed = crate::walk::files(dir, crate::walk::Links::Follow).with_context(|| format!("{}: cannot read the templates", dir.display()))?;
+            let listed = crate::walk::entries(dir, crate::walk::Links::Follow).with_context(|| format!("{}: cannot read the templates", dir.display()))?;
             // Read on every core: a few dozen files, each a few system calls.
-            let read = crate::par::chunks_from(&listed, 16, |part| {
-                let mut reader = crate::tree::Reader::new(dir);
-                part.iter()
-                    .map(|rel| match reader.read(rel, 0) {
-                        Ok(Some(bytes)) => Ok(bytes.to_vec()),
-                        Ok(None) => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
-                        Err(e) => Err(e),
-                    })
-                    .collect()
-            });
-            for (rel, bytes) in listed.into_iter().zip(read) {
-                let bytes = bytes.with_context(|| format!("{}: cannot read", dir.join(&rel).display()))?;
-                files.insert(rel, bytes);
+            let read = crate::par::chunks_from(&listed, 16, |part| part.iter().map(|e| std::fs::read(&e.path)).collect());
+            for (entry, bytes) in listed.into_iter().zip(read) {
+                let bytes = bytes.with_context(|| format!("{}: cannot read", entry.path.display()))?;
+                files.insert(entry.rel, bytes);
             }
         }
         Ok(Templates { files: Arc::new(files) })
@@ -80,9 +71,9 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_debug(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        // What every filter returns, a string, is written as it is; anything else as minijinja
-        // writes it (strict undefined is checked before the formatter is called).
-        env.set_formatter(|out, state, value| match value.as_str() {
+        // What every filter returns, a string, is written as it is (outside an autoescape block);
+        // anything else as minijinja writes it (strict undefined is checked before this).
+        env.set_formatter(|out, state, value| match value.as_str().filter(|_| state.auto_escape() == AutoEscape::None) {
             Some(text) => out.write_str(text).map_err(Error::from),
             None => minijinja::escape_formatter(out, state, value),
         });

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -19,14 +19,33 @@ pub enum Links {
     Follow,
 }
 
+/// A file found by a walk.
+pub struct Entry {
+    /// Relative to the root, `/`-separated, each name as lossy UTF-8 (what the tree calls it).
+    pub rel: String,
+    /// The file itself (its real name, UTF-8 or not).
+    pub path: PathBuf,
+}
+
 /// Every file under `root` (a directory), relative to it, in walk order.
 pub fn files(root: &Path, links: Links) -> Result<Vec<String>> {
+    Ok(entries(root, links)?.into_iter().map(|e| e.rel).collect())
+}
+
+/// [`files`], with each file's real path.
+pub fn entries(root: &Path, links: Links) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    walk(root, "", links, &mut out)?;
+    // The real directories on the way down, when links are followed: a link to one of them is a
+    // loop (however many links it takes to come back).
+    let mut above = Vec::new();
+    if links == Links::Follow {
+        above.push(fs::canonicalize(root).with_context(|| format!("{}: cannot resolve", root.display()))?);
+    }
+    walk(root, "", links, &mut above, &mut out)?;
     Ok(out)
 }
 
-fn walk(dir: &Path, rel: &str, links: Links, out: &mut Vec<String>) -> Result<()> {
+fn walk(dir: &Path, rel: &str, links: Links, above: &mut Vec<PathBuf>, out: &mut Vec<Entry>) -> Result<()> {
     let listed = || format!("{}: cannot list", dir.display());
     let mut entries: Vec<(OsString, fs::FileType)> = Vec::new();
     for entry in fs::read_dir(dir).with_context(listed)? {
@@ -36,35 +55,43 @@ fn walk(dir: &Path, rel: &str, links: Links, out: &mut Vec<String>) -> Result<()
     }
     entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     for (name, kind) in entries {
-        let text = name.to_string_lossy();
-        let path = if rel.is_empty() { text.into_owned() } else { format!("{rel}/{text}") };
+        // As walkdir's paths were: lossy UTF-8, `\\` read as a separator.
+        let text = name.to_string_lossy().replace('\\', "/");
+        let path = if rel.is_empty() { text } else { format!("{rel}/{text}") };
         let full = dir.join(&name);
         // What the entry is for this walk: (a file to list, a directory to enter). Anything
         // else (a socket, a fifo) is not a file anybody wrote.
         let (file, is_dir) = match (kind.is_symlink(), links) {
             (true, Links::List) => (true, false),
             (true, Links::Follow) => {
-                let target = fs::metadata(&full).with_context(|| format!("{}: a link that points nowhere", full.display()))?;
+                let target = fs::metadata(&full).with_context(|| format!("{}: cannot follow the link", full.display()))?;
                 (target.is_file(), target.is_dir())
             }
             (false, _) => (kind.is_file(), kind.is_dir()),
         };
         if file {
-            out.push(path);
+            out.push(Entry { rel: path, path: full });
             continue;
         }
         if !is_dir {
             continue;
         }
-        if kind.is_symlink() {
-            // A followed link to a directory: refuse one to this directory or above it.
-            let resolve = |p: &Path| fs::canonicalize(p).with_context(|| format!("{}: cannot resolve", p.display()));
-            let (target, here) = (resolve(&full)?, resolve(dir)?);
-            if here.starts_with(&target) {
-                bail!("{}: a link back into the folder being walked ({})", full.display(), target.display());
-            }
+        if links == Links::Follow {
+            let real = if kind.is_symlink() {
+                let target = fs::canonicalize(&full).with_context(|| format!("{}: cannot resolve", full.display()))?;
+                if above.contains(&target) {
+                    bail!("{}: a link back into the folder being walked ({})", full.display(), target.display());
+                }
+                target
+            } else {
+                above.last().map_or_else(|| full.clone(), |parent| parent.join(&name))
+            };
+            above.push(real);
+            walk(&full, &path, links, above, out)?;
+            above.pop();
+        } else {
+            walk(&full, &path, links, above, out)?;
         }
-        walk(&full, &path, links, out)?;
     }
     Ok(())
 }
@@ -93,6 +120,12 @@ mod tests {
         std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
         fs::remove_file(root.join("b/up")).unwrap();
         let err = format!("{:#}", files(root, Links::Follow).unwrap_err());
-        assert!(err.contains("a link that points nowhere"), "{err}");
+        assert!(err.contains("dangling: cannot follow the link"), "{err}");
+        fs::remove_file(root.join("dangling")).unwrap();
+        // Two links that lead into each other's directory: a loop too.
+        std::os::unix::fs::symlink("../a", root.join("b/to_a")).unwrap();
+        std::os::unix::fs::symlink("../b", root.join("a/to_b")).unwrap();
+        let err = format!("{:#}", files(root, Links::Follow).unwrap_err());
+        assert!(err.contains("a link back into the folder being walked"), "{err}");
     }
 }

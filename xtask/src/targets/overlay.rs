@@ -1,5 +1,4 @@
-//! A template value that reads as one map made of two: the keys of `extra`, then those of
-//! `base`. The per-VM contexts use it to add what a template needs beside a VM's fields without
+//! A template value that reads as one map made of two: `extra`'s value of a key, else `base`'s. The per-VM contexts use it to add what a template needs beside a VM's fields without
 //! copying the VM (its value is the one converted with the stack) into a new map, whose
 //! lookups would then compare keys as values.
 
@@ -30,9 +29,11 @@ impl Object for Overlay {
         found(&self.extra).or_else(|| found(&self.base))
     }
 
+    /// The keys of `base`, then those of `extra` that `base` has not: the order of the
+    /// `#[serde(flatten)]` map this replaces.
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Value> = self.extra.try_iter().map(Iterator::collect).unwrap_or_default();
-        keys.extend(self.base.try_iter().into_iter().flatten().filter(|k| self.extra.get_item(k).is_ok_and(|v| v.is_undefined())));
+        let mut keys: Vec<Value> = self.base.try_iter().map(Iterator::collect).unwrap_or_default();
+        keys.extend(self.extra.try_iter().into_iter().flatten().filter(|k| self.base.get_item(k).is_ok_and(|v| v.is_undefined())));
         Enumerator::Values(keys)
     }
 }
@@ -42,7 +43,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extra_keys_come_first_and_hide_the_base_ones() {
+    fn extra_keys_hide_the_base_ones_and_come_after_them() {
         let base = Value::from_serialize(serde_json::json!({"name": "web", "cores": 2}));
         let extra = Value::from_serialize(serde_json::json!({"name": "web_module", "rules": [1]}));
         let both = overlay(extra, base);
@@ -50,6 +51,6 @@ mod tests {
         assert_eq!(both.get_attr("cores").unwrap().as_i64(), Some(2));
         assert!(both.get_attr("nothing").unwrap().is_undefined());
         let keys: Vec<String> = both.try_iter().unwrap().map(|k| k.to_string()).collect();
-        assert_eq!(keys, ["name", "rules", "cores"]);
+        assert_eq!(keys, ["cores", "name", "rules"]);
     }
 }

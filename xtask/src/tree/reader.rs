@@ -84,14 +84,21 @@ impl Reader {
             }
         }
         let Some((_, _, Some(dir_fd))) = &self.dir else { return by_path(&self.root) };
-        let Ok(name) = std::ffi::CString::new(name) else { return Ok(None) };
-        // SAFETY: openat with a directory descriptor we own and a NUL-terminated name; the
-        // returned descriptor, when valid, is owned by nobody else.
-        let fd = unsafe { libc::openat(dir_fd.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
+        let name = std::ffi::CString::new(name).map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+        let fd = loop {
+            // SAFETY: openat with a directory descriptor we own and a NUL-terminated name; the
+            // returned descriptor, when valid, is owned by nobody else.
+            let fd = unsafe { libc::openat(dir_fd.as_raw_fd(), name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+            if fd >= 0 {
+                break fd;
+            }
             let err = std::io::Error::last_os_error();
-            return if err.kind() == ErrorKind::NotFound { Ok(None) } else { Err(err) };
-        }
+            match err.kind() {
+                ErrorKind::Interrupted => continue,
+                ErrorKind::NotFound => return Ok(None),
+                _ => return Err(err),
+            }
+        };
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
         Ok(Some(File::from(unsafe { OwnedFd::from_raw_fd(fd) })))
     }
