@@ -10,8 +10,8 @@ use crate::memo;
 use crate::project::Project;
 use crate::render::Templates;
 use crate::secrets;
-use crate::targets;
 use crate::stack::Stack;
+use crate::targets;
 use crate::tree::{self, Class, Drift, Tree};
 use crate::ui::Ui;
 

@@ -125,9 +125,7 @@ pub fn tree_on_disk(generated: &Path, manifest_sha: &str) -> Result<Option<Files
     // Read and hashed on every core (the reads too: their system time is most of the cost).
     let read: Vec<Option<(String, Vec<u8>)>> = crate::par::chunks_from(&listed, 32, |part| {
         let mut reader = tree::Reader::new(generated);
-        part.iter()
-            .map(|p| reader.read(p, 0).ok().flatten().filter(|b| tree::sha256_hex(b) == recorded[p]).map(|b| (p.clone(), b.to_vec())))
-            .collect()
+        part.iter().map(|p| reader.read(p, 0).ok().flatten().filter(|b| tree::sha256_hex(b) == recorded[p]).map(|b| (p.clone(), b.to_vec()))).collect()
     });
     Ok(read.into_iter().collect())
 }

@@ -96,6 +96,9 @@ pub fn read_disk(root: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// A file read ahead: its bytes and their sha256.
+type ReadAhead = (Vec<u8>, String);
+
 /// The walk of generated/ (every file, working files too, sorted), or why it failed (reported by
 /// the read that uses it), with the bytes of the first files when they were read ahead
 /// (`walk_and_read`).
@@ -103,7 +106,7 @@ pub struct Listing {
     paths: Result<Vec<String>>,
     /// The bytes of the first paths of the walk, in order, with their sha256 (`None`: a working
     /// file, or not readable now); the paths after these are read by `OnDisk::read_listed`.
-    ahead: Vec<Option<(Vec<u8>, String)>>,
+    ahead: Vec<Option<ReadAhead>>,
 }
 
 impl Listing {
@@ -172,7 +175,7 @@ impl OnDisk {
         let listed = paths?;
         let mut disk = OnDisk::default();
         let early = ahead.iter().map(Option::as_ref).chain(std::iter::repeat(None));
-        let wanted: Vec<(&String, Option<&(Vec<u8>, String)>)> = listed.iter().zip(early).filter(|(p, _)| !is_working_file(p)).collect();
+        let wanted: Vec<(&String, Option<&ReadAhead>)> = listed.iter().zip(early).filter(|(p, _)| !is_working_file(p)).collect();
         // Those read ahead are compared here; the others are read on every core. An expected
         // file found equal on disk gets its hash (the disk bytes' hash, when read ahead).
         let (done, rest) = wanted.split_at(wanted.iter().take_while(|(_, early)| early.is_some()).count());
@@ -198,7 +201,8 @@ impl OnDisk {
             part.iter()
                 .map(|(path, _)| {
                     let want = expected.get(path).filter(|_| path.as_str() != MANIFEST);
-                    let read = reader.read(path, want.map_or(0, <[u8]>::len)).with_context(|| format!("{}: cannot read", root.join(path.as_str()).display()))?;
+                    let read =
+                        reader.read(path, want.map_or(0, <[u8]>::len)).with_context(|| format!("{}: cannot read", root.join(path.as_str()).display()))?;
                     let Some(bytes) = read else { return Ok(Found::Gone) };
                     Ok(compare(path, bytes, None))
                 })
