@@ -266,6 +266,10 @@ fn replacements(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> V
 /// - The cloud image (`url`, `file_name`): the download resource is replaced (each of its
 ///   arguments forces a new download), but `disk[0].import_from` is ignored after creation, so
 ///   only new VMs use the new image.
+/// - The nodes a root downloads the image to (`terraform::image_nodes`, the `for_each` of its
+///   download): a VM on a node new to its root adds a download there, and a node no VM of the
+///   root is left on loses the root's copy (the VMs' disks were imported from it, they are
+///   their own).
 /// - Cloud-init: every argument of `proxmox_virtual_environment_file` forces a new snippet, so
 ///   the snippet is uploaded again; `initialization[0].user_data_file_id` is ignored after
 ///   creation, so the running VM is untouched and only reads it again on a later boot, if ever.
@@ -283,6 +287,23 @@ fn caveats(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<St
     }
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
         out.push(format!("VM disks move from datastore `{}` to `{}` (in place, but slow)", old.proxmox.vm_datastore, new.proxmox.vm_datastore));
+    }
+    for env in crate::targets::terraform::environments(new) {
+        if !crate::targets::terraform::environments(old).contains(&env) {
+            continue;
+        }
+        let (was, now) = (crate::targets::terraform::image_nodes(old, &env), crate::targets::terraform::image_nodes(new, &env));
+        let gained: Vec<String> = now.iter().filter(|n| !was.contains(n)).map(|n| format!("`{n}`")).collect();
+        let lost: Vec<String> = was.iter().filter(|n| !now.contains(n)).map(|n| format!("`{n}`")).collect();
+        if !gained.is_empty() {
+            out.push(format!("cloud image: root `{env}` downloads it to node {} too, where a VM of the root now runs", gained.join(", ")));
+        }
+        if !lost.is_empty() {
+            out.push(format!(
+                "cloud image: root `{env}` deletes its copy on node {} (no VM of the root is left there; the VMs' disks were imported from it and do not need it)",
+                lost.join(", ")
+            ));
+        }
     }
     let (oi, ni) = (&old.proxmox.cloud_image, &new.proxmox.cloud_image);
     if oi.url != ni.url || oi.file_name != ni.file_name {

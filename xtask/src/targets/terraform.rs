@@ -57,6 +57,15 @@ pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
     if env == MONITORING { vec![&stack.monitoring.vm] } else { stack.vms.iter().filter(|vm| vm.environment == env).collect() }
 }
 
+/// The nodes a root downloads the cloud image to (`proxmox_download_file.cloud_image`, one per
+/// node): those of its VMs, sorted, each once.
+pub fn image_nodes<'s>(stack: &'s Stack, env: &str) -> Vec<&'s str> {
+    let mut nodes: Vec<&str> = vms_of(stack, env).iter().map(|vm| vm.node.as_str()).collect();
+    nodes.sort();
+    nodes.dedup();
+    nodes
+}
+
 /// The secrets the monitoring root needs, as (role, reference): each becomes a sensitive variable
 /// named `tf_var`, set from `TF_VAR_<tf_var>` (or by `cargo xtask plan` from `env`). A role is
 /// a monitoring-stack module argument, or for remote-write credentials the secret file's name
@@ -235,9 +244,7 @@ fn root_ctx(stack: &Stack, out: &Outputs, env: &str) -> Result<Value> {
             nodes: vm.ha_nodes.clone(),
         })
         .collect();
-    let mut nodes: Vec<&str> = vms.iter().map(|vm| vm.node.as_str()).collect();
-    nodes.sort();
-    nodes.dedup();
+    let nodes = image_nodes(stack, env);
     let scheme = if stack.tls.enabled { "https" } else { "http" };
     let urls: Vec<UrlCtx> = stack.routes.iter().map(|r| UrlCtx { name: r.name.clone(), url: format!("{scheme}://{}/", r.host) }).collect();
     let mut secrets: Vec<SecretCtx> =
