@@ -2,7 +2,8 @@
 //! whether the edit is refused (with a located error) or, when it renders, what happens to every
 //! VM (`xtask::vm_fate`), and checks that gen of the edit over gen of the original leaves a tree
 //! that `check` finds up to date and that a second gen does not touch, and that the pull-request
-//! summary says the same fate for each VM. Real Terraform, with the provider stubbed out, then
+//! summary says the same fate for each VM (and, for the rows that list them, the sentences about
+//! what Terraform does around it: `Says`). Real Terraform, with the provider stubbed out, then
 //! checks what it can tell: which deliveries a change (or a re-created VM) runs again. The
 //! stub has no ForceNew, so VM replacements themselves are not planned here; the plan guard is
 //! tested on a real plan in tests/it/plan_apply.rs.
@@ -96,6 +97,16 @@ fn rows() -> Vec<Row> {
         },
         Row { name: "rename the monitoring VM", edit: |s| sub(s, "name = \"pve-mon\"", "name = \"pve-mon2\""), expect: Fates(&[(MON, Recreated)], Delivered) },
         Row { name: "move a VM to another node", edit: |s| add_to_vm(s, IA, "node = \"pve2\""), expect: Fates(&[(IA, InPlace)], Unchanged) },
+        Row {
+            name: "move every VM of an environment to another node",
+            edit: |s| ["prod-alloc-budget", IA, BLOG].iter().fold(s.to_string(), |s, vm| add_to_vm(&s, vm, "node = \"pve2\"")),
+            expect: Fates(&[("prod-alloc-budget", InPlace), (IA, InPlace), (BLOG, InPlace)], Unchanged),
+        },
+        Row {
+            name: "move the monitoring VM to another node",
+            edit: |s| sub(s, "[monitoring]\n", "[monitoring]\nnode = \"pve2\"\n"),
+            expect: Fates(&[(MON, InPlace)], Unchanged),
+        },
         Row {
             name: "change a VM's IP",
             edit: |s| in_vm(s, IA, "ip = \"192.168.1.102\"", "ip = \"192.168.1.112\""),
@@ -240,8 +251,27 @@ fn gen_then_check(name: &str, old: &Tree, new: &Tree) {
 fn every_kind_of_edit_is_refused_or_says_what_happens_to_each_vm() {
     let rows = rows();
     assert!(rows.len() >= 25, "the matrix has {} kinds of edit", rows.len());
-    run_rows(&example(), &rows);
+    run_rows(&example(), &rows, NODE_MOVES);
 }
+
+/// A node move is a migration; the VM's root downloads the cloud image to the new node when
+/// none of its VMs was there, and deletes its copy on a node none of them is left on (each
+/// VM's disk was imported from it: `disk[0].import_from` is ignored after creation).
+const NODE_MOVES: &Says = &[
+    ("move a VM to another node", &["`prod-alloc-ia`: migrates from node `pve` to `pve2`", "cloud image: root `prod` downloads it to node `pve2` too"]),
+    (
+        "move every VM of an environment to another node",
+        &["cloud image: root `prod` downloads it to node `pve2` too", "cloud image: root `prod` deletes its copy on node `pve`"],
+    ),
+    (
+        "move the monitoring VM to another node",
+        &[
+            "`pve-mon`: migrates from node `pve` to `pve2`",
+            "cloud image: root `monitoring` downloads it to node `pve2` too",
+            "cloud image: root `monitoring` deletes its copy on node `pve`",
+        ],
+    ),
+];
 
 /// The example as a three-node cluster (`proxmox.nodes`) with HA on `prod-alloc-ia`: the base
 /// of the HA rows.
@@ -295,7 +325,12 @@ fn cluster_rows() -> Vec<Row> {
 
 #[test]
 fn every_kind_of_cluster_edit_is_refused_or_says_what_happens_to_each_vm() {
-    run_rows(&cluster(), &cluster_rows());
+    // The HA VM's node change migrates it (through the HA manager) and brings the image along.
+    let says: &Says = &[(
+        "cluster: HA VM moved to another node",
+        &["`prod-alloc-ia`: migrates from node `pve` to `pve2`", "cloud image: root `prod` downloads it to node `pve2` too"],
+    )];
+    run_rows(&cluster(), &cluster_rows(), says);
 }
 
 /// The example grown as README's "Growing the lab" shows: one remote-write endpoint with basic
@@ -373,25 +408,22 @@ fn grown_rows() -> Vec<(Row, &'static [&'static str])> {
 
 #[test]
 fn every_kind_of_grown_lab_edit_says_what_happens_to_the_data_and_secrets() {
-    let src = grown();
     let (rows, says): (Vec<Row>, Vec<&[&str]>) = grown_rows().into_iter().unzip();
-    run_rows(&src, &rows);
-    let old = parse(&src).unwrap();
-    let old_tree = render(&old);
-    let mut failures = Vec::new();
-    for (row, says) in rows.iter().zip(says) {
-        let new = parse(&(row.edit)(&src)).unwrap();
-        let summary = summarize(&old, &new, &old_tree, &render(&new));
-        failures
-            .extend(says.iter().filter(|part| !summary.contains(**part)).map(|part| format!("{}: the summary does not say {part:?}:\n{summary}", row.name)));
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let says: Vec<(&str, &[&str])> = rows.iter().map(|r| r.name).zip(says).collect();
+    run_rows(&grown(), &rows, &says);
 }
 
-fn run_rows(src: &str, rows: &[Row]) {
+/// Sentences the pull-request summary of a row must hold besides the VMs' fates (what Terraform
+/// does around them: downloads, data, secrets), by row name.
+type Says = [(&'static str, &'static [&'static str])];
+
+fn run_rows(src: &str, rows: &[Row], says: &Says) {
     let old = parse(src).unwrap();
     let old_tree = render(&old);
     let mut failures = Vec::new();
+    for (name, _) in says {
+        assert!(rows.iter().any(|r| r.name == *name), "sentences for a row the matrix does not have: {name}");
+    }
     for row in rows {
         let new_src = (row.edit)(src);
         match (&row.expect, parse(&new_src)) {
@@ -434,6 +466,9 @@ fn run_rows(src: &str, rows: &[Row]) {
                 if fates.values().any(|f| f.fate == Recreated) != summary.contains("### Terraform will likely re-create") {
                     failures.push(format!("{}: the re-creation section disagrees with the fates:\n{summary}", row.name));
                 }
+                let parts = says.iter().filter(|(name, _)| *name == row.name).flat_map(|(_, parts)| parts.iter());
+                failures
+                    .extend(parts.filter(|part| !summary.contains(**part)).map(|part| format!("{}: the summary does not say {part:?}:\n{summary}", row.name)));
             }
         }
     }
