@@ -4,7 +4,6 @@
 use crate::common;
 
 use std::fs;
-use std::process::Command;
 
 use common::{render, repo_copy, repo_root, text, xtask};
 use xtask::review::summarize;
@@ -115,22 +114,10 @@ fn changes_that_recreate_a_vm_are_flagged() {
     assert!(!grow.contains("re-create"), "{grow}");
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-}
-
 #[test]
 fn diff_compares_with_a_git_ref() {
     let root = repo_copy("diff");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "base"]);
+    common::commit_as_main(&root);
     let stack = set_tag(&fs::read_to_string(root.join("stack.toml")).unwrap(), "prom/alertmanager", "v9.9.9");
     fs::write(root.join("stack.toml"), stack).unwrap();
     let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
@@ -151,9 +138,7 @@ fn diff_explains_a_base_it_cannot_compare_with() {
     let root = repo_copy("diff-bad-base");
     let good = fs::read_to_string(root.join("stack.toml")).unwrap();
     fs::write(root.join("stack.toml"), good.replace("schema_version = 1", "schema_version = 0")).unwrap();
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "base"]);
+    common::commit_as_main(&root);
     fs::write(root.join("stack.toml"), &good).unwrap();
     let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -6,7 +6,7 @@ use crate::common;
 
 use std::fs;
 
-use common::{render, repo_copy, repo_root, text, xtask};
+use common::{git, render, repo_copy, repo_root, text, xtask};
 use xtask::review::{summarize, summarize_with_workflow};
 use xtask::stack::Stack;
 
@@ -196,22 +196,10 @@ fn ha_on_off_and_its_nodes_per_vm() {
     assert_first(&listed, "**Proxmox**: cluster nodes not listed → `pve`, `pve2`, `pve3`");
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
-}
-
 #[test]
 fn the_command_puts_tls_off_in_its_first_lines() {
     let root = repo_copy("review-lab-diff");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "base"]);
+    common::commit_as_main(&root);
     let src = fs::read_to_string(root.join("stack.toml")).unwrap();
     fs::write(root.join("stack.toml"), edit(&src, "[tls]\nenabled = true", "[tls]\nenabled = false")).unwrap();
     let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
@@ -336,9 +324,7 @@ fn a_new_secret_says_what_ci_needs_and_whether_the_workflow_passes_it() {
 #[test]
 fn the_review_refuses_a_stale_branch_that_drops_a_period_begun_at_the_base() {
     let root = repo_copy("review-lab-stale-loki");
-    git(&root, &["init", "-q", "-b", "main"]);
-    git(&root, &["add", "-A"]);
-    git(&root, &["commit", "-q", "-m", "example"]);
+    common::commit_as_main(&root);
     let example = fs::read_to_string(root.join("stack.toml")).unwrap();
     fs::write(root.join("stack.toml"), on_s3(&example, "loki", "2099-01-01")).unwrap();
     let out = xtask(&root, &["gen", "-q"]);

@@ -114,6 +114,24 @@ pub fn repo_copy(name: &str) -> Scratch {
     dir
 }
 
+/// `git args` in `dir`, as a test user that signs nothing; fails the test on an error.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+/// `dir` made a git repository whose branch `main` holds everything in it, as one commit.
+pub fn commit_as_main(dir: &Path) {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+}
+
 /// The xtask binary, run on `root`.
 pub fn xtask(root: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).arg("--root").arg(root).output().unwrap()
