@@ -16,12 +16,10 @@ const HASH_ORDERED: [&str; 2] = [concat!("Hash", "Map"), concat!("Hash", "Set")]
 /// Every `.rs` file under `dir`, sorted, as (path relative to `dir`, text).
 fn rust_files(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let e = e.with_context(|| format!("{}: cannot list", dir.display()))?;
-        if e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "rs") {
-            let text = std::fs::read_to_string(e.path()).with_context(|| format!("{}: cannot read", e.path().display()))?;
-            let name = e.path().strip_prefix(dir).unwrap_or(e.path()).display().to_string();
-            out.push((name, text));
+    for e in crate::walk::entries(dir, crate::walk::Links::List)? {
+        if e.path.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&e.path).with_context(|| format!("{}: cannot read", e.path.display()))?;
+            out.push((e.rel, text));
         }
     }
     Ok(out)
