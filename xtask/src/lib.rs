@@ -25,6 +25,7 @@ pub mod tidy_cmd;
 pub mod tls;
 pub mod tree;
 pub mod ui;
+pub mod url;
 pub mod verify;
 pub mod verify_cmd;
 pub mod vm_fate;

@@ -154,17 +154,8 @@ fn gateway(p: &mut Problems, n: &Network) {
 fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split('/').next().unwrap_or("");
-    // `[v6]:port`, `[v6]`, `host:port` or `host`.
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((h, rest)) => (h, rest.strip_prefix(':')),
-            None => (v6, None),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((h, port)) => (h, Some(port)),
-            None => (authority, None),
-        },
-    };
+    // A `[` with no `]` is no port, and no IPv4 node address either.
+    let crate::url::HostPort { host, port } = crate::url::host_port(authority).unwrap_or(crate::url::HostPort { host: authority, port: None });
     if let Some(port) = port {
         let valid = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n));
         if !valid {

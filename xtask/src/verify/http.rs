@@ -179,10 +179,8 @@ pub fn host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split('/').next()?;
     let default = if scheme == "https" { 443 } else { 80 };
-    match authority.rsplit_once(':') {
-        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
-        None => Some((authority.to_string(), default)),
-    }
+    let hp = crate::url::host_port(authority)?;
+    Some((hp.host.to_string(), hp.port.map_or(Some(default), |p| p.parse().ok())?))
 }
 
 /// The DER of every PEM certificate in `text`.

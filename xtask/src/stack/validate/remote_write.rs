@@ -165,16 +165,8 @@ fn url_host(url: &str) -> Result<(&str, String), UrlProblem> {
     if authority.contains('@') {
         return Err(UrlProblem::Credentials);
     }
-    let (host, port) = match authority.strip_prefix('[') {
-        Some(v6) => match v6.split_once(']') {
-            Some((h, rest)) if h.parse::<std::net::Ipv6Addr>().is_ok() => (authority[..h.len() + 2].to_string(), rest.strip_prefix(':')),
-            _ => return Err(UrlProblem::Malformed("has a malformed IPv6 host")),
-        },
-        None => match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), Some(p)),
-            None => (authority.to_string(), None),
-        },
-    };
+    let parts = crate::url::host_port(authority).filter(|hp| hp.bracketed().is_none_or(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok()));
+    let Some(crate::url::HostPort { host, port }) = parts else { return Err(UrlProblem::Malformed("has a malformed IPv6 host")) };
     // Host names are case-insensitive: each label is a DNS label once lowercased.
     let label_ok = |l: &str| is_dns_label(&l.to_ascii_lowercase());
     if !host.starts_with('[') && (host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok)) {
