@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::stack::Stack;
 use crate::stack::model::{Agent, Vm};
+use crate::targets::terraform;
 use crate::tree::{self, Tree};
 use crate::vm_fate::{self, Fate};
 
@@ -288,11 +289,9 @@ fn caveats(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<St
     if old.proxmox.vm_datastore != new.proxmox.vm_datastore {
         out.push(format!("VM disks move from datastore `{}` to `{}` (in place, but slow)", old.proxmox.vm_datastore, new.proxmox.vm_datastore));
     }
-    for env in crate::targets::terraform::environments(new) {
-        if !crate::targets::terraform::environments(old).contains(&env) {
-            continue;
-        }
-        let (was, now) = (crate::targets::terraform::image_nodes(old, &env), crate::targets::terraform::image_nodes(new, &env));
+    let old_roots = terraform::environments(old);
+    for env in terraform::environments(new).into_iter().filter(|env| old_roots.contains(env)) {
+        let (was, now) = (terraform::image_nodes(old, &env), terraform::image_nodes(new, &env));
         let gained: Vec<String> = now.iter().filter(|n| !was.contains(n)).map(|n| format!("`{n}`")).collect();
         let lost: Vec<String> = was.iter().filter(|n| !now.contains(n)).map(|n| format!("`{n}`")).collect();
         if !gained.is_empty() {
