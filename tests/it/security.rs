@@ -191,6 +191,33 @@ fn the_secret_scan_knows_every_secret_of_each_stack() {
     });
 }
 
+#[test]
+fn the_references_found_are_those_of_the_stack_as_json() {
+    // The walk over serde's calls must find what a walk over the JSON form of the same stack
+    // finds: every object of exactly `env` and `tf_var`.
+    fn walk(v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let (2, Some(serde_json::Value::String(env)), Some(serde_json::Value::String(tf_var))) = (map.len(), map.get("env"), map.get("tf_var")) {
+                    out.push((env.clone(), tf_var.clone()));
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    for_each_fixture(|name, stack, _| {
+        let mut want = Vec::new();
+        walk(&serde_json::to_value(stack).unwrap(), &mut want);
+        want.sort();
+        want.dedup();
+        let got: Vec<(String, String)> = xtask::secrets::referenced(stack).into_iter().map(|r| (r.env, r.tf_var)).collect();
+        assert!(got.len() >= 4, "{name}: {got:?}");
+        assert_eq!(got, want, "{name}");
+    });
+}
+
 fn check_with_env(root: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.args(["check", "--root"]).arg(root);

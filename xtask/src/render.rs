@@ -139,8 +139,16 @@ fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
     serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("cannot serialize value: {e}")))
 }
 
-/// A JSON string literal (what `serde_json` writes for a string value).
+/// A JSON string literal (what `serde_json` writes for a string value). Most strings need no
+/// escape at all: those are quoted as they are, into a buffer of the exact size.
 fn json_str(s: &str) -> String {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return out;
+    }
     serde_json::to_string(s).expect("a string always serializes")
 }
 
@@ -232,12 +240,12 @@ fn hcl(value: &Value) -> Result<String, Error> {
 
 /// Indents every line but the first by `width` spaces (for block scalars); empty lines stay
 /// empty, so no line ends in spaces.
-fn indent_lines(value: String, width: usize) -> String {
+fn indent_lines(value: &str, width: usize) -> String {
     let pad = " ".repeat(width);
     let lines = memchr::memchr_iter(b'\n', value.as_bytes()).count() + 1;
     let mut out = String::with_capacity(value.len() + lines * width);
     // The lines as `str::lines` gives them (a `\r` before a `\n` dropped), found with memchr.
-    let mut rest = value.as_str();
+    let mut rest = value;
     let mut first = true;
     while !rest.is_empty() {
         let (line, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
@@ -275,6 +283,15 @@ mod tests {
     }
 
     #[test]
+    fn json_strings_are_what_serde_json_writes() {
+        let mut texts: Vec<String> = (0u8..128).map(|b| format!("a{}b", b as char)).collect();
+        texts.extend(["", "plain", "é ü 😀", "\u{7f}", "\"quoted\"", "back\\slash", "${x} %{y}", "tab\tnew\nline\r"].map(String::from));
+        for text in &texts {
+            assert_eq!(json_str(text), serde_json::to_string(text).unwrap(), "{text:?}");
+        }
+    }
+
+    #[test]
     fn ljust_pads_to_the_width_and_never_cuts() {
         assert_eq!(ljust("\"a\"".to_string(), 5), "\"a\"  ");
         assert_eq!(ljust("long".to_string(), 2), "long");
@@ -282,11 +299,11 @@ mod tests {
 
     #[test]
     fn indent_lines_leaves_empty_lines_empty() {
-        assert_eq!(indent_lines("a\n\n b\n".to_string(), 2), "a\n\n   b");
+        assert_eq!(indent_lines("a\n\n b\n", 2), "a\n\n   b");
         // Line for line what `str::lines` splits: `\r\n` endings, no final newline, empty text.
         for text in ["a\r\nb\r\n", "a\nb", "", "\n", "\n\n", "a\r", "x\r\n\r\ny", "\ra\n"] {
             let want: Vec<String> = text.lines().enumerate().map(|(i, l)| if i == 0 || l.is_empty() { l.to_string() } else { format!("   {l}") }).collect();
-            assert_eq!(indent_lines(text.to_string(), 3), want.join("\n"), "{text:?}");
+            assert_eq!(indent_lines(text, 3), want.join("\n"), "{text:?}");
         }
     }
 

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
+mod find_refs;
 
 use crate::stack::Stack;
 use crate::stack::model::SecretRef;
@@ -29,25 +29,12 @@ impl fmt::Display for Finding {
 }
 
 /// Every secret reference of the stack, found in its serialized form so that a `SecretRef` added
-/// later to the model is scanned without touching this module. Sorted by variable, deduplicated.
+/// later to the model is scanned without touching this module (`find_refs`). Sorted by
+/// variable, deduplicated.
 pub fn referenced(stack: &Stack) -> Vec<SecretRef> {
-    fn walk(v: &Value, out: &mut Vec<SecretRef>) {
-        match v {
-            Value::Object(map) => {
-                if let (2, Some(Value::String(env)), Some(Value::String(tf_var))) = (map.len(), map.get("env"), map.get("tf_var")) {
-                    out.push(SecretRef { env: env.clone(), tf_var: tf_var.clone() });
-                }
-                map.values().for_each(|v| walk(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
     let mut out = Vec::new();
-    if let Ok(v) = serde_json::to_value(stack) {
-        walk(&v, &mut out);
-    }
-    out.sort_by(|a, b| a.env.cmp(&b.env));
+    find_refs::find(stack, &mut out);
+    out.sort_by(|a, b| (&a.env, &a.tf_var).cmp(&(&b.env, &b.tf_var)));
     out.dedup();
     out
 }
@@ -61,11 +48,31 @@ pub fn values(refs: &[SecretRef], env: impl Fn(&str) -> Option<String>) -> Vec<(
 /// Scans files given as `(name, bytes)`; `values` are the secret values from `values`.
 pub fn scan<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, values: &[(String, String)]) -> Vec<Finding> {
     let files: Vec<(&str, &[u8])> = files.into_iter().collect();
-    // Files are independent: scan them on every core, then merge in a fixed order.
-    let mut out = crate::par::chunks(&files, |part| scan_files(part, values));
+    // Files are independent: scan them on every core, then merge in a fixed order. Parts of
+    // about the same size in bytes (by count, one core got the agents' small files and the other
+    // the cloud-configs and the Terraform roots, twice the bytes).
+    let parts = parts_of_bytes(&files, files.iter().map(|(_, b)| b.len()).sum::<usize>() / (4 * crate::par::workers()) + 1);
+    let mut out: Vec<Finding> = crate::par::queue(&parts, |part| scan_files(part, values)).into_iter().flatten().collect();
     out.sort();
     out.dedup();
     out
+}
+
+/// `files` cut into runs of about `bytes` bytes each (a file is never cut).
+fn parts_of_bytes<'f, 'a>(files: &'f [(&'a str, &'a [u8])], bytes: usize) -> Vec<&'f [(&'a str, &'a [u8])]> {
+    let mut parts = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, (_, b)) in files.iter().enumerate() {
+        size += b.len();
+        if size >= bytes {
+            parts.push(&files[start..=i]);
+            (start, size) = (i + 1, 0);
+        }
+    }
+    if start < files.len() {
+        parts.push(&files[start..]);
+    }
+    parts
 }
 
 fn scan_files(files: &[(&str, &[u8])], values: &[(String, String)]) -> Vec<Finding> {
@@ -232,6 +239,22 @@ fn starts_with_uuid(b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_parts_hold_every_file_once_in_order() {
+        let bytes: Vec<Vec<u8>> = [5, 1, 1, 9, 0, 3, 3, 3, 12].iter().map(|n| vec![b'x'; *n]).collect();
+        let names: Vec<String> = (0..bytes.len()).map(|i| format!("f{i}")).collect();
+        let files: Vec<(&str, &[u8])> = names.iter().zip(&bytes).map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+        for size in [1, 4, 6, 100] {
+            let parts = parts_of_bytes(&files, size);
+            let joined: Vec<&str> = parts.iter().flat_map(|p| p.iter().map(|(n, _)| *n)).collect();
+            assert_eq!(joined, names, "size {size}");
+            // Every part but the last reaches the size; none is empty.
+            assert!(parts.iter().all(|p| !p.is_empty()), "size {size}");
+            assert!(parts[..parts.len() - 1].iter().all(|p| p.iter().map(|(_, b)| b.len()).sum::<usize>() >= size), "size {size}");
+        }
+        assert!(parts_of_bytes(&[], 10).is_empty());
+    }
     use super::*;
 
     fn kinds(line: &str) -> Vec<&'static str> {

@@ -13,7 +13,7 @@
 //! final one every file it vouches for anew was synced (those written, and those found already
 //! right on disk that the old manifest did not vouch for), so one syncfs per gen is enough.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -174,14 +174,19 @@ pub fn write_locked(lock: Lock, expected: &Tree, disk: &OnDisk, root: &Path, io:
     }
 
     let mut written = Vec::new();
+    // Each directory is made once per run (`create_dir_all` of one that exists still costs two
+    // system calls, for each of a 1,000-VM lab's 4,000 files).
+    let mut made: BTreeSet<&Path> = BTreeSet::new();
     for (path, contents) in expected.files() {
         if disk.is_same(path) {
             summary.unchanged += 1;
             continue;
         }
         let full = root.join(path);
-        if let Some(dir) = full.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("{}: cannot create directory", dir.display()))?;
+        if let Some(dir) = Path::new(path).parent().filter(|dir| !made.contains(dir)) {
+            let dir_full = root.join(dir);
+            fs::create_dir_all(&dir_full).with_context(|| format!("{}: cannot create directory", dir_full.display()))?;
+            made.insert(dir);
         }
         io.put(&full, contents).with_context(|| format!("{}: cannot write", full.display()))?;
         if disk.missing.contains(path) {
