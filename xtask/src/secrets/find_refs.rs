@@ -85,6 +85,30 @@ macro_rules! nothing_inside {
     };
 }
 
+/// The scalars that hold no reference and are no string: nothing found in them, by both
+/// serializers.
+macro_rules! no_string_inside {
+    () => {
+        nothing_inside!(
+            serialize_bool(bool),
+            serialize_i8(i8),
+            serialize_i16(i16),
+            serialize_i32(i32),
+            serialize_i64(i64),
+            serialize_i128(i128),
+            serialize_u8(u8),
+            serialize_u16(u16),
+            serialize_u32(u32),
+            serialize_u64(u64),
+            serialize_u128(u128),
+            serialize_f32(f32),
+            serialize_f64(f64),
+            serialize_bytes(&[u8]),
+            serialize_unit_struct(&'static str),
+        );
+    };
+}
+
 impl<'a> ser::Serializer for Walker<'a> {
     type Ok = ();
     type Error = Stop;
@@ -96,25 +120,8 @@ impl<'a> ser::Serializer for Walker<'a> {
     type SerializeStruct = Entries<'a>;
     type SerializeStructVariant = Entries<'a>;
 
-    nothing_inside!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_i128(i128),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_u128(u128),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_char(char),
-        serialize_str(&str),
-        serialize_bytes(&[u8]),
-        serialize_unit_struct(&'static str),
-    );
+    no_string_inside!();
+    nothing_inside!(serialize_char(char), serialize_str(&str));
 
     fn serialize_none(self) -> Result<(), Stop> {
         Ok(())
@@ -157,49 +164,23 @@ impl<'a> ser::Serializer for Walker<'a> {
     }
 }
 
-impl ser::SerializeSeq for Items<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
+/// The compound serializers whose items are walked alike (`Items`).
+macro_rules! walk_items {
+    ($($trait:ident::$method:ident),* $(,)?) => {
+        $(impl ser::$trait for Items<'_> {
+            type Ok = ();
+            type Error = Stop;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
+                self.item(value)
+            }
+            fn end(self) -> Result<(), Stop> {
+                Ok(())
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for Items<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleStruct for Items<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
-}
-
-impl ser::SerializeTupleVariant for Items<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Stop> {
-        self.item(value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Ok(())
-    }
-}
+walk_items!(SerializeSeq::serialize_element, SerializeTuple::serialize_element, SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
 
 impl ser::SerializeMap for Entries<'_> {
     type Ok = ();
@@ -217,27 +198,23 @@ impl ser::SerializeMap for Entries<'_> {
     }
 }
 
-impl ser::SerializeStruct for Entries<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Stop> {
-        self.entry(Some(key), value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Entries::end(self)
-    }
+/// A struct's and a struct variant's fields: entries keyed by the field's name.
+macro_rules! walk_fields {
+    ($($trait:ident),*) => {
+        $(impl ser::$trait for Entries<'_> {
+            type Ok = ();
+            type Error = Stop;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Stop> {
+                self.entry(Some(key), value)
+            }
+            fn end(self) -> Result<(), Stop> {
+                Entries::end(self)
+            }
+        })*
+    };
 }
 
-impl ser::SerializeStructVariant for Entries<'_> {
-    type Ok = ();
-    type Error = Stop;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Stop> {
-        self.entry(Some(key), value)
-    }
-    fn end(self) -> Result<(), Stop> {
-        Entries::end(self)
-    }
-}
+walk_fields!(SerializeStruct, SerializeStructVariant);
 
 /// The string a value serializes as (`None` for any other value): a map key, `env`, `tf_var`.
 struct StringOf;
@@ -253,23 +230,7 @@ impl ser::Serializer for StringOf {
     type SerializeStruct = Impossible<Option<String>, Stop>;
     type SerializeStructVariant = Impossible<Option<String>, Stop>;
 
-    nothing_inside!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_i128(i128),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_u128(u128),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_bytes(&[u8]),
-        serialize_unit_struct(&'static str),
-    );
+    no_string_inside!();
 
     fn serialize_char(self, c: char) -> Result<Option<String>, Stop> {
         Ok(Some(c.to_string()))
