@@ -182,7 +182,10 @@ fn check_endpoint(p: &mut Problems, key: &str, endpoint: &str, insecure: bool) -
         return false;
     }
     let (host, port) = endpoint.rsplit_once(':').map_or((endpoint, None), |(h, p)| (h, Some(p)));
-    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    // A name of DNS labels (an IPv4 address is one too), one final dot allowed: `a..b` or
+    // `-s3.lan` would only fail when Loki first resolves it.
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let host_ok = !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| super::validate::is_dns_label(&l.to_ascii_lowercase()));
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
     if !host_ok || !port_ok {
         p.add(key, format!("`{}` is not host[:port]", endpoint.escape_debug()), "e.g. `s3.nas.lan:9000` or `10.30.0.5:3900`, without a path");
@@ -278,6 +281,17 @@ mod tests {
         let mut p = Problems::default();
         assert!(!check_endpoint(&mut p, "e", endpoint, false));
         p.0[0].hint.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn endpoint_hosts_are_dns_names_or_addresses() {
+        let ok = |e: &str| check_endpoint(&mut Problems::default(), "e", e, false);
+        for good in ["s3.nas.lan:9000", "10.30.0.5:3900", "S3.NAS.lan", "minio", "s3.lan.:9000", "a-b.c1"] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in ["a..b:9000", "-s3.lan", "s3-.lan:9000", ".s3.lan", "s3_lan:9000", ".", "s3.lan:0", "s3.lan:70000", ":9000", "s3 lan"] {
+            assert!(!ok(bad), "{bad}");
+        }
     }
 
     #[test]
