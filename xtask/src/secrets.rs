@@ -239,6 +239,7 @@ fn starts_with_uuid(b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn the_parts_hold_every_file_once_in_order() {
@@ -255,7 +256,6 @@ mod tests {
         }
         assert!(parts_of_bytes(&[], 10).is_empty());
     }
-    use super::*;
 
     fn kinds(line: &str) -> Vec<&'static str> {
         line_patterns(line)

@@ -1,6 +1,6 @@
 //! The one reading of a URL's authority as host and port (`[v6]:port`, `[v6]`, `host:port`,
-//! `host`): stack validation, the workability checks and verify each use it and say in their own
-//! words what is wrong with the parts.
+//! `host`): stack validation (remote write, Loki's S3 endpoint), the workability checks and verify
+//! each use it and say in their own words what is wrong with the parts.
 
 /// The host and port of an authority (`user@` aside: callers refuse or never have one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -181,11 +181,9 @@ fn check_endpoint(p: &mut Problems, key: &str, endpoint: &str, insecure: bool) -
         p.add(key, "the endpoint takes no scheme", &fix(rest, ": Loki adds https://"));
         return false;
     }
-    let (host, port) = endpoint.rsplit_once(':').map_or((endpoint, None), |(h, p)| (h, Some(p)));
-    // A name of DNS labels (an IPv4 address is one too), one final dot allowed: `a..b` or
-    // `-s3.lan` would only fail when Loki first resolves it.
-    let name = host.strip_suffix('.').unwrap_or(host);
-    let host_ok = !name.is_empty() && name.len() <= 253 && name.split('.').all(|l| super::validate::is_dns_label(&l.to_ascii_lowercase()));
+    let (host, port) = crate::url::host_port(endpoint).map_or(("", None), |hp| (hp.host, hp.port));
+    // One final dot allowed: `a..b` or `-s3.lan` would only fail when Loki first resolves it.
+    let host_ok = super::validate::is_host_name(host.strip_suffix('.').unwrap_or(host));
     let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0));
     if !host_ok || !port_ok {
         p.add(key, format!("`{}` is not host[:port]", endpoint.escape_debug()), "e.g. `s3.nas.lan:9000` or `10.30.0.5:3900`, without a path");

@@ -54,7 +54,16 @@ pub fn environments(stack: &Stack) -> Vec<String> {
 
 /// The VMs a root manages: the monitoring VM in `monitoring`, else the VMs of that environment.
 pub fn vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<&'s Vm> {
-    if env == MONITORING { vec![&stack.monitoring.vm] } else { stack.vms.iter().filter(|vm| vm.environment == env).collect() }
+    indexed_vms_of(stack, env).into_iter().map(|(_, vm)| vm).collect()
+}
+
+/// `vms_of`, each VM with its index in `stack.vms` (`None` for the monitoring VM).
+fn indexed_vms_of<'s>(stack: &'s Stack, env: &str) -> Vec<(Option<usize>, &'s Vm)> {
+    if env == MONITORING {
+        vec![(None, &stack.monitoring.vm)]
+    } else {
+        stack.vms.iter().enumerate().filter(|(_, vm)| vm.environment == env).map(|(i, vm)| (Some(i), vm)).collect()
+    }
 }
 
 /// The nodes a root downloads the cloud image to (`proxmox_download_file.cloud_image`, one per
@@ -215,14 +224,11 @@ struct ArgCtx {
 }
 
 fn root_ctx(stack: &Stack, out: &Outputs, env: &str) -> Result<Value> {
-    let vms = vms_of(stack, env);
+    let indexed = indexed_vms_of(stack, env);
+    let vms: Vec<&Vm> = indexed.iter().map(|(_, vm)| *vm).collect();
     // Each VM's own value: the one converted with the stack (the monitoring VM's is flattened
     // into `stack.monitoring` there, so it is converted here).
-    let vm_values: Vec<Value> = if env == MONITORING {
-        vec![Value::from_serialize(&stack.monitoring.vm)]
-    } else {
-        stack.vms.iter().enumerate().filter(|(_, vm)| vm.environment == env).map(|(i, _)| out.vm_value(i)).collect::<Result<_>>()?
-    };
+    let vm_values: Vec<Value> = indexed.iter().map(|(i, vm)| i.map_or_else(|| Ok(Value::from_serialize(vm)), |i| out.vm_value(i))).collect::<Result<_>>()?;
     let vm_ctx: Vec<VmCtx> = vms
         .iter()
         .map(|vm| VmCtx {

@@ -68,6 +68,12 @@ pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !s.starts_with('-') && !s.ends_with('-')
 }
 
+/// A host name to connect to: dot-separated DNS labels in any case (host names are
+/// case-insensitive), at most 253 characters; an IPv4 address is one too.
+pub fn is_host_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(|l| is_dns_label(&l.to_ascii_lowercase()))
+}
+
 fn check_label(p: &mut Problems, key: &str, what: &str, name: &str) -> bool {
     if is_dns_label(name) {
         return true;

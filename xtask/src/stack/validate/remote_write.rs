@@ -167,9 +167,7 @@ fn url_host(url: &str) -> Result<(&str, String), UrlProblem> {
     }
     let parts = crate::url::host_port(authority).filter(|hp| hp.bracketed().is_none_or(|v6| v6.parse::<std::net::Ipv6Addr>().is_ok()));
     let Some(crate::url::HostPort { host, port }) = parts else { return Err(UrlProblem::Malformed("has a malformed IPv6 host")) };
-    // Host names are case-insensitive: each label is a DNS label once lowercased.
-    let label_ok = |l: &str| is_dns_label(&l.to_ascii_lowercase());
-    if !host.starts_with('[') && (host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok)) {
+    if !host.starts_with('[') && !is_host_name(host) {
         return Err(UrlProblem::Malformed("has no valid host name or address"));
     }
     if let Some(p) = port
