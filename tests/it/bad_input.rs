@@ -114,6 +114,11 @@ fn names_that_are_not_dns_labels() {
 }
 
 #[test]
+fn vm_name_starting_with_a_digit() {
+    check("digit_name", &[("[vms.prod-blog-the]", "[vms.1blog]")]);
+}
+
+#[test]
 fn duplicate_host_ports() {
     check("host_ports", &[("host_port = 3100", "host_port = 443")]);
 }
@@ -156,6 +161,20 @@ fn detection_above_the_target() {
 #[test]
 fn prometheus_detection_above_the_target() {
     check("prometheus_detection", &[("instance_down_for_seconds = 30", "instance_down_for_seconds = 300")]);
+}
+
+/// `for` holds for whole rule evaluations (every scrape interval, 30 s here): 31 s is 60 s, so
+/// a down host is seen after 145 s, not 116 s (measured with Prometheus: a `for` of 45 s
+/// evaluated every 25 s went from pending to firing in 50.8 s).
+#[test]
+fn prometheus_detection_counts_for_in_whole_evaluations() {
+    check("prometheus_detection_rounded", &[("instance_down_for_seconds = 30", "instance_down_for_seconds = 31")]);
+    let worst = |for_s: &str| {
+        let src = edit(&[("instance_down_for_seconds = 30", &format!("instance_down_for_seconds = {for_s}"))]);
+        stack::from_str("stack.toml", &src).unwrap().alerting.worst_case_detection_seconds
+    };
+    assert_eq!(worst("30"), 30 + 10 + 30 + 30 + 15);
+    assert_eq!(worst("16"), worst("30"), "16 s of `for` is one whole evaluation of 30 s");
 }
 
 #[test]
@@ -683,6 +702,7 @@ fn guarded(src: &str, today: &str, before: &[(&str, &str)]) -> Result<stack::Sta
     let before = stack::loki_storage::Before {
         today: today.to_string(),
         periods: before.iter().map(|(from, store)| stack::model::SchemaPeriod { from: from.to_string(), object_store: store.to_string() }).collect(),
+        roots: Vec::new(),
     };
     stack::from_str_before("stack.toml", src, Some(&before)).map_err(|r| r.to_string())
 }

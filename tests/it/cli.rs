@@ -135,11 +135,22 @@ fn terraform_state_and_foreign_files_survive_gen() {
     fs::write(g.join("NOTES.md"), "my notes").unwrap();
     let stack = fs::read_to_string(root.join("stack.toml")).unwrap().replace("retention_days = 15", "retention_days = 30");
     fs::write(root.join("stack.toml"), stack).unwrap();
+    // The foreign file makes gen fail (check would report it), after it wrote the change.
     let out = xtask(root, &["gen"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!out.status.success(), "gen succeeded with generated/NOTES.md there");
+    assert!(text(&out.stderr).contains("generated/ holds 1 file(s) gen keeps but does not make: generated/NOTES.md;"), "{}", text(&out.stderr));
+    assert!(fs::read_to_string(g.join("compose/docker-compose.yml")).unwrap().contains("--storage.tsdb.retention.time=30d"), "the change was not written");
     for kept in ["compose/.terraform/providers/x", "compose/terraform.tfstate", "compose/.terraform.lock.hcl", "NOTES.md"] {
         assert!(g.join(kept).exists(), "{kept} was lost");
     }
+    // Terraform's working files are no drift: with the notes moved out, gen succeeds and keeps them.
+    fs::rename(g.join("NOTES.md"), root.join("NOTES.md")).unwrap();
+    let out = xtask(root, &["gen"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for kept in ["compose/.terraform/providers/x", "compose/terraform.tfstate", "compose/.terraform.lock.hcl"] {
+        assert!(g.join(kept).exists(), "{kept} was lost");
+    }
+    assert!(xtask(root, &["check"]).status.success());
 }
 
 #[test]
@@ -189,12 +200,38 @@ fn a_stale_file_is_removed_but_a_hand_edited_stale_file_is_kept() {
     let line = |p: &str, c: &str| format!("{}  {p}\n", xtask::tree::sha256_hex(c.as_bytes()));
     fs::write(g.join(".manifest.sha256"), format!("{manifest}{}{}", line("old.yml", "a: 1\n"), line("old-edited.yml", "a: 1\n"))).unwrap();
     let check = xtask(root, &["check"]);
-    assert!(text(&check.stdout).contains("extra (stale, gen removes it)          generated/old.yml"), "{}", text(&check.stdout));
+    let said = text(&check.stdout);
+    assert!(said.contains("extra (stale, gen removes it)          generated/old.yml"), "{said}");
+    assert!(said.contains("extra (stale, edited: gen keeps it)    generated/old-edited.yml"), "check says what gen will do: {said}");
+    // Gen removes the untouched one, keeps the edited one, and fails: check would fail after it.
     let out = xtask(root, &["gen"]);
-    assert!(out.status.success());
+    assert!(!out.status.success(), "gen succeeded with a file check reports");
     assert!(!g.join("old.yml").exists());
     assert!(g.join("old-edited.yml").exists());
     assert!(text(&out.stdout).contains("kept     generated/old-edited.yml"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("generated/ holds 1 file(s) gen keeps but does not make: generated/old-edited.yml"), "{}", text(&out.stderr));
+    assert!(!xtask(root, &["check"]).status.success());
+    // Following the hint: moved out, gen succeeds and check passes.
+    fs::remove_file(g.join("old-edited.yml")).unwrap();
+    assert!(xtask(root, &["gen"]).status.success());
+    let check = xtask(root, &["check", "--no-memo"]);
+    assert!(check.status.success(), "{}{}", text(&check.stdout), text(&check.stderr));
+}
+
+#[test]
+fn gen_fails_while_a_file_it_did_not_make_is_in_generated_and_check_would_report_it() {
+    let tmp = repo_copy("foreign");
+    let root = tmp.path();
+    let g = root.join("generated");
+    fs::write(g.join("compose/notes.txt"), "mine\n").unwrap();
+    let out = xtask(root, &["gen"]);
+    assert!(!out.status.success(), "gen succeeded, but check fails on generated/compose/notes.txt");
+    assert!(text(&out.stdout).contains("kept     generated/compose/notes.txt (not made by gen)"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("hint: move them out of generated/"), "{}", text(&out.stderr));
+    assert_eq!(fs::read_to_string(g.join("compose/notes.txt")).unwrap(), "mine\n", "gen never deletes a file it did not make");
+    fs::rename(g.join("compose/notes.txt"), root.join("notes.txt")).unwrap();
+    assert!(xtask(root, &["gen"]).status.success());
+    assert!(xtask(root, &["check"]).status.success());
 }
 
 // ---- the checkout, found at run time ----

@@ -32,6 +32,7 @@ mod fuzz;
 mod live;
 mod logs;
 mod plan_apply;
+mod retired;
 mod review;
 mod review_lab;
 mod security;

@@ -344,9 +344,42 @@ fn the_review_refuses_a_stale_branch_that_drops_a_period_begun_at_the_base() {
     let out = xtask(&root, &["diff", "--markdown", "--base", "main"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("Refused: against the Loki config committed at `main`"), "{stdout}");
+    assert!(stdout.contains("Refused: against generated/ as committed at `main`, this change is not safe to apply"), "{stdout}");
     assert!(stdout.contains("services.loki.storage: this edit rewrites the schema period that began on 2024-05-01 (object_store s3"), "{stdout}");
     // Against the example itself, the same branch is no change at all.
     let same = xtask(&root, &["diff", "--markdown", "--base", "main~1"]);
     assert!(same.status.success(), "{}", text(&same.stderr));
+}
+
+#[test]
+fn an_acknowledgement_alone_is_a_change_to_approve() {
+    let old = example_src();
+    let new = edit(&old, "# acknowledge_recreate = [\"prod-blog-the\"]", "acknowledge_recreate = [\"prod-blog-the\"]");
+    let out = summary(&old, &new);
+    assert!(!out.contains("No change"), "{out}");
+    assert_first(&out, "**acknowledge_recreate** now names `prod-blog-the`: `cargo xtask plan|apply` accept a plan that re-creates or deletes it");
+    assert_first(&summary(&new, &old), "**acknowledge_recreate** no longer names `prod-blog-the`: a plan that re-creates or deletes it is refused again");
+}
+
+#[test]
+fn a_secret_file_a_switch_stops_delivering_is_said_to_stay_on_the_vm() {
+    let old = example_src();
+    let new = edit(&old, "[tls]\nenabled = true", "[tls]\nenabled = false");
+    assert_first(
+        &summary(&old, &new),
+        "**secret file(s) left on `pve-mon`**: `/etc/monitoring-secrets/tls/leaf.key` is no longer delivered; Terraform does not delete it from the VM",
+    );
+    assert!(!summary(&new, &old).contains("left on"), "turning TLS on leaves nothing behind");
+}
+
+#[test]
+fn changed_ssh_keys_are_said_to_reach_no_running_vm() {
+    let old = example_src();
+    let new =
+        edit(&old, "admin@laptop\"]", "admin@laptop\", \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5ld2tleW5ld2tleW5ld2tleW5ld2tleW5ld2tleW5ldw new@laptop\"]");
+    let out = summary(&old, &new);
+    assert_first(
+        &out,
+        "**SSH keys** of `prod-alloc-budget`, `prod-alloc-ia`, `prod-blog-the`, `pve-mon` change only in the first-boot user data: the running VM(s) keep the keys they have (a removed key still logs in)",
+    );
 }

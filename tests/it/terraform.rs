@@ -150,7 +150,10 @@ fn each_root_calls_one_module_per_vm_of_its_environment() {
         let tree = render(&stack);
         let envs = terraform::environments(&stack);
         assert_eq!(envs[0], "monitoring");
-        assert_eq!(&envs[1..], stack.environments.as_slice(), "{name}");
+        // The VM environments and the retired ones (kept empty until their apply), by name.
+        let mut vm_roots: Vec<String> = stack.environments.iter().chain(&stack.terraform.retired_environments).cloned().collect();
+        vm_roots.sort();
+        assert_eq!(&envs[1..], vm_roots.as_slice(), "{name}");
         let roots: Vec<String> =
             tree.files().filter_map(|(p, _)| p.strip_prefix("terraform/environments/")?.split_once('/').map(|(e, _)| e.to_string())).collect();
         let mut roots_dedup = roots.clone();
@@ -311,7 +314,11 @@ fn no_secret_and_no_token_in_the_terraform_files() {
 fn other_backends_render_their_own_block() {
     let variants = backend_variants();
     let s3 = file(&render(&variants[0].1), "terraform/environments/prod/versions.tf");
-    assert!(s3.contains(r#"backend "s3""#) && s3.contains(r#"key    = "proxmox-lab/prod.tfstate""#) && s3.contains("use_path_style"), "{s3}");
+    assert!(s3.contains(r#"backend "s3""#) && s3.contains(r#"key          = "proxmox-lab/prod.tfstate""#) && s3.contains("use_path_style"), "{s3}");
+    // Locked by a lock file next to the state (Terraform 1.10 and later).
+    assert!(s3.contains("use_lockfile = true") && s3.contains(r#"required_version = ">= 1.10""#), "{s3}");
+    let local = file(&render(&load(&common::repo_root().join("stack.toml"))), "terraform/environments/prod/versions.tf");
+    assert!(local.contains(r#"required_version = ">= 1.6""#) && !local.contains("use_lockfile"), "{local}");
     let pg = file(&render(&variants[1].1), "terraform/environments/monitoring/versions.tf");
     assert!(pg.contains(r#"backend "pg""#) && pg.contains(r#"schema_name = "terraform_monitoring""#), "{pg}");
 }
@@ -393,6 +400,10 @@ fn plan_without_provider(tf: &Path, name: &str, stack: &Stack) {
             assert!(plan.contains("\"docker-compose.yml\""), "the compose files are hashed:\n{plan}");
             // The VM stub, the agent, the secrets and the delivery.
             assert!(plan.contains(&format!("Plan: {} to add, 0 to change, 0 to destroy.", 1 + agents + files.len() + 1)), "{name}:\n{plan}");
+        } else if stack.terraform.retired_environments.contains(&env) {
+            // A retired root manages nothing: with no state, its plan creates nothing either.
+            assert!(vms.is_empty(), "{name}/{env}: a retired root has VMs");
+            assert!(!plan.contains(" to add,") && plan.contains("ip_addresses = {}"), "{name}/{env}:\n{plan}");
         } else {
             // A VM without an agent, reachable over SSH, gets the agent removal instead.
             let removals = vms.iter().filter(|vm| vm.agent == xtask::stack::model::Agent::None && !vm.ssh_keys.is_empty()).count();

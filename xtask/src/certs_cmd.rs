@@ -178,6 +178,16 @@ fn leaf_key_notes(root: &Path, stack: &Stack) -> Vec<String> {
 /// Writes a private key: created with mode 0600 (never readable by others, not even for a
 /// moment), through a temporary file and a rename; its folder is created with mode 0700.
 pub fn write_private(path: &Path, contents: &str) -> Result<()> {
+    // Only a key is ever replaced: a path that names any other file (validation keeps key paths
+    // in `.secrets/` or outside the repository) is refused, not overwritten.
+    if let Ok(old) = fs::read(path)
+        && (!old.starts_with(b"-----BEGIN") || !String::from_utf8_lossy(&old).contains("PRIVATE KEY-----"))
+    {
+        anyhow::bail!(
+            "{}: exists and is not a private key; not overwritten\n  hint: point the key path ([tls] ca_key / leaf_key) at a file of its own",
+            path.display()
+        );
+    }
     let dir = path.parent().context("a key path needs a folder")?;
     if !dir.as_os_str().is_empty() && !dir.exists() {
         let mut b = fs::DirBuilder::new();

@@ -45,8 +45,14 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         println!("{:<38} generated/{}", d.class.label(), d.path);
     }
     println!();
+    // A file with a possible secret in it gets no diff: CI logs would show the secret.
     for d in &drift {
-        print!("{}", unified_diff(d));
+        let file = format!("generated/{}", d.path);
+        if findings.iter().any(|f| f.file == file) {
+            println!("--- {file}: diff withheld, it holds a possible secret (named above)\n");
+        } else {
+            print!("{}", unified_diff(d));
+        }
     }
     let count = |c: Class| drift.iter().filter(|d| d.class == c).count();
     bail!(
@@ -55,7 +61,7 @@ pub fn run(project: &Project, args: &cli::Check, ui: &Ui) -> Result<()> {
         count(Class::Missing),
         count(Class::HandEdited),
         count(Class::Stale),
-        count(Class::Extra),
+        count(Class::Extra) + count(Class::StaleEdited),
         if findings.is_empty() { String::new() } else { format!("; {} possible secret(s)", findings.len()) }
             + &if tls_problems.is_empty() { String::new() } else { format!("; {} TLS problem(s)", tls_problems.len()) }
     )

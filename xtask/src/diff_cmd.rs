@@ -40,19 +40,20 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
         Err(err) => return Err(err),
     };
     let committed = committed_tree(&sh, &base)?;
-    // The day-2 guard ran against this branch's generated/; run it against the base's Loki config
-    // too: a branch made before the bucket's `from` that drops the period would otherwise pass
-    // check after that day has come at the base (logs in the bucket since then, lost to Loki).
-    if let Some(config) = committed.get(crate::targets::logs::LOKI_CONFIG) {
-        let periods = crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(config));
-        let before = crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods };
+    // The day-2 guards ran against this branch's generated/; run them against the base's too: a
+    // branch made before the bucket's `from` that drops the period would otherwise pass check
+    // after that day has come at the base (logs in the bucket since then, lost to Loki), and a
+    // branch whose generated/ was regenerated without a root the base has would strand its VMs.
+    if !committed.is_empty() {
+        let periods = committed
+            .get(crate::targets::logs::LOKI_CONFIG)
+            .map(|c| crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(c)))
+            .unwrap_or_default();
+        let before = crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods, roots: roots_of(&committed) };
         if let Err(err) = project.load_before(&before) {
             if err.is::<Report>() {
-                println!(
-                    "{}\n\nRefused: against the Loki config committed at `{base}`, this change rewrites a schema period that has begun there:\n\n```\n{err}\n```",
-                    review::TITLE
-                );
-                bail!("diff: refused against the Loki config at `{base}`");
+                println!("{}\n\nRefused: against generated/ as committed at `{base}`, this change is not safe to apply:\n\n```\n{err}\n```", review::TITLE);
+                bail!("diff: refused against generated/ at `{base}`");
             }
             return Err(err);
         }
@@ -62,6 +63,17 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     let workflow = std::fs::read_to_string(project.root.join(crate::review_lab::TERRAFORM_WORKFLOW)).ok();
     print!("{}", review::summarize_with_workflow(&old, &new, &old_tree, &new_tree, workflow.as_deref()));
     Ok(())
+}
+
+/// The VM roots of a committed generated/ and the VMs each manages (`stack::day2::RootOnDisk`).
+fn roots_of(tree: &crate::tree::Tree) -> Vec<crate::stack::day2::RootOnDisk> {
+    let prefix = format!("{}/", crate::targets::terraform::ROOTS_DIR);
+    tree.files()
+        .filter_map(|(path, bytes)| {
+            let env = path.strip_prefix(&prefix)?.strip_suffix("/main.tf").filter(|env| !env.contains('/'))?;
+            Some(crate::stack::day2::RootOnDisk { env: env.to_string(), vms: crate::stack::day2::vms_of_main_tf(&String::from_utf8_lossy(bytes)) })
+        })
+        .collect()
 }
 
 /// `--base`, else the pull request's base branch on GitHub, else `main`.

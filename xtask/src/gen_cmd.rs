@@ -35,7 +35,10 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
         ui.summary(format_args!("  removed  generated/{path}"));
     }
     for path in &summary.kept_edited {
-        ui.summary(format_args!("  kept     generated/{path} (no longer generated, but edited by hand: remove it yourself)"));
+        ui.summary(format_args!("  kept     generated/{path} (no longer generated, but edited by hand since gen wrote it)"));
+    }
+    for path in &summary.foreign {
+        ui.summary(format_args!("  kept     generated/{path} (not made by gen)"));
     }
     ui.summary(format_args!(
         "gen: {} created, {} updated, {} removed, {} unchanged",
@@ -53,7 +56,22 @@ pub fn run(project: &Project, args: &Gen, ui: &Ui) -> Result<()> {
     warnings.extend(crate::targets::terraform::warnings(&stack));
     warnings.extend(promtail_warnings(&stack));
     say_warnings(project, &warnings, args.verbose, ui);
-    Ok(())
+    kept_files_fail(&summary)
+}
+
+/// Gen never deletes a file it did not make, nor one edited by hand since it made it; but check
+/// reports each such file as drift, so gen ends in an error that names them (everything else is
+/// written): after a gen that succeeds, check passes.
+pub fn kept_files_fail(summary: &Summary) -> Result<()> {
+    let kept: Vec<&str> = summary.kept().collect();
+    if kept.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "generated/ holds {} file(s) gen keeps but does not make: {}; `cargo xtask check` fails while they are there\n  hint: move them out of generated/ (gen never deletes a file it did not make, nor one edited since it made it), then run `cargo xtask gen` again",
+        kept.len(),
+        kept.iter().map(|p| format!("generated/{p}")).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// Promtail reached end of life: one warning. The advice `log_agent = "alloy"` is given only

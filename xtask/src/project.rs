@@ -154,12 +154,25 @@ impl Project {
         }
     }
 
-    /// What the day-2 guard compares with: the schema periods of the Loki config under
-    /// generated/ (none when it is absent or unreadable: the first gen) and today's UTC date.
+    /// What the day-2 guards compare with: the schema periods of the Loki config under
+    /// generated/ (none when it is absent or unreadable: the first gen), the Terraform roots
+    /// there with the VMs each manages, and today's UTC date.
     pub fn before(&self, now: i64) -> stack::loki_storage::Before {
-        let config = self.generated().join(crate::targets::logs::LOKI_CONFIG);
+        let generated = self.generated();
+        let config = generated.join(crate::targets::logs::LOKI_CONFIG);
         let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
-        stack::loki_storage::Before { today: crate::dates::utc_date(now), periods }
+        let roots_dir = generated.join(crate::targets::terraform::ROOTS_DIR);
+        let mut roots: Vec<stack::day2::RootOnDisk> = std::fs::read_dir(&roots_dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                let env = entry.ok()?.file_name().into_string().ok()?;
+                let main = std::fs::read_to_string(roots_dir.join(&env).join("main.tf")).ok()?;
+                Some(stack::day2::RootOnDisk { vms: stack::day2::vms_of_main_tf(&main), env })
+            })
+            .collect();
+        roots.sort_by(|a, b| a.env.cmp(&b.env));
+        stack::loki_storage::Before { today: crate::dates::utc_date(now), periods, roots }
     }
 
     /// Renders everything in memory and parses every output back.

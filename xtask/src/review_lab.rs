@@ -18,6 +18,7 @@ pub const TITLE: &str = "To approve on purpose";
 /// Every change of this kind, most consequential first; empty when there is none.
 pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> Vec<String> {
     let mut out = Vec::new();
+    out.extend(day2(old, new));
     out.extend(tls(old, new));
     out.extend(certificates(new, old_tree, new_tree));
     out.extend(firewall(old, new));
@@ -30,7 +31,87 @@ pub fn approvals(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> 
     out.extend(secrets_dir(old, new));
     out.extend(proxmox(old, new));
     out.extend(ha(old, new));
+    out.extend(secret_files_left(old, new));
+    out.extend(ssh_keys(old, new));
     out
+}
+
+/// The day-2 keys of `[terraform]`: what the plan guard lets through, and the roots kept empty.
+fn day2(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (&old.terraform, &new.terraform);
+    let mut out = Vec::new();
+    let names = |list: Vec<&String>| list.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let added: Vec<&String> = b.acknowledge_recreate.iter().filter(|n| !a.acknowledge_recreate.contains(n)).collect();
+    if !added.is_empty() {
+        out.push(format!(
+            "**acknowledge_recreate** now names {}: `cargo xtask plan|apply` accept a plan that re-creates or deletes {} (the disk is lost), by this change or a later one, until the name is removed",
+            names(added.clone()),
+            if added.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    let dropped: Vec<&String> = a.acknowledge_recreate.iter().filter(|n| !b.acknowledge_recreate.contains(n)).collect();
+    if !dropped.is_empty() {
+        out.push(format!(
+            "**acknowledge_recreate** no longer names {}: a plan that re-creates or deletes {} is refused again",
+            names(dropped.clone()),
+            if dropped.len() == 1 { "it" } else { "them" }
+        ));
+    }
+    for env in b.retired_environments.iter().filter(|e| !a.retired_environments.contains(e)) {
+        let vms: Vec<&String> = old.vms.iter().filter(|vm| &vm.environment == env).map(|vm| &vm.name).collect();
+        out.push(format!(
+            "**root `{env}` retired**: kept with no VM, so `cargo xtask apply {env}` destroys every VM its state has{}; remove `{env}` from `retired_environments` after that apply",
+            if vms.is_empty() { String::new() } else { format!(" ({})", names(vms)) }
+        ));
+    }
+    for env in a.retired_environments.iter().filter(|e| !b.retired_environments.contains(e) && !new.environments.contains(e)) {
+        out.push(format!(
+            "**root `{env}` removed**: gen deletes generated/terraform/environments/{env}/ and CI no longer plans it; whatever its state still holds is left unmanaged, so merge this only after `cargo xtask apply {env}` ran with the retired root"
+        ));
+    }
+    out
+}
+
+/// The secret files on the monitoring VM that a switch turns off and that this section does
+/// not say elsewhere (loki.env and the remote-write files have their own lines): Terraform
+/// stops managing them, and nothing deletes them from the VM.
+fn secret_files_left(old: &Stack, new: &Stack) -> Vec<String> {
+    let delivered = |s: &Stack| {
+        let mut files = Vec::new();
+        if s.tls.enabled {
+            files.push("tls/leaf.key");
+        }
+        if s.services.traefik.dashboard {
+            files.push("traefik_dashboard_users");
+        }
+        files
+    };
+    let now = delivered(new);
+    let left: Vec<String> = delivered(old).into_iter().filter(|f| !now.contains(f)).map(|f| format!("`{}/{f}`", new.monitoring.secrets_dir)).collect();
+    if left.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "**secret file(s) left on `{}`**: {} no longer delivered; Terraform does not delete {} from the VM: remove {} by hand",
+        new.monitoring.vm.name,
+        left.join(" and ") + if left.len() == 1 { " is" } else { " are" },
+        if left.len() == 1 { "it" } else { "them" },
+        if left.len() == 1 { "it" } else { "them" }
+    )]
+}
+
+/// Authorized SSH keys live in the first-boot user data: a running VM never sees a change.
+fn ssh_keys(old: &Stack, new: &Stack) -> Vec<String> {
+    let (a, b) = (all_vms(old), all_vms(new));
+    let changed: Vec<String> =
+        b.iter().filter(|(name, vm)| a.get(*name).is_some_and(|o| o.ssh_keys != vm.ssh_keys)).map(|(name, _)| format!("`{name}`")).collect();
+    if changed.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "**SSH keys** of {} change only in the first-boot user data: the running VM(s) keep the keys they have (a removed key still logs in) and do not get the new ones; Terraform's provisioners log in with the keys of your ssh-agent, so update ~/.ssh/authorized_keys on each VM yourself before you rely on the new keys",
+        changed.join(", ")
+    )]
 }
 
 /// The scheme clients use for the routed names.

@@ -50,3 +50,101 @@ pub fn ca_file(p: &mut Problems, raw: Option<&str>, insecure: bool) -> Option<St
     }
     Some(path.to_string())
 }
+
+const RETIRED_KEY: &str = "terraform.retired_environments";
+
+/// `[terraform] retired_environments`: environment names (DNS labels, not `monitoring`), sorted
+/// and deduplicated.
+pub fn retired(p: &mut Problems, raw: Option<&[String]>) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in raw.unwrap_or_default() {
+        if name == crate::targets::terraform::MONITORING {
+            p.add(
+                RETIRED_KEY,
+                "`monitoring` is the monitoring VM's root, which is never retired",
+                "list environments of VMs (`environment = \"...\"`) whose VMs are all removed",
+            );
+        } else if super::validate::is_dns_label(name) {
+            out.push(name.clone());
+        } else {
+            p.add(
+                RETIRED_KEY,
+                format!("`{}` is not an environment name", name.escape_debug()),
+                "list environments of VMs (`environment = \"...\"`) whose VMs are all removed",
+            );
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A retired environment is one no VM is in any more.
+pub fn retired_have_no_vm(p: &mut Problems, retired: &[String], vms: &[super::model::Vm]) {
+    for env in retired {
+        let inside: Vec<String> = vms.iter().filter(|vm| &vm.environment == env).map(|vm| vm.name.clone()).collect();
+        if !inside.is_empty() {
+            p.add(
+                RETIRED_KEY,
+                format!("environment `{env}` is retired, but VMs are still in it: {}", quoted(&inside)),
+                &format!("remove `{env}` from retired_environments, or move those VMs to another environment"),
+            );
+        }
+    }
+}
+
+fn quoted(names: &[String]) -> String {
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// A Terraform root as gen last wrote it (generated/terraform/environments/<env>/main.tf): its
+/// environment and the VMs it manages, for the day-2 guard of `roots`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootOnDisk {
+    pub env: String,
+    pub vms: Vec<String>,
+}
+
+/// The VMs a VM root's main.tf manages: one `module "<name>"` block per VM, the VM's name with
+/// `_` for `-` (VM names have no `_`, so this reads back exactly).
+pub fn vms_of_main_tf(text: &str) -> Vec<String> {
+    text.lines().filter_map(|l| l.strip_prefix("module \"")?.split_once('"')).map(|(name, _)| name.replace('_', "-")).collect()
+}
+
+/// The day-2 guard of the Terraform roots, against the roots gen last wrote (`roots`, the VM
+/// roots under generated/; none on a first gen):
+/// - a root that still manages VMs stays while its environment has VMs or is retired: removing
+///   it would leave its VMs running with nothing to destroy them (CI plans the roots it finds);
+/// - a VM that moves to another root keeps its name only once the root it leaves no longer
+///   manages it: both roots' states would manage its cloud-init snippets (named after the VM),
+///   and the root that applies last deletes or overwrites the files the other's VM boots from.
+pub fn roots(p: &mut Problems, stack: &super::Stack, roots: &[RootOnDisk]) {
+    for root in roots.iter().filter(|r| r.env != crate::targets::terraform::MONITORING && !r.vms.is_empty()) {
+        let env = &root.env;
+        if !stack.environments.contains(env) && !stack.terraform.retired_environments.contains(env) {
+            p.add_missing(
+                RETIRED_KEY,
+                format!(
+                    "no VM is in environment `{env}` any more, but its root (generated/terraform/environments/{env}/) still manages {}: without that root nothing destroys them, and CI no longer plans it",
+                    quoted(&root.vms)
+                ),
+                &format!(
+                    "add `retired_environments = [\"{env}\"]` to [terraform]: gen keeps an empty `{env}` root, whose apply destroys its VMs (name them in acknowledge_recreate); remove it from the list once `cargo xtask apply {env}` has run"
+                ),
+            );
+        }
+        for vm in stack.vms.iter().filter(|v| v.environment != *env && root.vms.contains(&v.name)) {
+            p.add(
+                format!("vms.{}.environment", vm.name),
+                format!(
+                    "`{}` moves from the `{env}` root to `{}` under the same name: both roots' states would manage its cloud-init snippets ({}-user-data.yaml, {}-meta-data.yaml), and the root applied last deletes or overwrites the files the other's VM boots from",
+                    vm.name, vm.environment, vm.name, vm.name
+                ),
+                &format!(
+                    "give the moved VM a new name (the move re-creates it anyway), or move it in two steps: remove it from stack.toml and `cargo xtask apply {env}`, then add it to `{}`",
+                    vm.environment
+                ),
+            );
+        }
+    }
+}

@@ -205,6 +205,8 @@ fn is_bucket_name(s: &str) -> bool {
 pub struct Before {
     pub today: String,
     pub periods: Vec<SchemaPeriod>,
+    /// The VM roots gen last wrote, for the day-2 guard of the roots (`day2::roots`).
+    pub roots: Vec<super::day2::RootOnDisk>,
 }
 
 /// The schema periods of a Loki config as gen wrote it; none when it does not read as one.
@@ -323,7 +325,7 @@ mod tests {
         let disk = SchemaPeriod { from: FILESYSTEM_FROM.to_string(), object_store: "filesystem".to_string() };
         let bucket = SchemaPeriod { from: "2029-01-01".to_string(), object_store: "s3".to_string() };
         for periods in [vec![], vec![disk.clone()], vec![disk, bucket]] {
-            assert_eq!(model(Some(&Before { today: "2026-12-02".to_string(), periods })), plain);
+            assert_eq!(model(Some(&Before { today: "2026-12-02".to_string(), periods, roots: Vec::new() })), plain);
         }
     }
 }

@@ -51,6 +51,7 @@ fn parse_and_validate(
     let stack = if problems.has_syntax_error() { None } else { validate::validate_with(&raw, &mut problems, read_certs, catalog) };
     if let (Some(stack), Some(before)) = (&stack, before) {
         loki_storage::guard(&mut problems, &stack.services.loki.storage, before);
+        day2::roots(&mut problems, stack, &before.roots);
     }
     parse::drop_misspelt_section_echoes(&mut problems);
     match stack {

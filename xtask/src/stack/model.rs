@@ -160,9 +160,10 @@ pub struct TerraformSettings {
     pub provider_version: String,
     /// The `required_providers` constraint derived from it: exactly that release (`= 0.111.1`).
     pub provider_constraint: String,
-    /// VMs whose re-creation or deletion the reviewed change accepts: `cargo xtask plan|apply`
-    /// refuse a plan that replaces or deletes any other VM.
+    /// VMs a plan may replace or delete (`cargo xtask plan|apply` refuse any other).
     pub acknowledge_recreate: Vec<String>,
+    /// Environments with no VM whose roots stay, empty, until applied (`stack::day2`).
+    pub retired_environments: Vec<String>,
 }
 
 /// Log shipping agent on a VM.
@@ -212,8 +213,7 @@ pub struct Vm {
     /// Sorted, as Proxmox sorts them.
     pub tags: Vec<String>,
     pub ssh_keys: Vec<String>,
-    /// The VM runs Docker containers: its log agent also ships their logs (the monitoring VM
-    /// always does).
+    /// The VM runs Docker containers: its log agent also ships their logs (the monitoring VM always does).
     pub docker: bool,
 }
 
@@ -241,7 +241,7 @@ pub struct Alerting {
     pub repeat_interval_hours: u32,
     pub instance_down_for_seconds: u32,
     /// Worst case from a host going down to the Telegram message: scrape interval + scrape
-    /// timeout + rule evaluation (one more scrape interval) + `for` + group wait.
+    /// timeout + rule evaluation (one more scrape interval) + `for` in whole evaluations + group wait.
     pub worst_case_detection_seconds: u32,
 }
 

@@ -110,6 +110,7 @@ pub struct RawTerraform {
     pub pg_conn_str: Option<RawSecret>,
     pub provider_version: Option<String>,
     pub acknowledge_recreate: Option<Vec<String>>,
+    pub retired_environments: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -66,6 +66,33 @@ pub fn stand_in_network() -> Network {
     }
 }
 
+/// Stands in for a `[monitoring]` that could not be read (already reported): no name, id or
+/// address any VM can have, and no memory (a budget of 0 MB is never compared); see
+/// [`stand_in_network`].
+pub fn stand_in_monitoring() -> super::model::MonitoringVm {
+    super::model::MonitoringVm {
+        vm: super::model::Vm {
+            name: String::new(),
+            vm_id: 0,
+            ip: Ipv4Addr::UNSPECIFIED,
+            environment: "monitoring".to_string(),
+            cores: 2,
+            memory_mb: 0,
+            disk_gb: 32,
+            node: "pve".to_string(),
+            ha_nodes: Vec::new(),
+            agent: super::model::Agent::None,
+            agent_metrics_port: None,
+            tags: Vec::new(),
+            ssh_keys: Vec::new(),
+            docker: true,
+        },
+        os_reserve_mb: 512,
+        stack_dir: "/opt/monitoring".to_string(),
+        secrets_dir: "/etc/monitoring-secrets".to_string(),
+    }
+}
+
 /// Stands in for a `[proxmox]` that could not be validated, with the defaults validation applies
 /// (node names and the image's user only appear in messages); see [`stand_in_network`].
 pub fn stand_in_proxmox() -> Proxmox {
@@ -154,8 +181,30 @@ fn gateway(p: &mut Problems, n: &Network) {
 fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split('/').next().unwrap_or("");
+    // Credentials in the URL would be written into every root's main.tf and shown in the
+    // pull-request summary; the token comes from PROXMOX_VE_API_TOKEN.
+    if authority.contains('@') {
+        p.add(
+            "proxmox.endpoint",
+            format!(
+                "`{}` carries credentials (`user@` before the host): they would be written into every root's main.tf",
+                url.split('@').next_back().map_or(String::new(), |h| format!("https://…@{h}"))
+            ),
+            "write only https://HOST:8006/ and give the API token as PROXMOX_VE_API_TOKEN in the environment",
+        );
+        return None;
+    }
     // A `[` with no `]` is no port, and no IPv4 node address either.
-    let crate::url::HostPort { host, port } = crate::url::host_port(authority).unwrap_or(crate::url::HostPort { host: authority, port: None });
+    let hp = crate::url::host_port(authority).unwrap_or(crate::url::HostPort { host: authority, port: None });
+    let crate::url::HostPort { host, port } = hp;
+    if hp.bracketed().is_none_or(|v6| v6.parse::<std::net::Ipv6Addr>().is_err()) && !super::validate::is_host_name(host) {
+        p.add(
+            "proxmox.endpoint",
+            format!("`{url}` has no host name or address a client can connect to"),
+            "write e.g. https://192.168.1.10:8006/ or https://pve.home.lan:8006/",
+        );
+        return None;
+    }
     if let Some(port) = port {
         let valid = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u32>().is_ok_and(|n| (1..=65_535).contains(&n));
         if !valid {
@@ -275,6 +324,13 @@ mod tests {
         assert_eq!(endpoint_problems("https://[fe80::1]:0/").0, 1);
         assert_eq!(endpoint_problems("https://pve:65536/").0, 1);
         assert_eq!(endpoint_problems("https://pve:/").0, 1);
+        // No host, a host that is no name, credentials (never echoed): refused, and no node address.
+        for bad in ["https://:8006/", "https://a b c/", "https://[zz]:8006/", "https://root:SEKRETpw@192.168.1.10:8006/", "https://root@192.168.1.10:8006/"] {
+            assert_eq!(endpoint_problems(bad), (1, None), "{bad}");
+        }
+        let mut p = Problems::default();
+        endpoint(&mut p, "https://root:SEKRETpw@192.168.1.10:8006/");
+        assert!(!format!("{:?}", p.0).contains("SEKRET"), "the password is echoed: {:?}", p.0);
     }
 
     #[test]

@@ -17,6 +17,8 @@ use firewall::Rule;
 
 /// The root of the monitoring VM; every other root is named after a VM environment.
 pub const MONITORING: &str = "monitoring";
+/// Where the roots live under generated/, one directory per root.
+pub const ROOTS_DIR: &str = "terraform/environments";
 
 /// The files of each module: `(module, templates, static files)`. A template renders from the
 /// same path plus `.j2` (the provider constraint, and lines that only some stacks need); a static
@@ -47,9 +49,12 @@ const ROOT_VARIABLES: &[&str] = &[
 const TO_GENERATED: &str = "../../..";
 const TO_REPO: &str = "../../../..";
 
-/// Every root, in order: `monitoring` first, then the VM environments.
+/// Every root, in order: `monitoring` first, then the VM environments and the retired ones (kept,
+/// with no VM, until their apply has destroyed what they managed), by name.
 pub fn environments(stack: &Stack) -> Vec<String> {
-    std::iter::once(MONITORING.to_string()).chain(stack.environments.iter().cloned()).collect()
+    let mut vm_roots: Vec<String> = stack.environments.iter().chain(&stack.terraform.retired_environments).cloned().collect();
+    vm_roots.sort();
+    std::iter::once(MONITORING.to_string()).chain(vm_roots).collect()
 }
 
 /// The VMs a root manages: the monitoring VM in `monitoring`, else the VMs of that environment.
@@ -280,6 +285,7 @@ fn root_ctx(stack: &Stack, out: &Outputs, env: &str) -> Result<Value> {
         stack => out.stack_value(),
         env => env,
         monitoring => env == MONITORING,
+        retired => stack.terraform.retired_environments.iter().any(|r| r == env),
         vms => vm_ctx.iter().zip(vm_values).map(|(extra, vm)| super::overlay::overlay(Value::from_serialize(extra), vm)).collect::<Vec<_>>(),
         ha => Value::from_serialize(&ha),
         nodes => nodes,

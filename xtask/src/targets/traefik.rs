@@ -1,8 +1,8 @@
 //! Traefik v3 (`generated/compose/traefik/`): the static config, one dynamic file of routers and
 //! services, one of TLS settings, and the Prometheus rules that watch the proxy.
 //!
-//! Everything Traefik routes comes from the file provider: the docker provider is on (for labels
-//! users add themselves) but exposes nothing by default.
+//! Everything Traefik routes comes from the file provider; it has no docker provider, and no
+//! Docker socket.
 
 use anyhow::Result;
 use minijinja::Value;

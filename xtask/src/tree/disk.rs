@@ -22,6 +22,9 @@ pub enum Class {
     HandEdited,
     /// Gen wrote it before and no longer makes it: gen will remove it.
     Stale,
+    /// Gen wrote it before and no longer makes it, but it was edited since: gen keeps it (and
+    /// fails until it is moved out of generated/).
+    StaleEdited,
     /// Not made by gen (not in the manifest): gen keeps it; check reports it.
     Extra,
 }
@@ -33,6 +36,7 @@ impl Class {
             Class::Missing => "missing",
             Class::HandEdited => "hand-edited",
             Class::Stale => "extra (stale, gen removes it)",
+            Class::StaleEdited => "extra (stale, edited: gen keeps it)",
             Class::Extra => "extra (not generated, gen keeps it)",
         }
     }
@@ -278,7 +282,11 @@ impl OnDisk {
                     Drift { path: path.clone(), class, expected: Some(want.to_vec()), actual: Some(have.clone()) }
                 }
                 None => {
-                    let class = if self.manifest.contains_key(path) { Class::Stale } else { Class::Extra };
+                    let class = match self.manifest.get(path) {
+                        Some(recorded) if *recorded == sha256_hex(have) => Class::Stale,
+                        Some(_) => Class::StaleEdited,
+                        None => Class::Extra,
+                    };
                     Drift { path: path.clone(), class, expected: None, actual: Some(have.clone()) }
                 }
             };

@@ -36,6 +36,16 @@ pub struct Summary {
     pub unchanged: usize,
     /// Files gen made before and no longer makes, kept because they were edited by hand.
     pub kept_edited: Vec<String>,
+    /// Files gen never made (not in the manifest, not working files): kept, as always.
+    pub foreign: Vec<String>,
+}
+
+impl Summary {
+    /// Files gen left in generated/ that check reports as drift: every one of them keeps check
+    /// failing until it is moved out, so gen does not end as a success while one is there.
+    pub fn kept(&self) -> impl Iterator<Item = &str> {
+        self.kept_edited.iter().chain(&self.foreign).map(String::as_str)
+    }
 }
 
 /// How gen puts bytes on disk: the seam of the fault tests (tests/it/faults.rs).
@@ -211,6 +221,7 @@ pub fn write_locked(lock: Lock, expected: &Tree, disk: &OnDisk, root: &Path, io:
             Some(_) => summary.kept_edited.push(path.clone()),
         }
     }
+    summary.foreign = disk.differing.keys().filter(|p| expected.get(p).is_none() && !old.contains_key(*p)).cloned().collect();
     // Files this run did not write that the final manifest vouches for anew (left by a run that
     // stopped before its sync, or edited into what gen renders): synced too, as if written.
     let unsynced = expected.files().filter(|(p, _)| disk.is_same(p) && old.get(*p).map(String::as_str) != expected.hash(p)).map(|(p, _)| root.join(p));

@@ -66,18 +66,22 @@ impl Validator<'_> {
     }
 
     /// Prometheus path: a host that stops answering is seen down when a scrape times out, the
-    /// next rule evaluation sees `up == 0`, the alert fires after `for`, and Alertmanager waits
+    /// next rule evaluation sees `up == 0`, the alert fires at the first evaluation at least
+    /// `for` later (so `for` counts in whole evaluation intervals, which are the scrape
+    /// interval: a `for` of 45 s evaluated every 25 s holds for 50 s), and Alertmanager waits
     /// `group_wait` before the first message.
     pub(super) fn detection(&mut self, instance_down_for_seconds: u32, group_wait_seconds: u32, services: &Services, targets: &Targets) -> u32 {
         let p = &services.prometheus;
         let (scrape, timeout) = (p.scrape_interval_seconds, p.scrape_timeout_seconds);
-        let worst = scrape + timeout + scrape + instance_down_for_seconds + group_wait_seconds;
+        // A scrape interval out of range (0 here) is already reported.
+        let held = if scrape == 0 { instance_down_for_seconds } else { instance_down_for_seconds.div_ceil(scrape) * scrape };
+        let worst = scrape + timeout + scrape + held + group_wait_seconds;
         if worst > targets.failure_detection_seconds {
             self.p.add(
                 "alerting.instance_down_for_seconds",
                 format!(
-                    "a down host is reported after up to {scrape} + {timeout} + {scrape} + {} + {} = {worst} s (scrape interval + scrape timeout + rule evaluation + for + group wait), above the target of {} s",
-                    instance_down_for_seconds, group_wait_seconds, targets.failure_detection_seconds
+                    "a down host is reported after up to {scrape} + {timeout} + {scrape} + {held} + {} = {worst} s (scrape interval + scrape timeout + rule evaluation + for, in whole evaluations of {scrape} s + group wait), above the target of {} s",
+                    group_wait_seconds, targets.failure_detection_seconds
                 ),
                 "lower instance_down_for_seconds, group_wait_seconds or services.prometheus.scrape_interval_seconds",
             );

@@ -156,12 +156,13 @@ impl Validator<'_> {
 
         // Before the early return, so that a missing [monitoring] is reported with the others.
         let monitoring = self.required(raw.monitoring.as_ref(), "monitoring", "name, vm_id, ip and memory_mb");
-        // A [network] or [proxmox] that could not be validated (already reported) is stood in for,
-        // so that the VMs and everything after them are still checked: every problem at once.
-        let complete = network.is_some() && proxmox.is_some();
+        // A [network], [proxmox] or [monitoring] that could not be validated (already reported) is
+        // stood in for, so that the VMs and everything after them are still checked: every
+        // problem at once.
+        let complete = network.is_some() && proxmox.is_some() && monitoring.is_some();
         let network = network.unwrap_or_else(super::workable::stand_in_network);
         let proxmox = proxmox.unwrap_or_else(super::workable::stand_in_proxmox);
-        let mut monitoring = monitoring.and_then(|m| self.monitoring(m, &network, &proxmox))?;
+        let mut monitoring = monitoring.map_or_else(super::workable::stand_in_monitoring, |m| self.monitoring(m, &network, &proxmox));
         let mut vms = self.vms(&raw.vms, &monitoring, &network, &proxmox, &logging);
         self.authorize_ssh(raw.ssh.as_ref(), &mut monitoring, &mut vms, &proxmox);
         self.agents_reach_loki(&vms, &services);
@@ -187,6 +188,7 @@ impl Validator<'_> {
         let mut environments: Vec<String> = vms.iter().map(|vm| vm.environment.clone()).collect();
         environments.sort();
         environments.dedup();
+        crate::stack::day2::retired_have_no_vm(self.p, &terraform.retired_environments, &vms);
         Some(Stack { domain, targets, proxmox, network, terraform, monitoring, vms, environments, logging, alerting, tls, services, routes, memory })
     }
 

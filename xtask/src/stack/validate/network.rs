@@ -27,6 +27,20 @@ impl Validator<'_> {
 
     pub(super) fn network(&mut self, n: &RawNetwork) -> Option<Network> {
         let cidr = self.cidr("network.cidr", &n.cidr);
+        // The lab's LAN: every firewall rule "from the LAN" allows this network. A prefix under
+        // /8 is a good part of the internet, not a LAN.
+        if let Some(c) = cidr.filter(|c| c.prefix < 8) {
+            self.p.add(
+                "network.cidr",
+                format!(
+                    "`{}` is not a LAN: a /{} holds {} addresses, and the firewall would open the LAN's ports to all of them",
+                    n.cidr,
+                    c.prefix,
+                    if c.prefix == 0 { "all".to_string() } else { format!("2^{}", 32 - c.prefix) }
+                ),
+                "write the network the VMs' bridge is on, e.g. 192.168.1.0/24",
+            );
+        }
         let gateway = self.ip("network.gateway", &n.gateway);
         if let (Some(c), Some(g)) = (cidr, gateway)
             && !c.contains(g)

@@ -34,6 +34,7 @@ impl Validator<'_> {
             pg_conn_str: None,
             provider_version: None,
             acknowledge_recreate: None,
+            retired_environments: None,
         });
         let backend = t.backend.clone().unwrap_or_else(|| "local".to_string());
         match backend.as_str() {
@@ -70,6 +71,7 @@ impl Validator<'_> {
         // against (Renovate proposes each release as a stack.toml change, reviewed and tested).
         let provider_constraint = format!("= {provider_version}");
         let acknowledge_recreate = crate::stack::day2::names(p, t.acknowledge_recreate.as_deref());
+        let retired_environments = crate::stack::day2::retired(p, t.retired_environments.as_deref());
         TerraformSettings {
             backend,
             state_dir,
@@ -80,6 +82,7 @@ impl Validator<'_> {
             provider_version,
             provider_constraint,
             acknowledge_recreate,
+            retired_environments,
         }
     }
 

@@ -4,6 +4,9 @@ use super::*;
 
 /// `tls.certs_dir`: a plain relative folder of the repository, outside generated/ (gen copies the
 /// certificates from it into generated/, so it cannot be inside).
+/// The repository's gitignored folder for private keys (`.gitignore`: `/.secrets/`).
+const SECRETS_DIR: &str = ".secrets/";
+
 fn certs_dir(p: &mut Problems, v: Option<String>) -> String {
     let v = v.unwrap_or_else(|| "infrastructure/tls".to_string());
     let n = v.trim_start_matches("./").trim_end_matches('/');
@@ -31,11 +34,21 @@ impl Validator<'_> {
             renew_before_days: None,
             min_version: None,
         });
+        // A private key lives in the repository's gitignored `.secrets/` folder, or outside the
+        // repository (an absolute path): anywhere else in the checkout it could be committed,
+        // and gen would write a key over whatever file the path names (stack.toml, a template).
         let key_path = |p: &mut Problems, key: &str, v: Option<String>, default: &str| {
             let v = v.unwrap_or_else(|| default.to_string());
             let n = v.trim_start_matches("./");
+            let hint = "keep keys in `.secrets/` (gitignored), e.g. `.secrets/ca.key`, or at an absolute path outside the repository";
             if v.is_empty() || n == "generated" || n.starts_with("generated/") {
-                p.add(key, format!("`{v}` would put a private key under generated/"), "keep keys outside git, e.g. `.secrets/ca.key` (gitignored)");
+                p.add(key, format!("`{v}` would put a private key under generated/"), hint);
+            } else if !v.starts_with('/') && (!n.starts_with(SECRETS_DIR) || crate::tree::check_relative(n).is_err() || n.len() == SECRETS_DIR.len()) {
+                p.add(
+                    key,
+                    format!("`{v}` would put a private key in the repository outside the gitignored `.secrets/` folder, where it could be committed"),
+                    hint,
+                );
             }
             v
         };
@@ -57,8 +70,16 @@ impl Validator<'_> {
             }
         };
         let enabled = t.enabled.unwrap_or(true);
+        let paths_before = p.0.len();
         let ca_key = key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key");
         let leaf_key = key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key");
+        if p.0.len() == paths_before && ca_key.trim_start_matches("./") == leaf_key.trim_start_matches("./") {
+            p.add(
+                "tls.leaf_key",
+                format!("`{leaf_key}` is also tls.ca_key: issuing a leaf would write its key over the CA's"),
+                "give the leaf key its own file, e.g. `.secrets/leaf.key`",
+            );
+        }
         let before = p.0.len();
         let certs_dir = certs_dir(p, t.certs_dir);
         // Read only from a folder inside the repository; with TLS off nothing is copied.

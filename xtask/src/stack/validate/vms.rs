@@ -87,7 +87,9 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn monitoring(&mut self, m: &RawMonitoringVm, network: &Network, proxmox: &Proxmox) -> Option<MonitoringVm> {
+    /// The monitoring VM; an address that is not one (reported) is stood in for by 0.0.0.0, which
+    /// no other VM can have, so that the rest is still checked.
+    pub(super) fn monitoring(&mut self, m: &RawMonitoringVm, network: &Network, proxmox: &Proxmox) -> MonitoringVm {
         let (vm_id, ip) = self.vm_common("monitoring", &m.name, m.vm_id, &m.ip, network);
         let memory_mb = in_range(self.p, "monitoring.memory_mb", m.memory_mb, 1024, 1_048_576, " MB").unwrap_or(0);
         let os_reserve_mb = opt_range(self.p, "monitoring.os_reserve_mb", m.os_reserve_mb, 512, 128, 65_536, " MB");
@@ -113,7 +115,7 @@ impl Validator<'_> {
         let vm = Vm {
             name: m.name.clone(),
             vm_id,
-            ip: ip?,
+            ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
             environment: "monitoring".to_string(),
             cores: opt_range(self.p, "monitoring.cores", m.cores, 2, 1, 128, ""),
             memory_mb,
@@ -127,7 +129,7 @@ impl Validator<'_> {
             ssh_keys: self.ssh_keys("monitoring.ssh_keys", m.ssh_keys.as_ref()),
             docker: true,
         };
-        Some(MonitoringVm { vm, os_reserve_mb, stack_dir, secrets_dir })
+        MonitoringVm { vm, os_reserve_mb, stack_dir, secrets_dir }
     }
 
     pub(super) fn vms(&mut self, raw: &BTreeMap<String, RawVm>, monitoring: &MonitoringVm, network: &Network, proxmox: &Proxmox, logging: &Logging) -> Vec<Vm> {
@@ -138,6 +140,18 @@ impl Validator<'_> {
         for (name, r) in raw {
             let key = join("vms", name);
             let (vm_id, ip) = self.vm_common(&key, name, r.vm_id, &r.ip, network);
+            // A VM's name is also its root's module block (`module.<name>`, `-` as `_`), and a
+            // Terraform identifier starts with a letter.
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                self.p.add(
+                    &key,
+                    format!(
+                        "VM name `{name}` starts with a digit, but it also names the VM's Terraform module (`module.{}`), which must start with a letter",
+                        name.replace('-', "_")
+                    ),
+                    &format!("start it with a letter, e.g. `vm-{name}`"),
+                );
+            }
             if let Some(other) = names.insert(name.clone(), key.clone()) {
                 self.p.add(&key, format!("VM name `{name}` is already used by {other}"), "VM names must be unique across the lab");
             }
