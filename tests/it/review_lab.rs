@@ -375,8 +375,7 @@ fn a_secret_file_a_switch_stops_delivering_is_said_to_stay_on_the_vm() {
 #[test]
 fn changed_ssh_keys_are_said_to_reach_no_running_vm() {
     let old = example_src();
-    let new =
-        edit(&old, "admin@laptop\"]", "admin@laptop\", \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE5ld2tleW5ld2tleW5ld2tleW5ld2tleW5ld2tleW5ldw new@laptop\"]");
+    let new = edit(&old, "admin@laptop\"]", "admin@laptop\", \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5ldy1rZXktb2YtdGhlLXJldmlldy10ZXN0LTMyYnl0 new@laptop\"]");
     let out = summary(&old, &new);
     assert_first(
         &out,

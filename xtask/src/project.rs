@@ -137,7 +137,7 @@ impl Project {
     }
 
     /// [`Project::parse`], with the day-2 guard of Loki's schema periods when `before` is given.
-    fn parse_before(&self, name: &str, src: &[u8], before: Option<&stack::loki_storage::Before>) -> Result<Stack> {
+    pub fn parse_before(&self, name: &str, src: &[u8], before: Option<&stack::loki_storage::Before>) -> Result<Stack> {
         // The first certificate that cannot be read (other than absent); said after the
         // problems of the stack itself, as when certificates were read after validation.
         let mut unreadable = None;
@@ -158,7 +158,11 @@ impl Project {
     /// generated/ (none when it is absent or unreadable: the first gen), the Terraform roots
     /// there with the VMs each manages, and today's UTC date.
     pub fn before(&self, now: i64) -> stack::loki_storage::Before {
-        let generated = self.generated();
+        Project::before_in(&self.generated(), now)
+    }
+
+    /// [`Project::before`] of another generated/ (the bench's trees).
+    pub fn before_in(generated: &Path, now: i64) -> stack::loki_storage::Before {
         let config = generated.join(crate::targets::logs::LOKI_CONFIG);
         let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
         let roots_dir = generated.join(crate::targets::terraform::ROOTS_DIR);
@@ -166,7 +170,7 @@ impl Project {
             .into_iter()
             .flatten()
             .filter_map(|entry| {
-                let env = entry.ok()?.file_name().into_string().ok()?;
+                let env = entry.ok()?.file_name().into_string().ok().filter(|env| env != crate::targets::terraform::MONITORING)?;
                 let main = std::fs::read_to_string(roots_dir.join(&env).join("main.tf")).ok()?;
                 Some(stack::day2::RootOnDisk { vms: stack::day2::vms_of_main_tf(&main), env })
             })

@@ -135,7 +135,12 @@ impl Bench<'_> {
         let mut out = Vec::new();
         for _ in 0..rounds {
             let mut r = Round { floor_read: secs(|| read_and_compare(&first, &manifest, &same))?, ..Round::default() };
-            let load = || Ok((self.load()?, self.src.as_bytes().to_vec()));
+            // As `cargo xtask check` loads it: validated with the day-2 guards against this tree.
+            let load = || {
+                let before = Project::before_in(&same, crate::certs_cmd::now());
+                let stack = self.project.parse_before("stack.toml", self.src.as_bytes(), Some(&before)).map_err(|e| anyhow::anyhow!("{}: {e}", self.name))?;
+                Ok((stack, self.src.as_bytes().to_vec()))
+            };
             let sources = check::Sources { generated: &same, stack_name: "stack.toml", load: &load, templates: &|| self.project.read_templates() };
             let no_env = |_: &str| None;
             r.check = secs(|| {

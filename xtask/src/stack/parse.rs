@@ -187,22 +187,42 @@ struct Section<'a> {
 }
 
 impl Section<'_> {
-    /// Deserializes one section. An unknown key is reported, then left out and the section read
-    /// again, so that it does not hide the section's other problems, nor the checks of the
-    /// sections that depend on it (every problem at once).
+    /// Deserializes one section. An unknown key, or a value of the wrong type, is reported, then
+    /// left out and the section read again, so that it does not hide the section's other
+    /// problems, nor the checks of the sections that depend on it (every problem at once). A
+    /// required key left out that way is not reported again as missing.
     fn read<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> Option<T> {
         let span = value.span();
         let mut value = value.clone();
+        let mut left_out: Vec<String> = Vec::new();
         // Each retry removes one key, so this ends; the bound is a guard only.
         for _ in 0..256 {
             match T::deserialize(ValueDeserializer::from(value.clone())) {
                 Ok(v) => return Some(v),
                 Err(err) => {
+                    let message = err.message();
+                    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next())
+                        && left_out.iter().any(|k| k == field)
+                    {
+                        return None;
+                    }
                     let at = err.span().unwrap_or(span.clone());
                     let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
-                    let unknown = err.message().starts_with("unknown field `");
-                    self.problems.push(humanize(&key, err.message()).at(at.clone()));
-                    if !(unknown && remove_key_at(&mut value, &at)) {
+                    self.problems.push(humanize(&key, message).at(at.clone()));
+                    let removed = if message.starts_with("unknown field `") {
+                        remove_key_at(&mut value, &at)
+                    } else if is_type_error(message) && at != span {
+                        match remove_value_at(&mut value, &at) {
+                            Some(k) => {
+                                left_out.push(k);
+                                true
+                            }
+                            None => false,
+                        }
+                    } else {
+                        false
+                    };
+                    if !removed {
                         return None;
                     }
                 }
@@ -230,6 +250,27 @@ impl Section<'_> {
             }
         }
         out
+    }
+}
+
+/// A value serde could not take as the key's type (not a missing or unknown key).
+fn is_type_error(message: &str) -> bool {
+    message.starts_with("invalid type: ") || message.starts_with("invalid value: ") || message.contains("untagged enum")
+}
+
+/// Removes the deepest entry whose value is at `at`, wherever it is in `value`; its key.
+fn remove_value_at(value: &mut Spanned<DeValue<'_>>, at: &Range<usize>) -> Option<String> {
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            let key = table.iter().find(|(_, v)| contains(&v.span(), at)).map(|(k, _)| k.clone())?;
+            let entry = table.get_mut(&key)?;
+            if let Some(inner) = remove_value_at(entry, at) {
+                return Some(inner);
+            }
+            table.remove(&key).map(|_| key.get_ref().to_string())
+        }
+        DeValue::Array(items) => items.iter_mut().find_map(|v| remove_value_at(v, at)),
+        _ => None,
     }
 }
 
@@ -315,7 +356,19 @@ fn humanized(key: &str, message: &str) -> Problem {
             return Problem::new(key, format!("{number} is out of range: stack.toml integers are 64-bit"))
                 .hint("write a number between -9223372036854775808 and 9223372036854775807 (and within this key's own range)");
         }
-        return Problem::new(key, format!("expected {}, found {found}", plain_type(expected)));
+        let want = plain_type(expected);
+        let hint = match (want.as_str(), found) {
+            ("an integer", f) if f.starts_with("string") => "write the number without quotes",
+            ("an integer", f) if f.starts_with("floating point") => "write a whole number",
+            ("an integer", _) => "write a number",
+            ("a boolean", _) => "write `true` or `false`, without quotes",
+            ("a string", _) => "quote it, e.g. `name = \"value\"`",
+            ("an array", _) => "write a list in brackets, e.g. `[\"a\", \"b\"]`",
+            ("a table", _) => "write it as a table, `[section]` or `{ key = value }`",
+            _ => "",
+        };
+        let problem = Problem::new(key, format!("expected {want}, found {found}"));
+        return if hint.is_empty() { problem } else { problem.hint(hint) };
     }
     Problem::new(key, message.to_string())
 }

@@ -43,8 +43,18 @@ pub fn domain_problem(s: &str) -> Option<String> {
     if s.bytes().any(|b| b.is_ascii_uppercase()) {
         return Some(format!("has uppercase letters: write `{}` (names are compared in lowercase)", s.to_ascii_lowercase()));
     }
+    let last = labels[labels.len() - 1];
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!(
+            "ends in the all-numeric label `{last}`: browsers read such a name as an IPv4 address (the WHATWG URL standard), so https://grafana.{s}/ is no URL"
+        ));
+    }
+    if last == "localhost" {
+        return Some("is under .localhost, which names the loopback address (RFC 6761): browsers send the routed names to their own machine".to_string());
+    }
     if labels.len() < 2 {
-        return Some(format!("is a single label: a domain needs at least two, e.g. `home.{s}`"));
+        let example = if s == "local" { "home.arpa".to_string() } else { format!("home.{s}") };
+        return Some(format!("is a single label: a domain needs at least two, e.g. `{example}`"));
     }
     None
 }
@@ -331,6 +341,19 @@ mod tests {
         let mut p = Problems::default();
         endpoint(&mut p, "https://root:SEKRETpw@192.168.1.10:8006/");
         assert!(!format!("{:?}", p.0).contains("SEKRET"), "the password is echoed: {:?}", p.0);
+    }
+
+    #[test]
+    fn domains_browsers_cannot_use_are_problems() {
+        assert_eq!(domain_problem("home.lan"), None);
+        assert_eq!(domain_problem("home.arpa"), None);
+        for bad in ["home.123", "1.2.3.4", "123.456", "home.localhost", "localhost", "lan"] {
+            assert!(domain_problem(bad).is_some(), "{bad}");
+        }
+        // The hint of a single label never proposes a name that is refused in turn.
+        let local = domain_problem("local").unwrap();
+        assert!(local.contains("`home.arpa`"), "{local}");
+        assert_eq!(domain_problem("home.arpa"), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod remote_write;
 mod routes;
 mod services;
 mod settings;
+mod ssh_key;
 mod tls;
 mod vms;
 

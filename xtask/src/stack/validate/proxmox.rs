@@ -26,10 +26,10 @@ impl Validator<'_> {
         if !(img.url.starts_with("https://") || img.url.starts_with("http://")) {
             p.add("proxmox.cloud_image.url", format!("`{}` is not an http(s) URL", img.url), "the Proxmox download API fetches it");
         }
-        if !img.file_name.ends_with(".qcow2") || img.file_name.contains('/') {
+        if !img.file_name.ends_with(".qcow2") || img.file_name.contains('/') || img.file_name.starts_with('.') {
             p.add(
                 "proxmox.cloud_image.file_name",
-                format!("`{}` must be a plain file name ending in .qcow2", img.file_name),
+                format!("`{}` must be a plain file name ending in .qcow2, with a name before it", img.file_name),
                 "Proxmox imports only *.qcow2 names",
             );
         }
@@ -38,6 +38,24 @@ impl Validator<'_> {
             && !ALGOS.contains(&a.as_str())
         {
             p.add("proxmox.cloud_image.checksum_algorithm", format!("unknown algorithm `{a}`"), &format!("one of: {}", ALGOS.join(", ")));
+        }
+        let hex_len = match img.checksum_algorithm.as_deref() {
+            Some("md5") => Some(32),
+            Some("sha1") => Some(40),
+            Some("sha224") => Some(56),
+            Some("sha256") => Some(64),
+            Some("sha384") => Some(96),
+            Some("sha512") => Some(128),
+            _ => None,
+        };
+        if let (Some(sum), Some(want)) = (&img.checksum, hex_len)
+            && (sum.len() != want || !sum.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            p.add(
+                "proxmox.cloud_image.checksum",
+                format!("`{}` is not a {} checksum ({want} hex digits)", sum.escape_debug(), img.checksum_algorithm.as_deref().unwrap_or_default()),
+                "copy it from the image's published SHA512SUMS (or the file of the algorithm you chose)",
+            );
         }
         if img.checksum.is_some() != img.checksum_algorithm.is_some() {
             p.add("proxmox.cloud_image", "`checksum` and `checksum_algorithm` go together", "set both or neither");

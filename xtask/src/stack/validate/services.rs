@@ -141,7 +141,11 @@ impl Validator<'_> {
         let grafana_raw = get("grafana");
         let grafana = Grafana {
             container: take("grafana"),
-            admin_user: grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| defaults::GRAFANA_ADMIN_USER.to_string()),
+            admin_user: account_name(
+                self.p,
+                &p_key("grafana", "admin_user"),
+                grafana_raw.and_then(|r| r.admin_user.clone()).unwrap_or_else(|| defaults::GRAFANA_ADMIN_USER.to_string()),
+            ),
             admin_password: secret(self.p, &p_key("grafana", "admin_password"), grafana_raw.and_then(|r| r.admin_password.as_ref()), "GRAFANA_ADMIN_PASSWORD"),
         };
         let traefik_raw = get("traefik");
@@ -231,7 +235,11 @@ impl Validator<'_> {
         let autokuma_raw = get("autokuma");
         let autokuma = AutoKuma {
             container: take("autokuma"),
-            username: autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| defaults::AUTOKUMA_USERNAME.to_string()),
+            username: account_name(
+                self.p,
+                &p_key("autokuma", "username"),
+                autokuma_raw.and_then(|r| r.username.clone()).unwrap_or_else(|| defaults::AUTOKUMA_USERNAME.to_string()),
+            ),
             password: secret(self.p, &p_key("autokuma", "password"), autokuma_raw.and_then(|r| r.password.as_ref()), "UPTIME_KUMA_PASSWORD"),
         };
         let (alertmanager, node_exporter, promtail) = (take("alertmanager"), take("node_exporter"), take("promtail"));
@@ -308,4 +316,18 @@ fn given_keys(s: &RawService) -> Vec<&'static str> {
     given(s.storage.is_some(), "storage");
     given(s.s3.is_some(), "s3");
     keys
+}
+
+/// An account name written into docker-compose.yml's environment (Grafana's admin, AutoKuma's
+/// Uptime Kuma user): Compose expands `$` there, and a login has no spaces or quotes.
+fn account_name(p: &mut Problems, key: &str, name: String) -> String {
+    let plain = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c));
+    if !plain {
+        p.add(
+            key,
+            format!("`{}` is not an account name", name.escape_debug()),
+            "use 1 to 64 letters, digits, `.`, `_`, `@` or `-` (Compose would expand a `$`), e.g. \"admin\"",
+        );
+    }
+    name
 }

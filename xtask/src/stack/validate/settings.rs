@@ -17,7 +17,15 @@ impl Validator<'_> {
             proxy_overhead_ms: opt_range(p, "targets.proxy_overhead_ms", t.proxy_overhead_ms, 50, 1, 10_000, " ms"),
             log_search_window_minutes: opt_range(p, "targets.log_search_window_minutes", t.log_search_window_minutes, 60, 1, 10_080, " minutes"),
             log_search_seconds: opt_range(p, "targets.log_search_seconds", t.log_search_seconds, 5, 1, 300, " seconds"),
-            failure_detection_seconds: opt_range(p, "targets.failure_detection_seconds", t.failure_detection_seconds, 120, 10, 86_400, " seconds"),
+            failure_detection_seconds: opt_range(
+                p,
+                "targets.failure_detection_seconds",
+                t.failure_detection_seconds,
+                120,
+                20,
+                86_400,
+                " seconds (Uptime Kuma checks at most every 20 s)",
+            ),
             log_retention_days: opt_range(p, "targets.log_retention_days", t.log_retention_days, 7, 1, 3_650, " days"),
             added_memory_mb: opt_range(p, "targets.added_memory_mb", t.added_memory_mb, 350, 1, 1_048_576, " MB"),
         }

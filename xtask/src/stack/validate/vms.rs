@@ -48,8 +48,12 @@ impl Validator<'_> {
     pub(super) fn ssh_keys(&mut self, key: &str, keys: Option<&Vec<String>>) -> Vec<String> {
         let keys = keys.cloned().unwrap_or_default();
         for (i, k) in keys.iter().enumerate() {
-            if !(k.starts_with("ssh-") || k.starts_with("ecdsa-") || k.starts_with("sk-")) || k.contains('\n') {
-                self.p.add(format!("{key}[{i}]"), "not an OpenSSH public key", "paste one line from ~/.ssh/id_ed25519.pub");
+            if !super::ssh_key::is_public_key(k) {
+                self.p.add(
+                    format!("{key}[{i}]"),
+                    "not an OpenSSH public key (a key type, then the key in base64, then an optional comment)",
+                    "paste one line from ~/.ssh/id_ed25519.pub",
+                );
             }
         }
         keys
