@@ -285,7 +285,6 @@ fn root_ctx(stack: &Stack, out: &Outputs, env: &str) -> Result<Value> {
         stack => out.stack_value(),
         env => env,
         monitoring => env == MONITORING,
-        retired => stack.terraform.retired_environments.iter().any(|r| r == env),
         vms => vm_ctx.iter().zip(vm_values).map(|(extra, vm)| super::overlay::overlay(Value::from_serialize(extra), vm)).collect::<Vec<_>>(),
         ha => Value::from_serialize(&ha),
         nodes => nodes,
