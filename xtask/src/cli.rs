@@ -167,6 +167,10 @@ fn help_command(p: &mut Parser) -> Result<Command, String> {
                 did_you_mean(&name, COMMANDS.iter().map(|(s, _)| s.name)).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
             )),
         },
+        // `help --help` (or `-h`): the help of `help` is the list of commands, as every other
+        // command's `--help` is its own help.
+        Some(Token::Long(ref name)) if name == "help" => Ok(Command::Help(main_help())),
+        Some(Token::Short('h')) => Ok(Command::Help(main_help())),
         Some(other) => Err(format!("help: unexpected `{}`", other.display())),
     }
 }
@@ -378,6 +382,9 @@ mod tests {
     #[test]
     fn help_takes_one_command() {
         assert!(matches!(parse_str(&["help", "gen"]).unwrap().command, Command::Help(_)));
+        for flag in ["--help", "-h"] {
+            assert!(matches!(parse_str(&["help", flag]).unwrap().command, Command::Help(_)), "help {flag}");
+        }
         assert_eq!(parse_str(&["help", "gen", "x"]).unwrap_err().message, "help: unexpected `x` after `gen`");
         assert!(parse_str(&["help", "gne"]).unwrap_err().message.ends_with("did you mean `gen`?"));
     }

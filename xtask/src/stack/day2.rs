@@ -1,6 +1,8 @@
-//! Day-2 safety keys of stack.toml: `[terraform] acknowledge_recreate`, the VMs a reviewed change
-//! may re-create or delete (checked as VM names; a VM being removed is no longer in stack.toml, so
-//! they need not name a VM of the stack), and `proxmox.ca_file`, the CA of the API endpoint.
+//! Day-2 safety of stack.toml: `[terraform] acknowledge_recreate`, the VMs a reviewed change may
+//! re-create or delete (checked as VM names; a VM being removed is no longer in stack.toml, so
+//! they need not name a VM of the stack); `[terraform] retired_environments` and the guard of the
+//! Terraform roots against those gen last wrote (`roots`); and `proxmox.ca_file`, the CA of the
+//! API endpoint.
 
 use super::diag::Problems;
 
@@ -8,23 +10,22 @@ const KEY: &str = "terraform.acknowledge_recreate";
 
 /// The acknowledged names, sorted and deduplicated; a name that cannot be a VM's is a problem.
 pub fn names(p: &mut Problems, raw: Option<&[String]>) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in raw.unwrap_or_default() {
-        let label = !name.is_empty()
-            && name.len() <= 63
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
-        if label {
-            out.push(name.clone());
-        } else {
+    kept_sorted(raw, |name| {
+        let label = super::validate::is_dns_label(name);
+        if !label {
             p.add(
                 KEY,
                 format!("`{}` is not a VM name", name.escape_debug()),
                 "list the names of the VMs (the `[vms.<name>]` keys, or monitoring.name) the plan may re-create",
             );
         }
-    }
+        label
+    })
+}
+
+/// The names of a list `keep` accepts, sorted and deduplicated.
+fn kept_sorted(raw: Option<&[String]>, mut keep: impl FnMut(&str) -> bool) -> Vec<String> {
+    let mut out: Vec<String> = raw.unwrap_or_default().iter().filter(|name| keep(name)).cloned().collect();
     out.sort();
     out.dedup();
     out
@@ -56,27 +57,18 @@ const RETIRED_KEY: &str = "terraform.retired_environments";
 /// `[terraform] retired_environments`: environment names (DNS labels, not `monitoring`), sorted
 /// and deduplicated.
 pub fn retired(p: &mut Problems, raw: Option<&[String]>) -> Vec<String> {
-    let mut out = Vec::new();
-    for name in raw.unwrap_or_default() {
+    let hint = "list environments of VMs (`environment = \"...\"`) whose VMs are all removed";
+    kept_sorted(raw, |name| {
         if name == crate::targets::terraform::MONITORING {
-            p.add(
-                RETIRED_KEY,
-                "`monitoring` is the monitoring VM's root, which is never retired",
-                "list environments of VMs (`environment = \"...\"`) whose VMs are all removed",
-            );
+            p.add(RETIRED_KEY, "`monitoring` is the monitoring VM's root, which is never retired", hint);
+            false
         } else if super::validate::is_dns_label(name) {
-            out.push(name.clone());
+            true
         } else {
-            p.add(
-                RETIRED_KEY,
-                format!("`{}` is not an environment name", name.escape_debug()),
-                "list environments of VMs (`environment = \"...\"`) whose VMs are all removed",
-            );
+            p.add(RETIRED_KEY, format!("`{}` is not an environment name", name.escape_debug()), hint);
+            false
         }
-    }
-    out.sort();
-    out.dedup();
-    out
+    })
 }
 
 /// A retired environment is one no VM is in any more.

@@ -188,25 +188,46 @@ struct Section<'a> {
 
 impl Section<'_> {
     /// Deserializes one section. An unknown key, or a value of the wrong type, is reported, then
-    /// left out and the section read again, so that it does not hide the section's other
-    /// problems, nor the checks of the sections that depend on it (every problem at once). A
-    /// required key left out that way is not reported again as missing.
+    /// left out and the section read again; a missing key is reported, then stood in for (a
+    /// value of each kind in turn until serde takes one) and the section read again: so that no
+    /// problem hides the section's other problems, nor the checks of the sections that depend
+    /// on it (every problem at once). A required key left out for its type is not reported
+    /// again as missing. A section read with a stand-in is never returned.
     fn read<T: DeserializeOwned>(&mut self, path: &str, value: &Spanned<DeValue<'_>>) -> Option<T> {
         let span = value.span();
         let mut value = value.clone();
         let mut left_out: Vec<String> = Vec::new();
-        // Each retry removes one key, so this ends; the bound is a guard only.
-        for _ in 0..256 {
+        let mut stand_ins: Vec<StandIn> = Vec::new();
+        // Each retry removes a key, adds one or changes a stand-in's kind (at most five per
+        // key), so this ends; the bound is a guard only.
+        for _ in 0..512 {
             match T::deserialize(ValueDeserializer::from(value.clone())) {
-                Ok(v) => return Some(v),
+                Ok(v) => return stand_ins.is_empty().then_some(v),
                 Err(err) => {
                     let message = err.message();
-                    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next())
-                        && left_out.iter().any(|k| k == field)
-                    {
-                        return None;
-                    }
                     let at = err.span().unwrap_or(span.clone());
+                    // Serde wants another kind of value where a stand-in is.
+                    if let Some(stand_in) = stand_ins.iter_mut().find(|s| s.marker == at) {
+                        stand_in.kind += 1;
+                        if !stand_in.put(&mut value) {
+                            return None;
+                        }
+                        continue;
+                    }
+                    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                        if !left_out.iter().any(|k| k == field) {
+                            let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
+                            self.problems.push(humanize(&key, message).at(at.clone()));
+                        }
+                        let n = stand_ins.len();
+                        let mut stand_in = StandIn { field: field.to_string(), table: at, marker: usize::MAX - 2 * n - 1..usize::MAX - 2 * n, kind: 0 };
+                        if !stand_in.put(&mut value) {
+                            return None;
+                        }
+                        stand_in.kind = 0;
+                        stand_ins.push(stand_in);
+                        continue;
+                    }
                     let key = self.index.key_at(&at).map_or_else(|| path.to_string(), str::to_string);
                     self.problems.push(humanize(&key, message).at(at.clone()));
                     let removed = if message.starts_with("unknown field `") {
@@ -250,6 +271,55 @@ impl Section<'_> {
             }
         }
         out
+    }
+}
+
+/// A value put where a section misses a key, so that the rest of the section is still read.
+struct StandIn {
+    field: String,
+    /// The span of the table that misses it.
+    table: Range<usize>,
+    /// A span no value of the file has: an error there is about this stand-in.
+    marker: Range<usize>,
+    /// Which kind of value it is now (`stand_in_value`).
+    kind: usize,
+}
+
+impl StandIn {
+    /// Puts (or replaces) the stand-in of its kind into its table; false when no kind is left or
+    /// the table is not found.
+    fn put(&self, value: &mut Spanned<DeValue<'_>>) -> bool {
+        let (Some(v), Some(table)) = (stand_in_value(self.kind), table_at(value, &self.table)) else { return false };
+        table.insert(Spanned::new(self.marker.clone(), std::borrow::Cow::Owned(self.field.clone())), Spanned::new(self.marker.clone(), v));
+        true
+    }
+}
+
+/// The stand-in values, one of each kind, in the order they are tried.
+fn stand_in_value(kind: usize) -> Option<DeValue<'static>> {
+    Some(match kind {
+        0 => DeValue::Integer(toml::de::DeInteger::default()),
+        1 => DeValue::String(std::borrow::Cow::Borrowed("")),
+        2 => DeValue::Boolean(false),
+        3 => DeValue::Array(toml::de::DeArray::default()),
+        4 => DeValue::Table(DeTable::new()),
+        _ => return None,
+    })
+}
+
+/// The table whose span is `at`, wherever it is in `value`.
+fn table_at<'v, 'i>(value: &'v mut Spanned<DeValue<'i>>, at: &Range<usize>) -> Option<&'v mut DeTable<'i>> {
+    let here = value.span() == *at;
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            if here {
+                Some(table)
+            } else {
+                table.iter_mut().find_map(|(_, v)| table_at(v, at))
+            }
+        }
+        DeValue::Array(items) => items.iter_mut().find_map(|v| table_at(v, at)),
+        _ => None,
     }
 }
 
