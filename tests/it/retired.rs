@@ -49,7 +49,7 @@ fn removing_every_vm_of_an_environment_is_refused_until_its_root_is_retired_then
     assert!(!out.status.success(), "gen removed a root that still manages VMs");
     let err = text(&out.stderr);
     assert!(err.contains("terraform.retired_environments: no VM is in environment `prod` any more, but its root (generated/terraform/environments/prod/) still manages `prod-alloc-budget`, `prod-alloc-ia`, `prod-blog-the`"), "{err}");
-    assert!(err.contains("hint: add `retired_environments = [\"prod\"]` to [terraform]"), "{err}");
+    assert!(err.contains("hint: add \"prod\" to `retired_environments` under [terraform] (`retired_environments = [\"prod\"]`)"), "{err}");
     assert!(root.join(PROD).join("main.tf").is_file(), "the refused gen touched the root");
     assert!(!xtask(root, &["check", "-q"]).status.success(), "check agreed with a refused stack");
 
@@ -102,8 +102,11 @@ fn a_vm_moves_to_another_root_under_its_name_only_once_the_root_it_leaves_no_lon
     let out = xtask(root, &["gen"]);
     assert!(!out.status.success(), "gen let two roots manage prod-blog-the's snippets");
     let err = text(&out.stderr);
-    assert!(err.contains("vms.prod-blog-the.environment: `prod-blog-the` moves from the `prod` root to `dev` under the same name"), "{err}");
-    assert!(err.contains("hint: give the moved VM a new name"), "{err}");
+    assert!(
+        err.contains("vms.prod-blog-the.environment: `prod-blog-the` is managed by the `prod` root, and would be by the `dev` root too under the same name"),
+        "{err}"
+    );
+    assert!(err.contains("hint: give the VM in the `dev` root a new name"), "{err}");
     assert!(!root.join("generated/terraform/environments/dev").exists());
     // Under a new name (and vm_id), the move is a removal from prod and a new VM in dev.
     let renamed = moved.replacen("[vms.prod-blog-the]", "[vms.dev-blog-the]", 1).replacen("vm_id = 103", "vm_id = 113", 1);
@@ -113,4 +116,46 @@ fn a_vm_moves_to_another_root_under_its_name_only_once_the_root_it_leaves_no_lon
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(fs::read_to_string(root.join("generated/terraform/environments/dev/main.tf")).unwrap().contains("module \"dev_blog_the\""));
     assert!(!fs::read_to_string(root.join(PROD).join("main.tf")).unwrap().contains("module \"prod_blog_the\""));
+}
+
+#[test]
+fn the_monitoring_vm_never_takes_a_name_a_vm_root_manages() {
+    let tmp = repo_copy("monitoring-name");
+    let root = tmp.path();
+    let example = fs::read_to_string(root.join("stack.toml")).unwrap();
+    let at = example.find("[vms.prod-blog-the]\n").unwrap();
+    let end = example[at + 1..].find("\n[").map_or(example.len(), |i| at + 2 + i);
+    let src = format!("{}{}", &example[..at], &example[end..]).replacen("name = \"pve-mon\"", "name = \"prod-blog-the\"", 1);
+    assert_ne!(src, example);
+    write_stack(root, &src);
+    let out = xtask(root, &["gen"]);
+    assert!(!out.status.success(), "the monitoring VM took a name the prod root manages");
+    assert!(
+        text(&out.stderr).contains("monitoring.name: `prod-blog-the` is managed by the `prod` root, and would be by the `monitoring` root too"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn only_roots_gen_made_are_guarded_and_a_retired_name_needs_a_root() {
+    let tmp = repo_copy("own-folder");
+    let root = tmp.path();
+    // A folder of the operator's own is no root: gen keeps it (and says so), it does not ask to retire it.
+    let own = root.join("generated/terraform/environments/shared");
+    fs::create_dir_all(&own).unwrap();
+    fs::write(own.join("main.tf"), "module \"my_thing\" {\n}\n").unwrap();
+    let out = xtask(root, &["gen"]);
+    let err = text(&out.stderr);
+    assert!(!err.contains("retired_environments"), "{err}");
+    assert!(err.contains("generated/terraform/environments/shared/main.tf"), "{err}");
+    assert_eq!(fs::read_to_string(own.join("main.tf")).unwrap(), "module \"my_thing\" {\n}\n", "gen touched the operator's file");
+    fs::remove_dir_all(&own).unwrap();
+    // A retired name with no root (a typo) would make a new, empty root: refused.
+    let example = fs::read_to_string(root.join("stack.toml")).unwrap();
+    write_stack(root, &with_terraform_keys(&example, "retired_environments = [\"prdo\"]"));
+    let out = xtask(root, &["gen"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("environment `prdo` is retired, but generated/ has no root of that name"), "{}", text(&out.stderr));
+    assert!(!root.join("generated/terraform/environments/prdo").exists());
 }

@@ -315,8 +315,8 @@ fn other_backends_render_their_own_block() {
     let variants = backend_variants();
     let s3 = file(&render(&variants[0].1), "terraform/environments/prod/versions.tf");
     assert!(s3.contains(r#"backend "s3""#) && s3.contains(r#"key          = "proxmox-lab/prod.tfstate""#) && s3.contains("use_path_style"), "{s3}");
-    // Locked by a lock file next to the state (Terraform 1.10 and later).
-    assert!(s3.contains("use_lockfile = true") && s3.contains(r#"required_version = ">= 1.10""#), "{s3}");
+    // Locked by a lock file next to the state (generally available from Terraform 1.11).
+    assert!(s3.contains("use_lockfile = true") && s3.contains(r#"required_version = ">= 1.11""#), "{s3}");
     let local = file(&render(&load(&common::repo_root().join("stack.toml"))), "terraform/environments/prod/versions.tf");
     assert!(local.contains(r#"required_version = ">= 1.6""#) && !local.contains("use_lockfile"), "{local}");
     let pg = file(&render(&variants[1].1), "terraform/environments/monitoring/versions.tf");

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -29,7 +29,7 @@ fn init(project: &Project, force: bool) -> Result<()> {
     if !t.enabled {
         bail!("stack.toml: tls.enabled is false, so the lab has no CA to make\n  hint: set `[tls] enabled = true` first");
     }
-    let key_path = project.root.join(&t.ca_key);
+    let key_path = key_file(&project.root, &t.ca_key, &t.leaf_key)?;
     let cert_rel = format!("{}/ca.crt", t.certs_dir);
     if !force {
         if key_path.exists() {
@@ -142,7 +142,7 @@ pub fn renew_leaf(root: &Path, stack: &mut Stack, now: i64) -> Result<Vec<String
     let t = &stack.tls;
     // The key first: a failure between the two writes leaves the old leaf, which the next run
     // replaces again, never a leaf whose key is lost.
-    write_private(&root.join(&t.leaf_key), &issued.key_pem)?;
+    write_private(&key_file(root, &t.leaf_key, &t.ca_key)?, &issued.key_pem)?;
     write_public(&root.join(&dir).join("leaf.crt"), &issued.cert_pem)?;
     let note = format!(
         "tls: issued {dir}/leaf.crt for {} name(s), valid {} days ({why}); key in {} (mode 0600): commit {dir}/leaf.crt and deliver the key (Terraform reads it)",
@@ -173,6 +173,41 @@ fn leaf_key_notes(root: &Path, stack: &Stack) -> Vec<String> {
         Ok(key) if !tls::key_matches(leaf, &key) => vec![format!("warning: {}: not the key of {}/leaf.crt; {hint}", t.leaf_key, t.certs_dir)],
         Ok(_) => Vec::new(),
     }
+}
+
+/// Where a private key given as `path` ([tls] ca_key or leaf_key) is written, refused unless it
+/// is the other key's file by no spelling (`.secrets/./ca.key`, `/repo/.secrets/ca.key`) and, as
+/// an absolute path, outside the repository or in its gitignored `.secrets/` (validation sees
+/// only the text; this sees where it lands).
+pub fn key_file(root: &Path, path: &str, other: &str) -> Result<PathBuf> {
+    let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let (file, other_file) = (lexical(&root.join(path)), lexical(&root.join(other)));
+    if file == other_file {
+        bail!(
+            "{path}: is also the other private key's file ({other}): one key would be written over the other\n  hint: give each key its own file in `.secrets/`, e.g. `.secrets/ca.key` and `.secrets/leaf.key`"
+        );
+    }
+    if file.starts_with(&root) && !file.starts_with(root.join(".secrets")) {
+        bail!(
+            "{path}: is in the repository outside its gitignored `.secrets/` folder, where the key could be committed\n  hint: keep keys in `.secrets/` or at a path outside the repository"
+        );
+    }
+    Ok(file)
+}
+
+/// `path` with `.` and empty segments left out and each `..` taking back the segment before it.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Writes a private key: created with mode 0600 (never readable by others, not even for a
@@ -223,4 +258,29 @@ fn write_public(path: &Path, contents: &str) -> Result<()> {
     }
     let tmp = path.with_extension("crt.xtask-tmp");
     fs::write(&tmp, contents).and_then(|()| fs::rename(&tmp, path)).with_context(|| format!("{}: cannot write", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_file;
+
+    #[test]
+    fn a_key_lands_in_secrets_or_outside_the_repository_and_never_on_the_other_key() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(repo.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(key_file(&root, ".secrets/leaf.key", ".secrets/ca.key").unwrap(), root.join(".secrets/leaf.key"));
+        let away = outside.path().join("ca.key");
+        assert_eq!(key_file(&root, away.to_str().unwrap(), ".secrets/leaf.key").unwrap(), away);
+        // The CA key by another spelling, relative or absolute.
+        let abs_ca = root.join(".secrets/ca.key");
+        for same in [".secrets/./ca.key", ".secrets//ca.key", ".secrets/x/../ca.key", abs_ca.to_str().unwrap()] {
+            let err = key_file(&root, same, ".secrets/ca.key").unwrap_err().to_string();
+            assert!(err.contains("is also the other private key's file"), "{same}: {err}");
+        }
+        // An absolute path into the checkout outside .secrets/ could be committed.
+        let inside = root.join("infrastructure/tls/ca.key");
+        let err = key_file(&root, inside.to_str().unwrap(), ".secrets/leaf.key").unwrap_err().to_string();
+        assert!(err.contains("outside its gitignored `.secrets/` folder"), "{err}");
+    }
 }

@@ -49,7 +49,9 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
             .get(crate::targets::logs::LOKI_CONFIG)
             .map(|c| crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(c)))
             .unwrap_or_default();
-        let before = crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods, roots: roots_of(&committed) };
+        let manifest = cmd!(sh, "git show {base}:./generated/.manifest.sha256").quiet().ignore_stderr().read().unwrap_or_default();
+        let before =
+            crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods, roots: roots_of(&committed, &manifest) };
         if let Err(err) = project.load_before(&before) {
             if err.is::<Report>() {
                 println!("{}\n\nRefused: against generated/ as committed at `{base}`, this change is not safe to apply:\n\n```\n{err}\n```", review::TITLE);
@@ -65,13 +67,15 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     Ok(())
 }
 
-/// The VM roots of a committed generated/ and the VMs each manages (`stack::day2::RootOnDisk`).
-fn roots_of(tree: &crate::tree::Tree) -> Vec<crate::stack::day2::RootOnDisk> {
+/// The roots of a committed generated/ that its `manifest` lists, and the VMs each manages
+/// (`stack::day2::RootOnDisk`).
+fn roots_of(tree: &crate::tree::Tree, manifest: &str) -> Vec<crate::stack::day2::RootOnDisk> {
     let prefix = format!("{}/", crate::targets::terraform::ROOTS_DIR);
     tree.files()
         .filter_map(|(path, bytes)| {
             let env = path.strip_prefix(&prefix)?.strip_suffix("/main.tf").filter(|env| !env.contains('/'))?;
-            Some(crate::stack::day2::RootOnDisk { env: env.to_string(), vms: crate::stack::day2::vms_of_main_tf(&String::from_utf8_lossy(bytes)) })
+            crate::stack::day2::manifest_owns_root(manifest, env)
+                .then(|| crate::stack::day2::RootOnDisk { env: env.to_string(), vms: crate::stack::day2::vms_of_main_tf(env, &String::from_utf8_lossy(bytes)) })
         })
         .collect()
 }

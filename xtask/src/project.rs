@@ -166,13 +166,14 @@ impl Project {
         let config = generated.join(crate::targets::logs::LOKI_CONFIG);
         let periods = std::fs::read_to_string(config).map(|t| stack::loki_storage::periods_of_config(&t)).unwrap_or_default();
         let roots_dir = generated.join(crate::targets::terraform::ROOTS_DIR);
+        let manifest = std::fs::read_to_string(generated.join(crate::tree::MANIFEST)).unwrap_or_default();
         let mut roots: Vec<stack::day2::RootOnDisk> = std::fs::read_dir(&roots_dir)
             .into_iter()
             .flatten()
             .filter_map(|entry| {
-                let env = entry.ok()?.file_name().into_string().ok().filter(|env| env != crate::targets::terraform::MONITORING)?;
+                let env = entry.ok()?.file_name().into_string().ok().filter(|env| stack::day2::manifest_owns_root(&manifest, env))?;
                 let main = std::fs::read_to_string(roots_dir.join(&env).join("main.tf")).ok()?;
-                Some(stack::day2::RootOnDisk { vms: stack::day2::vms_of_main_tf(&main), env })
+                Some(stack::day2::RootOnDisk { vms: stack::day2::vms_of_main_tf(&env, &main), env })
             })
             .collect();
         roots.sort_by(|a, b| a.env.cmp(&b.env));

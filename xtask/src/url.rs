@@ -18,6 +18,16 @@ impl<'a> HostPort<'a> {
     }
 }
 
+/// `url` with whatever stands between `://` and the last `@` (credentials) replaced by `…`, for
+/// messages: a URL with a user or password in it is refused, never echoed.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}…{}", &url[..scheme + 3], &url[at..]),
+        (None, Some(at)) => format!("…{}", &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
 /// `authority` split into host and port; `None` for a `[` with no `]`.
 pub fn host_port(authority: &str) -> Option<HostPort<'_>> {
     match authority.strip_prefix('[') {
@@ -35,6 +45,14 @@ pub fn host_port(authority: &str) -> Option<HostPort<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_redacted() {
+        assert_eq!(redacted("https://root:SEKRET@10.0.0.1:8006/"), "https://…@10.0.0.1:8006/");
+        assert_eq!(redacted("https://root:pa/SEKRET@host/"), "https://…@host/");
+        assert_eq!(redacted("http://u:p@h/"), "http://…@h/");
+        assert_eq!(redacted("https://10.0.0.1:8006/"), "https://10.0.0.1:8006/");
+    }
 
     #[test]
     fn hosts_and_ports_of_every_shape() {

@@ -79,7 +79,7 @@ pub fn retired_have_no_vm(p: &mut Problems, retired: &[String], vms: &[super::mo
             p.add(
                 RETIRED_KEY,
                 format!("environment `{env}` is retired, but VMs are still in it: {}", quoted(&inside)),
-                &format!("remove `{env}` from retired_environments, or move those VMs to another environment"),
+                &format!("remove `{env}` from retired_environments, or remove those VMs (under new names they can go to another environment)"),
             );
         }
     }
@@ -97,23 +97,40 @@ pub struct RootOnDisk {
     pub vms: Vec<String>,
 }
 
-/// The VMs a VM root's main.tf manages: one `module "<name>"` block per VM, the VM's name with
-/// `_` for `-` (VM names have no `_`, so this reads back exactly).
-pub fn vms_of_main_tf(text: &str) -> Vec<String> {
+/// The VMs a root's main.tf manages. A VM root: one `module "<name>"` block per VM, the VM's
+/// name with `_` for `-` (VM names have no `_`, so this reads back exactly). The monitoring
+/// root: the `name` its `module "monitoring"` block gives.
+pub fn vms_of_main_tf(env: &str, text: &str) -> Vec<String> {
+    if env == crate::targets::terraform::MONITORING {
+        let mut lines = text.lines().skip_while(|l| !l.starts_with("module \"monitoring\""));
+        let name = lines.find_map(|l| l.trim_start().strip_prefix("name")?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"'));
+        return name.map(str::to_string).into_iter().collect();
+    }
     text.lines().filter_map(|l| l.strip_prefix("module \"")?.split_once('"')).map(|(name, _)| name.replace('_', "-")).collect()
 }
 
-/// The day-2 guard of the Terraform roots, against the roots gen last wrote (`roots`, the VM
-/// roots under generated/; none on a first gen):
+/// Whether a manifest's text lists `env`'s main.tf: a root gen made, not a folder of the
+/// operator's own (which the guard must not read as one).
+pub fn manifest_owns_root(manifest: &str, env: &str) -> bool {
+    let line = format!("  {}/{env}/main.tf", crate::targets::terraform::ROOTS_DIR);
+    manifest.lines().any(|l| l.ends_with(&line) && l.len() == 64 + line.len())
+}
+
+/// The day-2 guard of the Terraform roots, against the roots gen last wrote (`roots`: those
+/// under generated/ that its manifest lists, each with the VMs its main.tf manages; none on a
+/// first gen). It reads generated/, not the Terraform state: that a root's apply has run is the
+/// operator's word (the summary asks for it).
 /// - a root that still manages VMs stays while its environment has VMs or is retired: removing
 ///   it would leave its VMs running with nothing to destroy them (CI plans the roots it finds);
-/// - a VM that moves to another root keeps its name only once the root it leaves no longer
-///   manages it: both roots' states would manage its cloud-init snippets (named after the VM),
-///   and the root that applies last deletes or overwrites the files the other's VM boots from.
+/// - a VM, the monitoring VM included, takes a name another root manages only once that root no
+///   longer does: both states would manage its cloud-init snippets (named after the VM), and the
+///   root that applies last deletes or overwrites the files the other's VM boots from;
+/// - a retired environment is one whose root exists (a misspelt one would make a new, empty root).
 pub fn roots(p: &mut Problems, stack: &super::Stack, roots: &[RootOnDisk]) {
-    for root in roots.iter().filter(|r| r.env != crate::targets::terraform::MONITORING && !r.vms.is_empty()) {
+    let monitoring = crate::targets::terraform::MONITORING;
+    for root in roots.iter().filter(|r| !r.vms.is_empty()) {
         let env = &root.env;
-        if !stack.environments.contains(env) && !stack.terraform.retired_environments.contains(env) {
+        if env != monitoring && !stack.environments.contains(env) && !stack.terraform.retired_environments.contains(env) {
             p.add_missing(
                 RETIRED_KEY,
                 format!(
@@ -121,22 +138,38 @@ pub fn roots(p: &mut Problems, stack: &super::Stack, roots: &[RootOnDisk]) {
                     quoted(&root.vms)
                 ),
                 &format!(
-                    "add `retired_environments = [\"{env}\"]` to [terraform]: gen keeps an empty `{env}` root, whose apply destroys its VMs (name them in acknowledge_recreate); remove it from the list once `cargo xtask apply {env}` has run"
+                    "add \"{env}\" to `retired_environments` under [terraform] (`retired_environments = [\"{env}\"]`): gen keeps an empty `{env}` root, whose apply destroys its VMs (name them in acknowledge_recreate); remove it from the list once `cargo xtask apply {env}` has run"
                 ),
             );
         }
-        for vm in stack.vms.iter().filter(|v| v.environment != *env && root.vms.contains(&v.name)) {
+        let all =
+            std::iter::once((&stack.monitoring.vm, "monitoring.name".to_string())).chain(stack.vms.iter().map(|v| (v, format!("vms.{}.environment", v.name))));
+        for (vm, key) in all.filter(|(v, _)| v.environment != *env && root.vms.contains(&v.name)) {
+            let (from, to) = (root_name(env), root_name(&vm.environment));
             p.add(
-                format!("vms.{}.environment", vm.name),
+                key,
                 format!(
-                    "`{}` moves from the `{env}` root to `{}` under the same name: both roots' states would manage its cloud-init snippets ({}-user-data.yaml, {}-meta-data.yaml), and the root applied last deletes or overwrites the files the other's VM boots from",
-                    vm.name, vm.environment, vm.name, vm.name
+                    "`{}` is managed by {from}, and would be by {to} too under the same name: both states would manage its cloud-init snippets ({}-user-data.yaml, {}-meta-data.yaml), and the root applied last deletes or overwrites the files the other's VM boots from",
+                    vm.name, vm.name, vm.name
                 ),
                 &format!(
-                    "give the moved VM a new name (the move re-creates it anyway), or move it in two steps: remove it from stack.toml and `cargo xtask apply {env}`, then add it to `{}`",
-                    vm.environment
+                    "give the VM in {to} a new name (a move re-creates it anyway), or do it in two steps: remove `{}` from {from} and `cargo xtask apply {env}`, then add it",
+                    vm.name
                 ),
             );
         }
     }
+    if roots.iter().any(|r| r.env != monitoring) {
+        for env in stack.terraform.retired_environments.iter().filter(|e| !roots.iter().any(|r| &r.env == *e)) {
+            p.add(
+                RETIRED_KEY,
+                format!("environment `{env}` is retired, but generated/ has no root of that name: gen would make a new, empty one"),
+                "list only environments whose root is under generated/terraform/environments/ (a name removed from stack.toml's VMs)",
+            );
+        }
+    }
+}
+
+fn root_name(env: &str) -> String {
+    format!("the `{env}` root")
 }

@@ -193,13 +193,10 @@ fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
     let authority = rest.split('/').next().unwrap_or("");
     // Credentials in the URL would be written into every root's main.tf and shown in the
     // pull-request summary; the token comes from PROXMOX_VE_API_TOKEN.
-    if authority.contains('@') {
+    if rest.contains('@') {
         p.add(
             "proxmox.endpoint",
-            format!(
-                "`{}` carries credentials (`user@` before the host): they would be written into every root's main.tf",
-                url.split('@').next_back().map_or(String::new(), |h| format!("https://…@{h}"))
-            ),
+            format!("`{}` carries credentials (`user@` before the host): they would be written into every root's main.tf", crate::url::redacted(url)),
             "write only https://HOST:8006/ and give the API token as PROXMOX_VE_API_TOKEN in the environment",
         );
         return None;
@@ -220,7 +217,7 @@ fn endpoint(p: &mut Problems, url: &str) -> Option<Ipv4Addr> {
         if !valid {
             p.add(
                 "proxmox.endpoint",
-                format!("port `{port}` of `{url}` is not a TCP port (1 to 65535)"),
+                format!("port `{port}` of `{}` is not a TCP port (1 to 65535)", crate::url::redacted(url)),
                 "Proxmox VE listens on 8006: write e.g. https://192.168.1.10:8006/",
             );
         }
@@ -335,12 +332,21 @@ mod tests {
         assert_eq!(endpoint_problems("https://pve:65536/").0, 1);
         assert_eq!(endpoint_problems("https://pve:/").0, 1);
         // No host, a host that is no name, credentials (never echoed): refused, and no node address.
-        for bad in ["https://:8006/", "https://a b c/", "https://[zz]:8006/", "https://root:SEKRETpw@192.168.1.10:8006/", "https://root@192.168.1.10:8006/"] {
+        for bad in [
+            "https://:8006/",
+            "https://a b c/",
+            "https://[zz]:8006/",
+            "https://root:SEKRETpw@192.168.1.10:8006/",
+            "https://root@192.168.1.10:8006/",
+            "https://root:pa/SEKRETpw@host/",
+        ] {
             assert_eq!(endpoint_problems(bad), (1, None), "{bad}");
         }
-        let mut p = Problems::default();
-        endpoint(&mut p, "https://root:SEKRETpw@192.168.1.10:8006/");
-        assert!(!format!("{:?}", p.0).contains("SEKRET"), "the password is echoed: {:?}", p.0);
+        for url in ["https://root:SEKRETpw@192.168.1.10:8006/", "https://root:pa/SEKRETpw@host/"] {
+            let mut p = Problems::default();
+            endpoint(&mut p, url);
+            assert!(!format!("{:?}", p.0).contains("SEKRET"), "the password is echoed: {:?}", p.0);
+        }
     }
 
     #[test]

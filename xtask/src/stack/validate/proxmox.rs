@@ -7,7 +7,7 @@ impl Validator<'_> {
     pub(super) fn proxmox(&mut self, x: &RawProxmox) -> Proxmox {
         let p = &mut *self.p;
         if !(x.endpoint.starts_with("https://") && x.endpoint.len() > "https://".len()) {
-            p.add("proxmox.endpoint", format!("`{}` is not an https URL", x.endpoint), "write e.g. https://192.168.1.10:8006/");
+            p.add("proxmox.endpoint", format!("`{}` is not an https URL", crate::url::redacted(&x.endpoint)), "write e.g. https://192.168.1.10:8006/");
         } else if x.endpoint.contains("/api2/") {
             p.add("proxmox.endpoint", "the endpoint must not include the API path", "write https://HOST:8006/ without /api2/json");
         }

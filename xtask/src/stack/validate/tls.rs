@@ -73,7 +73,8 @@ impl Validator<'_> {
         let paths_before = p.0.len();
         let ca_key = key_path(p, "tls.ca_key", t.ca_key, ".secrets/ca.key");
         let leaf_key = key_path(p, "tls.leaf_key", t.leaf_key, ".secrets/leaf.key");
-        if p.0.len() == paths_before && ca_key.trim_start_matches("./") == leaf_key.trim_start_matches("./") {
+        let same = |a: &str, b: &str| a.split('/').filter(|s| !s.is_empty() && *s != ".").eq(b.split('/').filter(|s| !s.is_empty() && *s != "."));
+        if p.0.len() == paths_before && ca_key.starts_with('/') == leaf_key.starts_with('/') && same(&ca_key, &leaf_key) {
             p.add(
                 "tls.leaf_key",
                 format!("`{leaf_key}` is also tls.ca_key: issuing a leaf would write its key over the CA's"),
