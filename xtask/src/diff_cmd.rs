@@ -45,13 +45,8 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     // after that day has come at the base (logs in the bucket since then, lost to Loki), and a
     // branch whose generated/ was regenerated without a root the base has would strand its VMs.
     if !committed.is_empty() {
-        let periods = committed
-            .get(crate::targets::logs::LOKI_CONFIG)
-            .map(|c| crate::stack::loki_storage::periods_of_config(&String::from_utf8_lossy(c)))
-            .unwrap_or_default();
         let manifest = cmd!(sh, "git show {base}:./generated/.manifest.sha256").quiet().ignore_stderr().read().unwrap_or_default();
-        let before =
-            crate::stack::loki_storage::Before { today: crate::dates::utc_date(crate::certs_cmd::now()), periods, roots: roots_of(&committed, &manifest) };
+        let before = Project::before_of(&committed, &manifest, crate::certs_cmd::now());
         if let Err(err) = project.load_before(&before) {
             if err.is::<Report>() {
                 println!("{}\n\nRefused: against generated/ as committed at `{base}`, this change is not safe to apply:\n\n```\n{err}\n```", review::TITLE);
@@ -65,19 +60,6 @@ pub fn run(project: &Project, args: &Diff) -> Result<()> {
     let workflow = std::fs::read_to_string(project.root.join(crate::review_lab::TERRAFORM_WORKFLOW)).ok();
     print!("{}", review::summarize_with_workflow(&old, &new, &old_tree, &new_tree, workflow.as_deref()));
     Ok(())
-}
-
-/// The roots of a committed generated/ that its `manifest` lists, and the VMs each manages
-/// (`stack::day2::RootOnDisk`).
-fn roots_of(tree: &crate::tree::Tree, manifest: &str) -> Vec<crate::stack::day2::RootOnDisk> {
-    let prefix = format!("{}/", crate::targets::terraform::ROOTS_DIR);
-    tree.files()
-        .filter_map(|(path, bytes)| {
-            let env = path.strip_prefix(&prefix)?.strip_suffix("/main.tf").filter(|env| !env.contains('/'))?;
-            crate::stack::day2::manifest_owns_root(manifest, env)
-                .then(|| crate::stack::day2::RootOnDisk { env: env.to_string(), vms: crate::stack::day2::vms_of_main_tf(env, &String::from_utf8_lossy(bytes)) })
-        })
-        .collect()
 }
 
 /// `--base`, else the pull request's base branch on GitHub, else `main`.

@@ -171,12 +171,28 @@ impl Project {
             .into_iter()
             .flatten()
             .filter_map(|entry| {
-                let env = entry.ok()?.file_name().into_string().ok().filter(|env| stack::day2::manifest_owns_root(&manifest, env))?;
+                let env = entry.ok()?.file_name().into_string().ok()?;
                 let main = std::fs::read_to_string(roots_dir.join(&env).join("main.tf")).ok()?;
-                Some(stack::day2::RootOnDisk { vms: stack::day2::vms_of_main_tf(&env, &main), env })
+                stack::day2::root_on_disk(&env, &main, &manifest)
             })
             .collect();
         roots.sort_by(|a, b| a.env.cmp(&b.env));
+        stack::loki_storage::Before { today: crate::dates::utc_date(now), periods, roots }
+    }
+
+    /// [`Project::before`] of a tree gen wrote and its manifest's text (diff: generated/ as
+    /// committed at the base).
+    pub fn before_of(tree: &Tree, manifest: &str, now: i64) -> stack::loki_storage::Before {
+        let periods =
+            tree.get(crate::targets::logs::LOKI_CONFIG).map(|c| stack::loki_storage::periods_of_config(&String::from_utf8_lossy(c))).unwrap_or_default();
+        let prefix = format!("{}/", crate::targets::terraform::ROOTS_DIR);
+        let roots = tree
+            .files()
+            .filter_map(|(path, bytes)| {
+                let env = path.strip_prefix(&prefix)?.strip_suffix("/main.tf").filter(|env| !env.contains('/'))?;
+                stack::day2::root_on_disk(env, &String::from_utf8_lossy(bytes), manifest)
+            })
+            .collect();
         stack::loki_storage::Before { today: crate::dates::utc_date(now), periods, roots }
     }
 

@@ -109,11 +109,13 @@ pub fn vms_of_main_tf(env: &str, text: &str) -> Vec<String> {
     text.lines().filter_map(|l| l.strip_prefix("module \"")?.split_once('"')).map(|(name, _)| name.replace('_', "-")).collect()
 }
 
-/// Whether a manifest's text lists `env`'s main.tf: a root gen made, not a folder of the
-/// operator's own (which the guard must not read as one).
-pub fn manifest_owns_root(manifest: &str, env: &str) -> bool {
+/// The root `env` as gen wrote it, from its main.tf: only when the manifest's text lists that
+/// main.tf (a root gen made, not a folder of the operator's own, which the guard must not read
+/// as one).
+pub fn root_on_disk(env: &str, main_tf: &str, manifest: &str) -> Option<RootOnDisk> {
     let line = format!("  {}/{env}/main.tf", crate::targets::terraform::ROOTS_DIR);
-    manifest.lines().any(|l| l.ends_with(&line) && l.len() == 64 + line.len())
+    let owned = manifest.lines().any(|l| l.ends_with(&line) && l.len() == 64 + line.len());
+    owned.then(|| RootOnDisk { env: env.to_string(), vms: vms_of_main_tf(env, main_tf) })
 }
 
 /// The day-2 guard of the Terraform roots, against the roots gen last wrote (`roots`: those
