@@ -1,4 +1,6 @@
-//! The change matrix: one row per kind of day-2 edit of the example stack.toml. Each row says
+//! The change matrix: one row per kind of day-2 edit of the example stack.toml, validated as gen
+//! validates it: with the day-2 guards against the tree gen wrote before the edit (its roots and
+//! their VMs, its Loki periods). Each row says
 //! whether the edit is refused (with a located error) or, when it renders, what happens to every
 //! VM (`xtask::vm_fate`), and checks that gen of the edit over gen of the original leaves a tree
 //! that `check` finds up to date and that a second gen does not touch, and that the pull-request
@@ -22,6 +24,7 @@ use xtask::vm_fate::{self, Fate};
 const MON: &str = "pve-mon";
 const IA: &str = "prod-alloc-ia";
 const BLOG: &str = "prod-blog-the";
+const BUDGET: &str = "prod-alloc-budget";
 
 fn example() -> String {
     fs::read_to_string(repo_root().join("stack.toml")).unwrap()
@@ -49,6 +52,16 @@ fn add_to_vm(src: &str, vm: &str, line: &str) -> String {
     format!("{}\n{line}{}", &src[..end], &src[end..])
 }
 
+/// The example without any of its VMs (all in `prod`).
+fn without_every_vm(src: &str) -> String {
+    without_vm(&without_vm(&without_vm(src, BUDGET), IA), BLOG)
+}
+
+/// `prod` retired, its VMs acknowledged: what the refusal of removing them all asks for.
+fn retire_prod(src: &str) -> String {
+    sub(src, "[terraform]\n", &format!("[terraform]\nretired_environments = [\"prod\"]\nacknowledge_recreate = [\"{BUDGET}\", \"{IA}\", \"{BLOG}\"]\n"))
+}
+
 fn without_vm(src: &str, vm: &str) -> String {
     let start = src.find(&format!("[vms.{vm}]")).unwrap();
     let end = start + src[start..].find("\n\n").unwrap() + 2;
@@ -57,6 +70,13 @@ fn without_vm(src: &str, vm: &str) -> String {
 
 fn parse(src: &str) -> Result<Stack, String> {
     common::project().parse("stack.toml", src.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// `src` validated as gen validates an edit: with the day-2 guards against `old`, the tree gen
+/// wrote for the stack before the edit (its Loki periods, its roots and their VMs).
+fn parse_edit(src: &str, old: &Tree) -> Result<Stack, String> {
+    let before = xtask::project::Project::before_of(old, &old.manifest(), xtask::certs_cmd::now());
+    common::project().parse_before("stack.toml", src.as_bytes(), Some(&before)).map_err(|e| e.to_string())
 }
 
 fn render(stack: &Stack) -> Tree {
@@ -125,10 +145,44 @@ fn rows() -> Vec<Row> {
         Row { name: "shrink a disk", edit: |s| in_vm(s, IA, "disk_gb = 40", "disk_gb = 30"), expect: Fates(&[(IA, Refused)], Unchanged) },
         Row { name: "change vm_id", edit: |s| in_vm(s, IA, "vm_id = 102", "vm_id = 112"), expect: Fates(&[(IA, Recreated)], Unchanged) },
         Row { name: "vm_id taken by another VM", edit: |s| in_vm(s, IA, "vm_id = 102", "vm_id = 101"), expect: Rejected("vms.prod-alloc-ia.vm_id", "101") },
+        // Under its name, both roots' states would manage its snippets (the day-2 guard).
         Row {
             name: "move a VM to another environment",
             edit: |s| in_vm(s, IA, "environment = \"prod\"", "environment = \"staging\""),
+            expect: Rejected("vms.prod-alloc-ia.environment", "would be by the `staging` root too under the same name"),
+        },
+        Row {
+            name: "move a VM to another environment under a new name",
+            edit: |s| sub(&in_vm(s, IA, "environment = \"prod\"", "environment = \"staging\""), "[vms.prod-alloc-ia]", "[vms.staging-alloc-ia]"),
             expect: Fates(&[(IA, Recreated), (MON, Delivered)], Unchanged),
+        },
+        Row { name: "remove every VM of an environment", edit: without_every_vm, expect: Rejected("terraform.retired_environments", "still manages") },
+        Row {
+            name: "retire an environment",
+            edit: |s| retire_prod(&without_every_vm(s)),
+            expect: Fates(&[(IA, Destroyed), (BLOG, Destroyed), (BUDGET, Destroyed), (MON, Delivered)], Unchanged),
+        },
+        Row {
+            name: "retire an environment that has no root",
+            edit: |s| sub(s, "[terraform]\n", "[terraform]\nretired_environments = [\"staging\"]\n"),
+            expect: Rejected("terraform.retired_environments", "has no root of that name"),
+        },
+        Row {
+            name: "the monitoring VM takes a VM's name",
+            edit: |s| sub(&without_vm(s, BLOG), "name = \"pve-mon\"", "name = \"prod-blog-the\""),
+            expect: Rejected("monitoring.name", "is managed by the `prod` root"),
+        },
+        Row {
+            name: "acknowledge a VM",
+            edit: |s| sub(s, "# acknowledge_recreate = [\"prod-blog-the\"]", "acknowledge_recreate = [\"prod-blog-the\"]"),
+            expect: Fates(&[], Unchanged),
+        },
+        Row {
+            name: "change the SSH keys",
+            edit: |s| {
+                sub(s, "admin@laptop\"]", "admin@laptop\", \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG5ldy1rZXktb2YtdGhlLXJldmlldy10ZXN0LTMyYnl0 new@laptop\"]")
+            },
+            expect: Fates(&[], Delivered),
         },
         Row {
             name: "agent promtail → alloy",
@@ -258,6 +312,18 @@ fn every_kind_of_edit_is_refused_or_says_what_happens_to_each_vm() {
 /// none of its VMs was there, and deletes its copy on a node none of them is left on (each
 /// VM's disk was imported from it: `disk[0].import_from` is ignored after creation).
 const NODE_MOVES: &Says = &[
+    ("move a VM to another environment under a new name", &["moves from the `prod` root to the `staging` root", "apply `prod` first"]),
+    (
+        "retire an environment",
+        &[
+            "**root `prod` retired**: kept with no VM, so `cargo xtask apply prod` destroys every VM its state has",
+            "**acknowledge_recreate** now names `prod-alloc-budget`, `prod-alloc-ia`, `prod-blog-the`",
+            "`prod-blog-the`: **destroyed (its disk is lost)**",
+        ],
+    ),
+    ("acknowledge a VM", &["**acknowledge_recreate** now names `prod-blog-the`"]),
+    ("change the SSH keys", &["**SSH keys** of `prod-alloc-budget`, `prod-alloc-ia`, `prod-blog-the`, `pve-mon` change only in the first-boot user data"]),
+    ("TLS off", &["**secret file(s) left on `pve-mon`**: `/etc/monitoring-secrets/tls/leaf.key` is no longer delivered"]),
     ("move a VM to another node", &["`prod-alloc-ia`: migrates from node `pve` to `pve2`", "cloud image: root `prod` downloads it to node `pve2` too"]),
     (
         "move every VM of an environment to another node",
@@ -272,6 +338,24 @@ const NODE_MOVES: &Says = &[
         ],
     ),
 ];
+
+/// The second step of a retirement: from the retired, empty `prod` root, the entry removed
+/// (after its apply) removes the root; giving the environment a VM again while retired is
+/// refused.
+#[test]
+fn a_retired_root_goes_when_its_entry_does() {
+    let retired = retire_prod(&without_every_vm(&example()));
+    let rows = [
+        Row { name: "retired: the entry removed", edit: |s| sub(s, "retired_environments = [\"prod\"]\n", ""), expect: Fates(&[], Unchanged) },
+        Row {
+            name: "retired: a VM in the environment again",
+            edit: |s| format!("{s}\n[vms.prod-new-app]\nvm_id = 104\nip = \"192.168.1.104\"\nenvironment = \"prod\"\n"),
+            expect: Rejected("terraform.retired_environments", "environment `prod` is retired, but VMs are still in it"),
+        },
+    ];
+    let says: &Says = &[("retired: the entry removed", &["**root `prod` removed**: gen deletes generated/terraform/environments/prod/"])];
+    run_rows(&retired, &rows, says);
+}
 
 /// The example as a three-node cluster (`proxmox.nodes`) with HA on `prod-alloc-ia`: the base
 /// of the HA rows.
@@ -426,7 +510,7 @@ fn run_rows(src: &str, rows: &[Row], says: &Says) {
     }
     for row in rows {
         let new_src = (row.edit)(src);
-        match (&row.expect, parse(&new_src)) {
+        match (&row.expect, parse_edit(&new_src, &old_tree)) {
             (Rejected(key, part), Err(report)) => {
                 let located = report.lines().any(|l| {
                     l.starts_with("stack.toml:")

@@ -181,6 +181,14 @@ fn files_differ(old: &Tree, new: &Tree, prefix: &str) -> bool {
     a != b
 }
 
+/// A VM re-created in another root: each root has its own state and apply (CI: monitoring first,
+/// then by name), so the new one gets the vm_id only once the old root has applied.
+fn other_root(from: &str, to: &str, vm_id: u32) -> String {
+    format!(
+        "moves from the `{from}` root to the `{to}` root: its disk is lost, and the roots apply separately, so apply `{from}` first (`cargo xtask apply {from}`) to free vm_id {vm_id}, or give it another vm_id"
+    )
+}
+
 /// The fate of every VM of either stack, by name. A VM renamed with its vm_id kept is listed
 /// under its old name as re-created, and not again under the new one.
 pub fn fates(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> BTreeMap<String, VmFate> {
@@ -193,12 +201,18 @@ pub fn fates(old: &Stack, new: &Stack, old_tree: &Tree, new_tree: &Tree) -> BTre
         }
         let renamed = b.iter().find(|(n, vm)| !a.contains_key(*n) && vm.vm_id == old_vm.vm_id);
         let f = match renamed {
-            Some((new_name, _)) => {
+            Some((new_name, new_vm)) => {
                 renamed_to.push(new_name.to_string());
                 let why = if *name == old.monitoring.vm.name.as_str() {
                     format!(
                         "VM `{name}` → `{new_name}` (vm_id {}): the monitoring VM's snippets are named after it, and new snippet ids force a new VM",
                         old_vm.vm_id
+                    )
+                } else if old_vm.environment != new_vm.environment {
+                    format!(
+                        "VM `{name}` → `{new_name}` (vm_id {}): its snippets are named after it, and new snippet ids force a new VM; it {}",
+                        old_vm.vm_id,
+                        other_root(&old_vm.environment, &new_vm.environment, old_vm.vm_id)
                     )
                 } else {
                     format!(
@@ -236,13 +250,7 @@ fn one(old: &Stack, new: &Stack, a: &Vm, b: &Vm, is_monitoring: bool, old_tree: 
         note(Fate::Recreated, format!("vm_id {} → {}", a.vm_id, b.vm_id));
     }
     if a.environment != b.environment {
-        note(
-            Fate::Recreated,
-            format!(
-                "moves from the `{0}` root to the `{1}` root: its disk is lost, and the roots apply separately, so apply `{0}` first (`cargo xtask apply {0}`) to free vm_id {2}, or give it another vm_id",
-                a.environment, b.environment, a.vm_id
-            ),
-        );
+        note(Fate::Recreated, other_root(&a.environment, &b.environment, a.vm_id));
     }
     if old.proxmox.snippets_datastore != new.proxmox.snippets_datastore {
         note(
